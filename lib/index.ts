@@ -1,0 +1,10 @@
+/**
+ * torchkd: libtorch for Node.js with a typed, PyTorch-shaped API.
+ *
+ *   import { torch } from 'torchkd';
+ *   const x = torch.randn([2, 3]);
+ */
+import * as torch from './torch';
+
+export { torch };
+export { Tensor, TorchError } from './torch';

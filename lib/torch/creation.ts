@@ -1,0 +1,230 @@
+// Tensor creation: torch.tensor, zeros, ones, full, empty, eye, arange, linspace, rand, randn, randint,
+// randperm and the *Like variants. Defaults are PyTorch's (float32, cpu; int64 for randint/randperm and
+// for integer data).
+import { dtypeCode, isComplex, optDevice, optDtypeCode, type Device, type DType } from './dtype';
+import { argError, kindOf } from './errors';
+import { N } from './native';
+import { isOptions, Tensor, wrap, type TypedArray } from './tensor';
+
+export interface CreationOptions {
+  dtype?: DType;
+  device?: Device | string;
+  requiresGrad?: boolean;
+}
+
+export interface TensorOptions extends CreationOptions {
+  /** Shape for flat data (a TypedArray or a flat array); defaults to the data's own shape. */
+  shape?: number[];
+}
+
+/** Nested arrays of numbers, booleans or bigints. */
+export type NestedData = number | boolean | bigint | NestedData[];
+
+type SizeArgs = [number[], CreationOptions?] | number[] | [...number[], CreationOptions];
+
+function checkSize(size: unknown, op: string): number[] {
+  if (!Array.isArray(size) || size.some((s) => !Number.isInteger(s) || s < 0)) {
+    argError(op, `size must be an array of non-negative integers, got ${JSON.stringify(size) ?? kindOf(size)}`);
+  }
+  return size as number[];
+}
+
+/** Accepts f([2, 3], opts) and f(2, 3, opts), as PyTorch accepts both forms. */
+function parseSize(args: unknown[], op: string): { size: number[]; options: CreationOptions } {
+  let options: CreationOptions = {};
+  let rest = args;
+  if (rest.length > 0 && isOptions(rest[rest.length - 1])) {
+    options = rest[rest.length - 1] as CreationOptions;
+    rest = rest.slice(0, -1);
+  }
+  const size = rest.length === 1 && Array.isArray(rest[0]) ? rest[0] : rest;
+  return { size: checkSize(size, op), options };
+}
+
+function opts(o: CreationOptions | undefined) {
+  return { dtype: optDtypeCode(o?.dtype), device: optDevice(o?.device), requiresGrad: o?.requiresGrad };
+}
+
+type Shaped = typeof N.zeros;
+function shaped(native: Shaped, op: string) {
+  return (...args: SizeArgs): Tensor => {
+    const { size, options } = parseSize(args, op);
+    const o = opts(options);
+    return wrap(native(size, o.dtype, o.device, o.requiresGrad));
+  };
+}
+
+export const zeros = shaped(N.zeros, 'zeros');
+export const ones = shaped(N.ones, 'ones');
+export const empty = shaped(N.empty, 'empty');
+/** Uniform on [0, 1). */
+export const rand = shaped(N.rand, 'rand');
+/** Standard normal. */
+export const randn = shaped(N.randn, 'randn');
+
+/** A tensor of the given size filled with value; dtype inferred from the value as in PyTorch. */
+export function full(size: number[], fillValue: number | boolean, options?: CreationOptions): Tensor {
+  const o = opts(options);
+  if (typeof fillValue !== 'number' && typeof fillValue !== 'boolean') {
+    argError('full', `fillValue must be a number or boolean, got ${kindOf(fillValue)}`);
+  }
+  return wrap(N.full(checkSize(size, 'full'), fillValue, o.dtype, o.device, o.requiresGrad));
+}
+
+/** The n×m identity (m defaults to n). */
+export function eye(n: number, m?: number | CreationOptions, options?: CreationOptions): Tensor {
+  if (isOptions(m)) [m, options] = [undefined, m as CreationOptions];
+  const o = opts(options);
+  return wrap(N.eye(n, m as number | undefined, o.dtype, o.device, o.requiresGrad));
+}
+
+/**
+ * arange(end), arange(start, end), arange(start, end, step), each with trailing options. int64 when all
+ * of start, end and step are integers (as for Python ints), else float32.
+ */
+export function arange(...args: (number | CreationOptions)[]): Tensor {
+  const options = isOptions(args[args.length - 1]) ? (args.pop() as CreationOptions) : undefined;
+  const nums = args as number[];
+  if (nums.length < 1 || nums.length > 3 || nums.some((x) => typeof x !== 'number')) {
+    argError('arange', 'expected arange(end), arange(start, end) or arange(start, end, step) with numbers');
+  }
+  const [start, end, step] = nums.length === 1 ? [0, nums[0], 1] : [nums[0], nums[1], nums[2] ?? 1];
+  const o = opts(options);
+  return wrap(N.arange(start, end, step, o.dtype, o.device, o.requiresGrad));
+}
+
+/** steps evenly spaced values from start to end inclusive (float32 by default). */
+export function linspace(start: number, end: number, steps: number, options?: CreationOptions): Tensor {
+  const o = opts(options);
+  return wrap(N.linspace(start, end, steps, o.dtype, o.device, o.requiresGrad));
+}
+
+/** Integers uniform on [low, high): randint(high, size) or randint(low, high, size); int64 by default. */
+export function randint(...args: (number | number[] | CreationOptions)[]): Tensor {
+  const options = isOptions(args[args.length - 1]) ? (args.pop() as CreationOptions) : undefined;
+  let low = 0;
+  let high: number;
+  let size: unknown;
+  if (args.length === 2) [high, size] = args as [number, number[]];
+  else if (args.length === 3) [low, high, size] = args as [number, number, number[]];
+  else return argError('randint', 'expected randint(high, size) or randint(low, high, size)');
+  const o = opts(options);
+  return wrap(N.randint(low, high, checkSize(size, 'randint'), o.dtype, o.device, o.requiresGrad));
+}
+
+/** A random permutation of 0..n-1 (int64 by default). */
+export function randperm(n: number, options?: CreationOptions): Tensor {
+  const o = opts(options);
+  return wrap(N.randperm(n, o.dtype, o.device, o.requiresGrad));
+}
+
+// --------------------------------------------------------------------------------------- *Like variants
+
+function likeOptions(t: Tensor, options: CreationOptions | undefined, op: string): CreationOptions {
+  if (!(t instanceof Tensor)) argError(op, `argument 'input' must be a Tensor, got ${kindOf(t)}`);
+  return { dtype: options?.dtype ?? t.dtype, device: options?.device ?? t.device, requiresGrad: options?.requiresGrad };
+}
+
+export const zerosLike = (t: Tensor, options?: CreationOptions) => zeros(t.shape, likeOptions(t, options, 'zerosLike'));
+export const onesLike = (t: Tensor, options?: CreationOptions) => ones(t.shape, likeOptions(t, options, 'onesLike'));
+export const emptyLike = (t: Tensor, options?: CreationOptions) => empty(t.shape, likeOptions(t, options, 'emptyLike'));
+export const randLike = (t: Tensor, options?: CreationOptions) => rand(t.shape, likeOptions(t, options, 'randLike'));
+export const randnLike = (t: Tensor, options?: CreationOptions) => randn(t.shape, likeOptions(t, options, 'randnLike'));
+export function fullLike(t: Tensor, fillValue: number | boolean, options?: CreationOptions): Tensor {
+  return full(t.shape, fillValue, likeOptions(t, options, 'fullLike'));
+}
+/** randintLike(t, high) or randintLike(t, low, high), with t's dtype unless given. */
+export function randintLike(t: Tensor, ...args: (number | CreationOptions)[]): Tensor {
+  const options = isOptions(args[args.length - 1]) ? (args.pop() as CreationOptions) : undefined;
+  const [low, high] = args.length === 1 ? [0, args[0] as number] : (args as number[]);
+  return randint(low, high, t.shape, likeOptions(t, options, 'randintLike'));
+}
+
+// --------------------------------------------------------------------------------------------- tensor()
+
+const TYPED_DTYPES: [new (...a: never[]) => TypedArray, DType][] = [
+  [Float32Array, 'float32'], [Float64Array, 'float64'], [Int8Array, 'int8'], [Int16Array, 'int16'],
+  [Int32Array, 'int32'], [BigInt64Array, 'int64'], [Uint8Array, 'uint8'],
+];
+
+function typedArrayDtype(data: ArrayBufferView): DType {
+  for (const [ctor, dtype] of TYPED_DTYPES) if (data instanceof ctor) return dtype;
+  return argError('tensor', `unsupported TypedArray ${kindOf(data)} (use Float32/Float64/Int8/Int16/Int32/BigInt64/Uint8Array)`);
+}
+
+/** Flattens nested arrays, checking they are rectangular; infers the dtype as PyTorch does for lists. */
+function flatten(data: NestedData): { flat: (number | boolean | bigint)[]; shape: number[] } {
+  const shape: number[] = [];
+  for (let d: NestedData = data; Array.isArray(d); d = d[0]) {
+    shape.push(d.length);
+    if (d.length === 0) break;
+  }
+  const flat: (number | boolean | bigint)[] = [];
+  const walk = (v: NestedData, dim: number): void => {
+    if (dim === shape.length) {
+      if (Array.isArray(v)) argError('tensor', `expected a number at dim ${dim}, got a sequence`);
+      const t = typeof v;
+      if (t !== 'number' && t !== 'boolean' && t !== 'bigint') argError('tensor', `could not infer dtype of ${kindOf(v)}`);
+      flat.push(v);
+      return;
+    }
+    if (!Array.isArray(v)) return argError('tensor', `expected sequence of length ${shape[dim]} at dim ${dim} (got ${kindOf(v)})`);
+    if (v.length !== shape[dim]) argError('tensor', `expected sequence of length ${shape[dim]} at dim ${dim} (got ${v.length})`);
+    for (const x of v) walk(x, dim + 1);
+  };
+  walk(data, 0);
+  return { flat, shape };
+}
+
+function inferDtype(flat: (number | boolean | bigint)[]): DType {
+  let sawBool = false;
+  let sawInt = false;
+  for (const v of flat) {
+    if (typeof v === 'boolean') sawBool = true;
+    else if (typeof v === 'bigint' || Number.isInteger(v)) sawInt = true;
+    else return 'float32';
+  }
+  return sawInt || !sawBool ? (flat.length === 0 ? 'float32' : 'int64') : 'bool';
+}
+
+/**
+ * A tensor from data: nested arrays (dtype inferred as PyTorch does for Python lists: all integers → int64,
+ * any fraction → float32, all booleans → bool; JS cannot tell 1.0 from 1, so pass dtype when it matters),
+ * a TypedArray (its own dtype, 1-D unless `shape` is given; a Float32Array/Float64Array with dtype
+ * complex64/complex128 holds interleaved [re, im] pairs), a number or boolean (0-d), or a Tensor (copied).
+ */
+export function tensor(data: NestedData | TypedArray | Tensor, options: TensorOptions = {}): Tensor {
+  const device = optDevice(options.device);
+  if (data instanceof Tensor) {
+    const t = wrap(N.to(data.id, device ?? data.device, optDtypeCode(options.dtype), false, true));
+    if (options.requiresGrad) t.requiresGrad_(true);
+    return t;
+  }
+  let array: ArrayBufferView;
+  let srcDtype: DType;
+  let shape: number[];
+  let dtype: DType;
+  if (ArrayBuffer.isView(data)) {
+    array = data;
+    srcDtype = typedArrayDtype(data);
+    dtype = options.dtype ?? srcDtype;
+    if (isComplex(dtype) && (srcDtype === 'float32' || srcDtype === 'float64')) {
+      srcDtype = srcDtype === 'float32' ? 'complex64' : 'complex128';
+    }
+    const count = isComplex(srcDtype) ? (data as Float32Array).length / 2 : (data as Float32Array).length;
+    shape = options.shape ?? [count];
+  } else {
+    const { flat, shape: inferred } = flatten(data);
+    dtype = options.dtype ?? inferDtype(flat);
+    shape = options.shape ?? inferred;
+    if (flat.some((v) => typeof v === 'bigint')) {
+      array = BigInt64Array.from(flat, (v) => BigInt(v));
+      srcDtype = 'int64';
+    } else {
+      array = Float64Array.from(flat, Number);
+      srcDtype = 'float64';
+    }
+  }
+  if (options.shape !== undefined) checkSize(options.shape, 'tensor');
+  return wrap(N.fromTypedArray(array, shape, dtypeCode(srcDtype), dtypeCode(dtype), device, options.requiresGrad));
+}

@@ -1,0 +1,70 @@
+// dtypes and devices: the string names of the API, the codes of the native layer (c10::ScalarType).
+import { TorchError } from './errors';
+
+export type DType =
+  | 'float32' | 'float64' | 'float16' | 'bfloat16'
+  | 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'bool'
+  | 'complex64' | 'complex128';
+
+export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
+
+/** c10::ScalarType values; stable across libtorch 1.13 and 2.x. */
+const CODES: Record<DType, number> = {
+  uint8: 0, int8: 1, int16: 2, int32: 3, int64: 4, float16: 5, float32: 6, float64: 7,
+  complex64: 9, complex128: 10, bool: 11, bfloat16: 15,
+};
+
+const NAMES: DType[] = [];
+for (const [name, code] of Object.entries(CODES)) NAMES[code] = name as DType;
+
+export const DTYPES = Object.keys(CODES) as DType[];
+
+export function dtypeCode(dtype: DType): number {
+  const code = CODES[dtype];
+  if (code === undefined) {
+    throw new TorchError(`unknown dtype ${JSON.stringify(dtype)}; expected one of ${DTYPES.join(', ')}`);
+  }
+  return code;
+}
+
+/** The code of an optional dtype argument: undefined stays undefined (the op's default). */
+export function optDtypeCode(dtype: DType | undefined | null): number | undefined {
+  return dtype === undefined || dtype === null ? undefined : dtypeCode(dtype);
+}
+
+export function dtypeName(code: number): DType {
+  const name = NAMES[code];
+  if (name === undefined) throw new TorchError(`tensor has an unsupported dtype (code ${code})`);
+  return name;
+}
+
+export function isFloatingPoint(dtype: DType): boolean {
+  return dtype === 'float32' || dtype === 'float64' || dtype === 'float16' || dtype === 'bfloat16';
+}
+
+export function isComplex(dtype: DType): boolean {
+  return dtype === 'complex64' || dtype === 'complex128';
+}
+
+const DEVICE = /^(cpu|cuda)(?::(\d+))?$/;
+
+/** Validates a device name ('cpu', 'cuda', 'cuda:N'); returns it unchanged for the native layer. */
+export function checkDevice(device: string): Device {
+  const m = typeof device === 'string' ? DEVICE.exec(device) : null;
+  if (!m || (m[1] === 'cpu' && m[2] !== undefined && m[2] !== '0')) {
+    throw new TorchError(`unknown device ${JSON.stringify(device)}; expected 'cpu', 'cuda' or 'cuda:N'`);
+  }
+  return device as Device;
+}
+
+export function optDevice(device: string | undefined | null): Device | undefined {
+  return device === undefined || device === null ? undefined : checkDevice(device);
+}
+
+/** Constants `torch.float32` etc., as in PyTorch (plus PyTorch's aliases). */
+export const dtypeConstants = {
+  float32: 'float32', float: 'float32', float64: 'float64', double: 'float64', float16: 'float16',
+  half: 'float16', bfloat16: 'bfloat16', int8: 'int8', int16: 'int16', short: 'int16', int32: 'int32',
+  int: 'int32', int64: 'int64', long: 'int64', uint8: 'uint8', bool: 'bool', complex64: 'complex64',
+  cfloat: 'complex64', complex128: 'complex128', cdouble: 'complex128',
+} as const satisfies Record<string, DType>;

@@ -1,0 +1,96 @@
+// The native addon, loaded once per JS environment (each worker thread gets its own instance).
+// Handles are plain numbers; everything object-shaped is built on the JS side.
+import bindings from 'bindings';
+
+/** A tensor handle in the native slot table (generation · 2^24 + slot); -1 once disposed. */
+export type Handle = number;
+type Opt<T> = T | null | undefined;
+
+export interface NativeBuildInfo {
+  torchVersion: string;
+  napiVersion: number;
+  cudaBuild: boolean;
+  hasMKL: boolean;
+  hasOpenMP: boolean;
+  hasLAPACK: boolean;
+  numThreads: number;
+  parallelInfo: string;
+}
+
+export interface Native {
+  free(h: Handle): boolean;
+  freeMany(handles: Float64Array): void;
+  isLive(h: Handle): boolean;
+  memory(): { tensors: number; bytes: number };
+  setErrorClass(ctor: new (message: string) => Error): void;
+
+  shape(h: Handle): number[];
+  stride(h: Handle): number[];
+  dtype(h: Handle): number;
+  device(h: Handle): string;
+  numel(h: Handle): number;
+  dim(h: Handle): number;
+  requiresGrad(h: Handle): boolean;
+  isContiguous(h: Handle): boolean;
+  setRequiresGrad(h: Handle, flag: boolean): void;
+
+  fromTypedArray(data: ArrayBufferView, shape: number[], srcDtype: number, dtype: number, device: Opt<string>,
+    requiresGrad: Opt<boolean>): Handle;
+  empty(size: number[], dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>): Handle;
+  zeros(size: number[], dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>): Handle;
+  ones(size: number[], dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>): Handle;
+  rand(size: number[], dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>): Handle;
+  randn(size: number[], dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>): Handle;
+  full(size: number[], value: number | boolean, dtype: Opt<number>, device: Opt<string>,
+    requiresGrad: Opt<boolean>): Handle;
+  eye(n: number, m: Opt<number>, dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>): Handle;
+  arange(start: number, end: number, step: number, dtype: Opt<number>, device: Opt<string>,
+    requiresGrad: Opt<boolean>): Handle;
+  linspace(start: number, end: number, steps: number, dtype: Opt<number>, device: Opt<string>,
+    requiresGrad: Opt<boolean>): Handle;
+  randint(low: number, high: number, size: number[], dtype: Opt<number>, device: Opt<string>,
+    requiresGrad: Opt<boolean>): Handle;
+  randperm(n: number, dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>): Handle;
+  manualSeed(seed: number): void;
+
+  to(h: Handle, device: Opt<string>, dtype: Opt<number>, nonBlocking: Opt<boolean>, copy: Opt<boolean>): Handle;
+  data(h: Handle): ArrayBuffer;
+  dataAsync(h: Handle): Promise<ArrayBuffer>;
+  item(h: Handle): number;
+  buildInfo(): NativeBuildInfo;
+
+  add(a: Handle, b: Handle, alpha: Opt<number>): Handle;
+  addScalar(a: Handle, b: number, alpha: Opt<number>): Handle;
+  add_(a: Handle, b: Handle, alpha: Opt<number>): void;
+  addScalar_(a: Handle, b: number, alpha: Opt<number>): void;
+  mul(a: Handle, b: Handle): Handle;
+  mulScalar(a: Handle, b: number): Handle;
+  mul_(a: Handle, b: Handle): void;
+  mulScalar_(a: Handle, b: number): void;
+  matmul(a: Handle, b: Handle): Handle;
+  relu(a: Handle): Handle;
+  sum(a: Handle, dim: Opt<number[]>, keepdim: Opt<boolean>, dtype: Opt<number>): Handle;
+  softmax(a: Handle, dim: number, dtype: Opt<number>): Handle;
+
+  cudaIsAvailable(): boolean;
+  cudaDeviceCount(): number;
+  cudaSynchronize(device: Opt<number>): void;
+  cudaMemoryAllocated(device: Opt<number>): number;
+  cudaMemoryReserved(device: Opt<number>): number;
+  cudaEmptyCache(): void;
+  cudaDeviceName(device: Opt<number>): string;
+}
+
+function load(): Native {
+  try {
+    return bindings({ bindings: 'torchkd', module_root: bindings.getRoot(__dirname) }) as Native;
+  } catch (e) {
+    const reason = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new Error(
+      `torchkd: the native addon could not be loaded (${reason}).\n` +
+        'Build it with `npm run build` (it needs libtorch: see `npx torchkd doctor` and the README).',
+    );
+  }
+}
+
+export const N: Native = load();

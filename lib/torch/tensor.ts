@@ -1,0 +1,322 @@
+// The Tensor class: a handle into the native slot table plus the object work done in JS.
+import { inspect } from 'node:util';
+import { checkDevice, dtypeName, optDtypeCode, type Device, type DType } from './dtype';
+import { argError, kindOf, TorchError } from './errors';
+import { release, track } from './memory';
+import { N, type Handle } from './native';
+
+export type TypedArray =
+  | Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array;
+
+/** Nested arrays of numbers, as returned by toArray() (a 0-d tensor gives a bare number). */
+export type NestedArray = number | NestedArray[];
+
+export interface ToOptions {
+  device?: Device | string;
+  dtype?: DType;
+  nonBlocking?: boolean;
+  copy?: boolean;
+}
+
+type Scalar = number | boolean;
+
+/** A trailing options object, as opposed to a positional value. */
+export function isOptions(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Tensor) &&
+    !ArrayBuffer.isView(v);
+}
+
+/** The handle of a tensor argument, or a clear error naming the op and the argument. */
+export function handleOf(v: unknown, op: string, name: string): Handle {
+  if (v instanceof Tensor) return v.id;
+  return argError(op, `argument '${name}' must be a Tensor, got ${kindOf(v)}`);
+}
+
+function isScalar(v: unknown): v is Scalar {
+  return typeof v === 'number' || typeof v === 'boolean';
+}
+
+export function wrap(h: Handle): Tensor {
+  return new Tensor(h);
+}
+
+function normalizeDims(dim: number | number[], op: string): number[] {
+  const dims = typeof dim === 'number' ? [dim] : dim;
+  if (!Array.isArray(dims) || dims.some((d) => !Number.isInteger(d))) {
+    argError(op, `argument 'dim' must be an integer or an array of integers, got ${kindOf(dim)}`);
+  }
+  return dims;
+}
+
+function arrayFor(dtype: DType, buffer: ArrayBuffer): TypedArray {
+  switch (dtype) {
+    case 'float32': case 'float16': case 'bfloat16': case 'complex64': return new Float32Array(buffer);
+    case 'float64': case 'complex128': return new Float64Array(buffer);
+    case 'int8': return new Int8Array(buffer);
+    case 'int16': return new Int16Array(buffer);
+    case 'int32': return new Int32Array(buffer);
+    case 'int64': return new BigInt64Array(buffer);
+    case 'uint8': case 'bool': return new Uint8Array(buffer);
+  }
+}
+
+function nest(flat: ArrayLike<number | bigint>, shape: number[], complex: boolean): NestedArray {
+  const build = (dim: number, offset: number): NestedArray => {
+    if (dim === shape.length) {
+      if (complex) return [Number(flat[offset * 2]), Number(flat[offset * 2 + 1])];
+      return Number(flat[offset]);
+    }
+    let stride = 1;
+    for (let d = dim + 1; d < shape.length; d++) stride *= shape[d];
+    const out: NestedArray[] = new Array(shape[dim]);
+    for (let i = 0; i < shape[dim]; i++) out[i] = build(dim + 1, offset + i * stride);
+    return out;
+  };
+  return build(0, 0);
+}
+
+/**
+ * A tensor. Created by torch.tensor, torch.zeros, ops... Owns native (CPU or GPU) memory: free it with
+ * dispose(), `using`, or torch.tidy; a finalizer frees forgotten ones eventually.
+ */
+export class Tensor {
+  /** Native handle; -1 once disposed. */
+  id: Handle;
+  /** Set by torch.keep: survives enclosing tidy scopes. */
+  kept = false;
+
+  /** @internal Tensors are made by torch functions and ops, not by `new`. */
+  constructor(id: Handle) {
+    this.id = id;
+    track(this);
+  }
+
+  // ------------------------------------------------------------------------------------------- metadata
+
+  get shape(): number[] {
+    return N.shape(this.id);
+  }
+  /** t.size() is the shape; t.size(d) one dimension's length (negative d counts from the end). */
+  size(): number[];
+  size(dim: number): number;
+  size(dim?: number): number[] | number {
+    const shape = N.shape(this.id);
+    if (dim === undefined) return shape;
+    const d = dim < 0 ? dim + shape.length : dim;
+    if (!Number.isInteger(dim) || d < 0 || d >= shape.length) {
+      argError('size', `Dimension out of range (expected to be in range of [${-shape.length}, ${shape.length - 1}], but got ${dim})`);
+    }
+    return shape[d];
+  }
+  stride(): number[] {
+    return N.stride(this.id);
+  }
+  get dtype(): DType {
+    return dtypeName(N.dtype(this.id));
+  }
+  get device(): Device {
+    return N.device(this.id) as Device;
+  }
+  get isCuda(): boolean {
+    return N.device(this.id).startsWith('cuda');
+  }
+  get ndim(): number {
+    return N.dim(this.id);
+  }
+  dim(): number {
+    return N.dim(this.id);
+  }
+  numel(): number {
+    return N.numel(this.id);
+  }
+  isContiguous(): boolean {
+    return N.isContiguous(this.id);
+  }
+  get requiresGrad(): boolean {
+    return N.requiresGrad(this.id);
+  }
+  set requiresGrad(flag: boolean) {
+    N.setRequiresGrad(this.id, flag);
+  }
+  /** Sets requiresGrad in place and returns this tensor. */
+  requiresGrad_(requiresGrad: boolean | { requiresGrad?: boolean } = true): this {
+    const flag = isOptions(requiresGrad) ? requiresGrad.requiresGrad ?? true : requiresGrad;
+    N.setRequiresGrad(this.id, flag);
+    return this;
+  }
+  /** True once dispose() (or an enclosing tidy) has freed this tensor. */
+  get isDisposed(): boolean {
+    return this.id === -1 || !N.isLive(this.id);
+  }
+
+  // ---------------------------------------------------------------------------------------- lifetimes
+
+  /** Frees the native memory now. Idempotent; any later use throws. */
+  dispose(): void {
+    release(this);
+  }
+  [Symbol.dispose](): void {
+    release(this);
+  }
+
+  // --------------------------------------------------------------------------------------- conversion
+
+  /**
+   * Converts device and/or dtype: t.to('cuda'), t.to('float64'), t.to(other), t.to('cuda', 'float16'),
+   * t.to({ device, dtype, nonBlocking, copy }). Returns a new tensor (sharing memory when nothing changes,
+   * as PyTorch does, unless copy is set).
+   */
+  to(target: Device | DType | Tensor | ToOptions | string, dtypeOrOptions?: DType | ToOptions): Tensor {
+    let device: string | undefined;
+    let dtype: DType | undefined;
+    let options: ToOptions = {};
+    if (target instanceof Tensor) {
+      device = target.device;
+      dtype = target.dtype;
+    } else if (isOptions(target)) {
+      options = target as ToOptions;
+      device = options.device;
+      dtype = options.dtype;
+    } else if (typeof target === 'string' && /^(cpu|cuda)/.test(target)) {
+      device = target;
+    } else if (typeof target === 'string') {
+      dtype = target as DType;
+    } else {
+      argError('to', `expected a device, dtype, Tensor or options object, got ${kindOf(target)}`);
+    }
+    if (typeof dtypeOrOptions === 'string') dtype = dtypeOrOptions;
+    else if (isOptions(dtypeOrOptions)) {
+      options = { ...options, ...dtypeOrOptions };
+      dtype = options.dtype ?? dtype;
+    }
+    return wrap(N.to(
+      this.id,
+      device === undefined ? undefined : checkDevice(device),
+      optDtypeCode(dtype),
+      options.nonBlocking,
+      options.copy,
+    ));
+  }
+  cpu(): Tensor {
+    return this.to('cpu');
+  }
+  cuda(device: number | Device = 'cuda'): Tensor {
+    return this.to(typeof device === 'number' ? `cuda:${device}` : device);
+  }
+  float(): Tensor { return this.to('float32'); }
+  double(): Tensor { return this.to('float64'); }
+  half(): Tensor { return this.to('float16'); }
+  bfloat16(): Tensor { return this.to('bfloat16'); }
+  int(): Tensor { return this.to('int32'); }
+  long(): Tensor { return this.to('int64'); }
+  bool(): Tensor { return this.to('bool'); }
+
+  // ---------------------------------------------------------------------------------------- read-back
+
+  /** The value of a one-element tensor as a number (bool gives 0 or 1; int64 beyond 2^53 loses digits). */
+  item(): number {
+    return N.item(this.id);
+  }
+
+  /**
+   * A copy of the elements in row-major order: Float32Array for float32/float16/bfloat16, Float64Array,
+   * Int8/16/32Array, BigInt64Array for int64, Uint8Array for uint8 and bool; complex as interleaved
+   * [re, im] pairs in a Float32Array (complex64) or Float64Array (complex128).
+   */
+  data(): TypedArray {
+    const dtype = this.dtype;
+    return arrayFor(dtype, N.data(this.id));
+  }
+
+  /** data() with the device-to-host copy done off the main thread. */
+  async dataAsync(): Promise<TypedArray> {
+    const dtype = this.dtype;
+    return arrayFor(dtype, await N.dataAsync(this.id));
+  }
+
+  /** Nested arrays of numbers (PyTorch's tolist()); int64 as numbers; complex elements as [re, im]. */
+  toArray(): NestedArray {
+    const dtype = this.dtype;
+    return nest(arrayFor(dtype, N.data(this.id)), N.shape(this.id), dtype === 'complex64' || dtype === 'complex128');
+  }
+
+  toString(): string {
+    if (this.id === -1) return 'Tensor(disposed)';
+    const shape = this.shape;
+    const head = `Tensor(shape=[${shape.join(', ')}], dtype=${this.dtype}, device=${this.device}` +
+      (this.requiresGrad ? ', requiresGrad=true' : '');
+    const n = this.numel();
+    return n <= 64 ? `${head},\n  ${JSON.stringify(this.toArray())})` : `${head})`;
+  }
+  [inspect.custom](): string {
+    return this.toString();
+  }
+
+  // --------------------------------------------------------------------------------------------- ops
+
+  /** self + alpha · other (other: a tensor or a number; broadcasting as in PyTorch). */
+  add(other: Tensor | Scalar, alpha?: number | { alpha?: number }): Tensor {
+    const a = isOptions(alpha) ? alpha.alpha : alpha;
+    if (isScalar(other)) return wrap(N.addScalar(this.id, other as number, a));
+    return wrap(N.add(this.id, handleOf(other, 'add', 'other'), a));
+  }
+  /** In-place add; returns this. */
+  add_(other: Tensor | Scalar, alpha?: number | { alpha?: number }): this {
+    const a = isOptions(alpha) ? alpha.alpha : alpha;
+    if (isScalar(other)) N.addScalar_(this.id, other as number, a);
+    else N.add_(this.id, handleOf(other, 'add_', 'other'), a);
+    return this;
+  }
+  mul(other: Tensor | Scalar): Tensor {
+    if (isScalar(other)) return wrap(N.mulScalar(this.id, other as number));
+    return wrap(N.mul(this.id, handleOf(other, 'mul', 'other')));
+  }
+  mul_(other: Tensor | Scalar): this {
+    if (isScalar(other)) N.mulScalar_(this.id, other as number);
+    else N.mul_(this.id, handleOf(other, 'mul_', 'other'));
+    return this;
+  }
+  matmul(other: Tensor): Tensor {
+    return wrap(N.matmul(this.id, handleOf(other, 'matmul', 'other')));
+  }
+  relu(): Tensor {
+    return wrap(N.relu(this.id));
+  }
+  /**
+   * Sum of all elements, or along dim (an integer or an array of them):
+   * t.sum(), t.sum(1), t.sum([0, 1], true), t.sum(1, { keepdim: true, dtype: 'float64' }).
+   */
+  sum(
+    dim?: number | number[] | { dim?: number | number[]; keepdim?: boolean; dtype?: DType },
+    keepdim?: boolean | { keepdim?: boolean; dtype?: DType },
+    options?: { dtype?: DType },
+  ): Tensor {
+    if (dim === undefined) return wrap(N.sum(this.id, undefined, undefined, undefined));
+    let o: { dim?: number | number[]; keepdim?: boolean; dtype?: DType } = {};
+    if (isOptions(dim)) o = dim;
+    else {
+      o.dim = dim;
+      if (isOptions(keepdim)) Object.assign(o, keepdim);
+      else o.keepdim = keepdim;
+      if (options) o.dtype = options.dtype;
+    }
+    const dims = o.dim === undefined || o.dim === null ? undefined : normalizeDims(o.dim, 'sum');
+    return wrap(N.sum(this.id, dims, o.keepdim, optDtypeCode(o.dtype)));
+  }
+  /** softmax along dim: exp(x_i) / Σ_j exp(x_j). */
+  softmax(dim: number | { dim: number; dtype?: DType }, options?: { dtype?: DType }): Tensor {
+    const o = isOptions(dim) ? dim : { dim, dtype: options?.dtype };
+    if (!Number.isInteger(o.dim)) argError('softmax', `argument 'dim' must be an integer, got ${kindOf(o.dim)}`);
+    return wrap(N.softmax(this.id, o.dim, optDtypeCode(o.dtype)));
+  }
+}
+
+export function isTensor(v: unknown): v is Tensor {
+  return v instanceof Tensor;
+}
+
+/** Narrows an argument that must be a tensor, with a clear error. */
+export function asTensor(v: unknown, op: string, name = 'input'): Tensor {
+  if (v instanceof Tensor) return v;
+  throw new TorchError(`${op}(): argument '${name}' must be a Tensor, got ${kindOf(v)}`);
+}

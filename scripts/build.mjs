@@ -1,0 +1,79 @@
+// Builds the native addon (cmake-js against the libtorch scripts/libtorch.mjs finds) and the TypeScript
+// (tsc into dist/, plus the ESM entry). Skips work that is already up to date.
+//   node scripts/build.mjs [--native-only | --ts-only] [--force] [--quiet]
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findLibtorch } from './libtorch.mjs';
+
+const root = new URL('..', import.meta.url).pathname;
+const args = new Set(process.argv.slice(2));
+const quiet = args.has('--quiet');
+const log = (m) => quiet || console.log(`[build] ${m}`);
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+const run = (cmd, argv, env = process.env) =>
+  execFileSync(cmd, argv, { cwd: root, stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit', env });
+
+function newestMtime(paths) {
+  let newest = 0;
+  for (const p of paths) {
+    if (!existsSync(p)) continue;
+    const st = statSync(p);
+    if (st.isDirectory()) newest = Math.max(newest, newestMtime(readdirSync(p).map((f) => join(p, f))));
+    else newest = Math.max(newest, st.mtimeMs);
+  }
+  return newest;
+}
+
+function buildNative() {
+  const libtorch = findLibtorch();
+  const addon = join(root, 'build', 'Release', 'torchkd.node');
+  const recordPath = join(root, 'build', 'torchkd-libtorch.json');
+  const record = JSON.stringify(libtorch, null, 2);
+  const sameLibtorch = existsSync(recordPath) && readFileSync(recordPath, 'utf8') === record;
+  const sources = ['native', 'CMakeLists.txt'].map((p) => join(root, p));
+  if (!args.has('--force') && sameLibtorch && existsSync(addon) && statSync(addon).mtimeMs >= newestMtime(sources)) {
+    log(`native addon up to date (libtorch: ${libtorch.source}, ${libtorch.root})`);
+    return;
+  }
+  log(`building native addon against libtorch from ${libtorch.source} (${libtorch.cmakePrefix})`);
+  const jobs = String(Math.max(1, Math.min(4, cpuCount())));
+  run(bin('cmake-js'), [
+    sameLibtorch ? 'build' : 'rebuild',
+    '--parallel', jobs,
+    `--CDCMAKE_PREFIX_PATH=${libtorch.cmakePrefix}`,
+    ...(quiet ? ['--log-level', 'error'] : []),
+  ]);
+  mkdirSync(join(root, 'build'), { recursive: true });
+  writeFileSync(recordPath, record);
+}
+
+function cpuCount() {
+  return Number(execFileSync('nproc', { encoding: 'utf8' }).trim()) || 2;
+}
+
+// The ESM entry re-exports the CommonJS build, so both module systems share one instance of the state
+// (tensor scopes, the native addon).
+const ESM_ENTRY = `import cjs from './index.js';
+export const { torch, TorchError, Tensor } = cjs;
+export default cjs;
+`;
+const ESM_TYPES = `export * from './index.js';
+import * as all from './index.js';
+export default all;
+`;
+
+function buildTs() {
+  log('compiling TypeScript');
+  run(bin('tsc'), ['-p', join(root, 'tsconfig.json')]);
+  writeFileSync(join(root, 'dist', 'index.mjs'), ESM_ENTRY);
+  writeFileSync(join(root, 'dist', 'index.d.mts'), ESM_TYPES);
+}
+
+try {
+  if (!args.has('--ts-only')) buildNative();
+  if (!args.has('--native-only')) buildTs();
+} catch (e) {
+  console.error(`[build] ${e.message}`);
+  process.exit(1);
+}
