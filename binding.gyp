@@ -1,0 +1,23 @@
+# Alternative build with node-gyp (the primary one is cmake-js over CMakeLists.txt): the same sources,
+# against the libtorch that scripts/libtorch.mjs finds (LIBTORCH, python3's PyTorch, or the system's).
+{
+  "targets": [
+    {
+      "target_name": "torchkd",
+      "sources": ["native/core.cc", "native/ops.cc", "native/cuda.cc"],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!@(node scripts/libtorch.mjs include)"
+      ],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "<!@(node scripts/libtorch.mjs defines)"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter"],
+      "ldflags": [
+        "-L<!(node scripts/libtorch.mjs libdir)",
+        "-Wl,-rpath,<!(node scripts/libtorch.mjs libdir)",
+        "-Wl,--no-as-needed"
+      ],
+      "libraries": ["<!@(node scripts/libtorch.mjs libs)"]
+    }
+  ]
+}

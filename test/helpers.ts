@@ -1,0 +1,48 @@
+// Shared test helpers: the Python PyTorch reference, and the devices to run device-generic tests on.
+import { execFileSync } from 'node:child_process';
+// @ts-expect-error plain ESM helper without types
+import { torchPython } from '../scripts/python.mjs';
+import { torch } from '../dist/index.js';
+
+/**
+ * Runs Python with torch imported and returns JSON.parse of what it prints. `code` must assign `out`.
+ * Test data travels as JSON through `inputs` (available in Python as `inputs`).
+ */
+export function py<T = unknown>(code: string, inputs: unknown = null): T {
+  const python: string | null = torchPython();
+  if (!python) throw new Error('no Python with torch found (npm test installs python3-torch)');
+  const program = `import json, sys, torch\ninputs = json.loads(sys.stdin.read())\n${code}\nprint(json.dumps(out))`;
+  const stdout = execFileSync(python, ['-c', program], { input: JSON.stringify(inputs), encoding: 'utf8' });
+  return JSON.parse(stdout) as T;
+}
+
+/**
+ * Devices for device-generic tests: cpu, plus cuda when a GPU is usable. TORCHKD_TEST_DEVICE=cuda
+ * (scripts/test-cuda.sh) runs them on cuda only, and fails loudly when CUDA is unavailable.
+ */
+export function testDevices(): string[] {
+  const forced = process.env.TORCHKD_TEST_DEVICE;
+  if (forced) {
+    if (forced.startsWith('cuda') && !torch.cuda.isAvailable()) {
+      throw new Error(`TORCHKD_TEST_DEVICE=${forced} but CUDA is not available`);
+    }
+    return [forced];
+  }
+  return torch.cuda.isAvailable() ? ['cpu', 'cuda'] : ['cpu'];
+}
+
+/** Element-wise closeness of nested arrays, with a readable failure. */
+export function expectClose(actual: unknown, expected: unknown, rtol = 1e-6, atol = 1e-7): void {
+  const a = flat(actual);
+  const e = flat(expected);
+  if (a.length !== e.length) throw new Error(`length ${a.length} != ${e.length}`);
+  for (let i = 0; i < a.length; i++) {
+    if (!(Math.abs(a[i] - e[i]) <= atol + rtol * Math.abs(e[i]))) {
+      throw new Error(`element ${i}: ${a[i]} != ${e[i]} (rtol ${rtol}, atol ${atol})`);
+    }
+  }
+}
+
+function flat(v: unknown): number[] {
+  return Array.isArray(v) ? v.flatMap(flat) : [Number(v)];
+}
