@@ -143,9 +143,17 @@ static const char* typeName(napi_valuetype t) {
   return "unknown";
 }
 
+// Handles arrive as doubles; NaN or fractions (which napi_get_value_int64 would coerce) map to -1.
+static bool readHandle(napi_env env, napi_value v, int64_t* handle) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) return false;
+  *handle = (d >= 0 && d <= 9007199254740991.0 && std::floor(d) == d) ? static_cast<int64_t>(d) : -1;
+  return true;
+}
+
 at::Tensor& Ctx::tensor(size_t i) {
   int64_t handle;
-  if (i >= argc || napi_get_value_int64(env, argv[i], &handle) != napi_ok) {
+  if (i >= argc || !readHandle(env, argv[i], &handle)) {
     throw ArgError("argument " + argName(i) + " must be a Tensor, got " + typeName(type(i)));
   }
   at::Tensor* t = inst->find(handle);
@@ -203,7 +211,8 @@ std::vector<int64_t> Ctx::intList(size_t i) {
     napi_value el;
     napi_get_element(env, argv[i], k, &el);
     double v;
-    if (napi_get_value_double(env, el, &v) != napi_ok || !std::isfinite(v) || std::floor(v) != v) {
+    if (napi_get_value_double(env, el, &v) != napi_ok || !std::isfinite(v) || std::floor(v) != v ||
+        std::fabs(v) > 9007199254740992.0) {
       throw ArgError("argument " + argName(i) + " must be an array of integers (element " + std::to_string(k) +
                      " is not)");
     }
@@ -325,8 +334,8 @@ void Ctx::throwError(const std::string& message, const char* code) {
     text += " (";
     for (size_t k = 0; k < nTensorArgs; k++) {
       size_t i = tensorArgs[k];
-      int64_t handle = 0;
-      napi_get_value_int64(env, argv[i], &handle);
+      int64_t handle = -1;
+      readHandle(env, argv[i], &handle);
       at::Tensor* t = inst->find(handle);
       text += (k ? ", " : "") + (i < op->argNames.size() ? op->argNames[i] : "#" + std::to_string(i)) + ": " +
               (t ? describe(*t) : "disposed");
@@ -360,7 +369,7 @@ namespace {
 
 napi_value Free(Ctx& c) {
   int64_t handle;
-  if (napi_get_value_int64(c.env, c.argv[0], &handle) != napi_ok) throw ArgError("handle must be a number");
+  if (!readHandle(c.env, c.argv[0], &handle)) throw ArgError("handle must be a number");
   return c.retBool(c.inst->release(c.env, handle));
 }
 
@@ -374,13 +383,16 @@ napi_value FreeMany(Ctx& c) {
     throw ArgError("handles must be a Float64Array");
   }
   const double* handles = static_cast<const double*>(data);
-  for (size_t k = 0; k < length; k++) c.inst->release(c.env, static_cast<int64_t>(handles[k]));
+  for (size_t k = 0; k < length; k++) {
+    double d = handles[k];
+    if (d >= 0 && d <= 9007199254740991.0 && std::floor(d) == d) c.inst->release(c.env, static_cast<int64_t>(d));
+  }
   return c.undefined();
 }
 
 napi_value IsLive(Ctx& c) {
   int64_t handle;
-  if (napi_get_value_int64(c.env, c.argv[0], &handle) != napi_ok) return c.retBool(false);
+  if (!readHandle(c.env, c.argv[0], &handle)) return c.retBool(false);
   return c.retBool(c.inst->find(handle) != nullptr);
 }
 

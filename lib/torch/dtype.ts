@@ -10,8 +10,8 @@ export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 
 /** c10::ScalarType values; stable across libtorch 1.13 and 2.x. */
 const CODES: Record<DType, number> = {
-  uint8: 0, int8: 1, int16: 2, int32: 3, int64: 4, float16: 5, float32: 6, float64: 7,
-  complex64: 9, complex128: 10, bool: 11, bfloat16: 15,
+  float32: 6, float64: 7, float16: 5, bfloat16: 15, int8: 1, int16: 2, int32: 3, int64: 4, uint8: 0, bool: 11,
+  complex64: 9, complex128: 10,
 };
 
 const NAMES: DType[] = [];
