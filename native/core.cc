@@ -161,6 +161,7 @@ at::Tensor& Ctx::tensor(size_t i) {
     throw ArgError("argument " + argName(i) + " is a disposed tensor (it was freed by dispose() or tidy())");
   }
   if (nTensorArgs < kMaxArgs) tensorArgs[nTensorArgs++] = static_cast<uint8_t>(i);
+  if (t->requires_grad()) gradNeeded = true;
   return *t;
 }
 
@@ -544,8 +545,7 @@ napi_value To(Ctx& c) {
   at::ScalarType dtype = c.isNullish(2) ? t.scalar_type() : c.dtype(2);
   bool nonBlocking = !c.isNullish(3) && c.boolean(3);
   bool copy = !c.isNullish(4) && c.boolean(4);
-  at::Tensor out = t.to(device, dtype, nonBlocking, copy);
-  return c.ret(out);
+  return c.ret(t.to(device, dtype, nonBlocking, copy));
 }
 
 // The dtype data() hands to JS: half precision widens to float32 (JS has no Float16Array in Node 20).

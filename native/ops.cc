@@ -1,5 +1,6 @@
-// The first ops of the bridge. Each takes handles and plain values already ordered by the JS layer
-// (PyTorch's positional order, options resolved) and returns a new handle.
+// The first ops of the bridge. Each reads its arguments (handles and plain values already ordered by the
+// JS layer: PyTorch's positional order, options resolved), then runs the op (out-of-place ones through
+// Ctx::run) and returns a new handle. The op table of the next milestone generates functions of exactly this shape.
 #include "torchkd.h"
 
 namespace tkd {
@@ -7,45 +8,81 @@ namespace {
 
 at::Scalar alphaOf(Ctx& c, size_t i) { return c.isNullish(i) ? at::Scalar(1) : c.scalar(i); }
 
-napi_value Add(Ctx& c) { return c.ret(at::add(c.tensor(0), c.tensor(1), alphaOf(c, 2))); }
-napi_value AddScalar(Ctx& c) { return c.ret(at::add(c.tensor(0), c.scalar(1), alphaOf(c, 2))); }
+napi_value Add(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  at::Tensor& other = c.tensor(1);
+  at::Scalar alpha = alphaOf(c, 2);
+  return c.ret(c.run([&] { return at::add(self, other, alpha); }));
+}
+napi_value AddScalar(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  at::Scalar other = c.scalar(1), alpha = alphaOf(c, 2);
+  return c.ret(c.run([&] { return at::add(self, other, alpha); }));
+}
 napi_value AddInplace(Ctx& c) {
-  c.tensor(0).add_(c.tensor(1), alphaOf(c, 2));
+  at::Tensor& self = c.tensor(0);
+  at::Tensor& other = c.tensor(1);
+  at::Scalar alpha = alphaOf(c, 2);
+  self.add_(other, alpha);
   return c.undefined();
 }
 napi_value AddScalarInplace(Ctx& c) {
-  c.tensor(0).add_(c.scalar(1), alphaOf(c, 2));
+  at::Tensor& self = c.tensor(0);
+  at::Scalar other = c.scalar(1), alpha = alphaOf(c, 2);
+  self.add_(other, alpha);
   return c.undefined();
 }
 
-napi_value Mul(Ctx& c) { return c.ret(at::mul(c.tensor(0), c.tensor(1))); }
-napi_value MulScalar(Ctx& c) { return c.ret(at::mul(c.tensor(0), c.scalar(1))); }
+napi_value Mul(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  at::Tensor& other = c.tensor(1);
+  return c.ret(c.run([&] { return at::mul(self, other); }));
+}
+napi_value MulScalar(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  at::Scalar other = c.scalar(1);
+  return c.ret(c.run([&] { return at::mul(self, other); }));
+}
 napi_value MulInplace(Ctx& c) {
-  c.tensor(0).mul_(c.tensor(1));
+  at::Tensor& self = c.tensor(0);
+  at::Tensor& other = c.tensor(1);
+  self.mul_(other);
   return c.undefined();
 }
 napi_value MulScalarInplace(Ctx& c) {
-  c.tensor(0).mul_(c.scalar(1));
+  at::Tensor& self = c.tensor(0);
+  at::Scalar other = c.scalar(1);
+  self.mul_(other);
   return c.undefined();
 }
 
-napi_value Matmul(Ctx& c) { return c.ret(at::matmul(c.tensor(0), c.tensor(1))); }
-napi_value Relu(Ctx& c) { return c.ret(at::relu(c.tensor(0))); }
+napi_value Matmul(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  at::Tensor& other = c.tensor(1);
+  return c.ret(c.run([&] { return at::matmul(self, other); }));
+}
+
+napi_value Relu(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  return c.ret(c.run([&] { return at::relu(self); }));
+}
 
 // sum(self, dims | null, keepdim, dtype)
 napi_value Sum(Ctx& c) {
-  at::Tensor& t = c.tensor(0);
+  at::Tensor& self = c.tensor(0);
   c10::optional<at::ScalarType> dtype = c.optDtype(3);
-  if (c.isNullish(1)) return c.ret(at::sum(t, dtype));
+  if (c.isNullish(1)) return c.ret(c.run([&] { return at::sum(self, dtype); }));
   std::vector<int64_t> dims = c.intList(1);
   bool keepdim = !c.isNullish(2) && c.boolean(2);
-  return c.ret(at::sum(t, dims, keepdim, dtype));
+  return c.ret(c.run([&] { return at::sum(self, dims, keepdim, dtype); }));
 }
 
 // softmax(self, dim, dtype)
 napi_value Softmax(Ctx& c) {
-  at::Tensor& t = c.tensor(0);
-  return c.ret(at::softmax(t, c.dim(1, t.dim()), c.optDtype(2)));
+  at::Tensor& self = c.tensor(0);
+  int64_t dim = c.dim(1, self.dim());
+  c10::optional<at::ScalarType> dtype = c.optDtype(2);
+  return c.ret(c.run([&] { return at::softmax(self, dim, dtype); }));
 }
 
 }  // namespace

@@ -2,13 +2,14 @@
 // run, and their ratio (torchkd / PyTorch; below 1 means torchkd is faster).
 // Each case is written twice, once per language, doing the same work: an op whose result is freed
 // (dispose() here, the reference count dropping to zero in Python).
-import { execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { torchPython } from './python.mjs';
 
 const require = (await import('node:module')).createRequire(import.meta.url);
 const { torch } = require('../dist/index.js');
 
-const REPEATS = 7;
+const REPEATS = 9;
 
 /** name, iterations, JS setup returning the timed body, Python setup and statement. */
 const CASES = [
@@ -58,36 +59,46 @@ const CASES = [
 ];
 
 function timeJs(body, iters) {
-  for (let i = 0; i < Math.max(1, iters / 10); i++) body();
-  const samples = [];
-  for (let r = 0; r < REPEATS; r++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < iters; i++) body();
-    samples.push(Number(process.hrtime.bigint() - t0) / 1e3 / iters);
-  }
-  samples.sort((x, y) => x - y);
-  return samples[Math.floor(samples.length / 2)];
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < iters; i++) body();
+  return Number(process.hrtime.bigint() - t0) / 1e3 / iters;
 }
+
+/** The Python worker: one JSON request per line, one JSON answer per line. */
+function startPython(python) {
+  const child = spawn(python, [new URL('bench_torch.py', import.meta.url).pathname], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const pending = [];
+  lines.on('line', (line) => pending.shift()(JSON.parse(line)));
+  return {
+    ask: (msg) => new Promise((resolve) => { pending.push(resolve); child.stdin.write(JSON.stringify(msg) + '\n'); }),
+    close: () => child.stdin.end(),
+  };
+}
+
+const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const only = process.argv[2] ? new RegExp(process.argv[2]) : null;
 const cases = CASES.filter((c) => !only || only.test(c.name));
-
 const python = torchPython();
-let pyTimes = {};
-if (python) {
-  const spec = { repeats: REPEATS, cases: cases.map((c) => ({ name: c.name, iters: c.iters, ...c.py })) };
-  pyTimes = JSON.parse(execFileSync(python, [new URL('bench_torch.py', import.meta.url).pathname], {
-    input: JSON.stringify(spec), encoding: 'utf8', maxBuffer: 1 << 20,
-  }));
-} else {
-  console.log('(no Python with torch found: PyTorch column left empty; install python3-torch)');
-}
+if (!python) console.log('(no Python with torch found: PyTorch column left empty; install python3-torch)');
+const py = python ? startPython(python) : null;
 
 const rows = [];
 for (const c of cases) {
-  const us = timeJs(c.js(), c.iters);
-  const py = pyTimes[c.name];
-  rows.push({ case: c.name, 'torchkd µs': us.toFixed(3), 'PyTorch µs': py?.toFixed(3) ?? '-', ratio: py ? (us / py).toFixed(2) : '-' });
+  const body = c.js();
+  for (let i = 0; i < Math.max(1, c.iters / 10); i++) body(); // warm-up
+  if (py) await py.ask({ name: c.name, iters: c.iters, ...c.py });
+  const ours = [];
+  const theirs = [];
+  for (let r = 0; r < REPEATS; r++) {
+    if (py) theirs.push((await py.ask({ run: c.name })).us);
+    ours.push(timeJs(body, c.iters));
+  }
+  const us = median(ours);
+  const ref = py ? median(theirs) : undefined;
+  rows.push({ case: c.name, 'torchkd µs': us.toFixed(3), 'PyTorch µs': ref?.toFixed(3) ?? '-', ratio: ref ? (us / ref).toFixed(2) : '-' });
 }
-console.log(`torchkd vs PyTorch ${python ? `(${python})` : ''}, median of ${REPEATS}; ratio = torchkd / PyTorch`);
+py?.close();
+console.log(`torchkd vs PyTorch ${python ? `(${python})` : ''}, median of ${REPEATS} interleaved repeats; ratio = torchkd / PyTorch`);
 console.table(rows);

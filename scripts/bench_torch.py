@@ -1,34 +1,39 @@
-"""Times the benchmark cases in Python PyTorch. Reads a JSON list of {name, setup, stmt, iters} on stdin,
-prints a JSON object name -> microseconds per iteration (median of the repeats)."""
+"""Python PyTorch side of `npm run bench`. A persistent worker, so that the JS runner can interleave the
+two languages repeat by repeat (machine drift then affects both alike). Protocol, one JSON per line:
+  in:  {"name", "setup", "stmt", "iters"}   defines and warms a case, answers {"ok": true}
+  in:  {"run": name}                        times one repeat, answers {"us": microseconds per iteration}
+"""
 import json
 import sys
 import time
 
 import torch
 
+cases = {}
 
-def time_case(case, repeats):
+
+def define(case):
     scope = {"torch": torch, "F": torch.nn.functional}
     exec(case["setup"], scope)
     body = "\n".join("        " + line for line in case["stmt"].split("\n"))
     exec(f"def _run(n):\n    for _ in range(n):\n{body}\n", scope)
-    run = scope["_run"]
-    iters = case["iters"]
-    run(max(1, iters // 10))  # warm-up
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        run(iters)
-        samples.append((time.perf_counter() - t0) / iters * 1e6)
-    samples.sort()
-    return samples[len(samples) // 2]
+    cases[case["name"]] = (scope["_run"], case["iters"])
+    scope["_run"](max(1, case["iters"] // 10))  # warm-up
 
 
-def main():
-    spec = json.load(sys.stdin)
-    out = {case["name"]: time_case(case, spec["repeats"]) for case in spec["cases"]}
-    json.dump(out, sys.stdout)
+def run(name):
+    fn, iters = cases[name]
+    t0 = time.perf_counter()
+    fn(iters)
+    return (time.perf_counter() - t0) / iters * 1e6
 
 
-if __name__ == "__main__":
-    main()
+for line in sys.stdin:
+    msg = json.loads(line)
+    if "run" in msg:
+        reply = {"us": run(msg["run"])}
+    else:
+        define(msg)
+        reply = {"ok": True}
+    sys.stdout.write(json.dumps(reply) + "\n")
+    sys.stdout.flush()

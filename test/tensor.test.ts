@@ -300,6 +300,20 @@ out = dict(add=(a + b).tolist(), addAlpha=torch.add(a, b, alpha=2.5).tolist(), a
     expect(() => torch.ones([3], { dtype: 'int64' }).add_(0.5)).toThrow(TorchError);
   });
 
+  it('results require grad exactly when an input does (ops skip autograd bookkeeping otherwise)', () => {
+    const leaf = torch.ones([2], { requiresGrad: true });
+    const plain = torch.ones([2]);
+    expect(leaf.add(1).requiresGrad).toBe(true);
+    expect(plain.add(leaf).requiresGrad).toBe(true);
+    expect(leaf.matmul(plain).requiresGrad).toBe(true);
+    expect(leaf.sum().requiresGrad).toBe(true);
+    expect(plain.add(plain).requiresGrad).toBe(false);
+    expect(plain.softmax(0).requiresGrad).toBe(false);
+    // A result computed without autograd can become a leaf of a new graph.
+    expect(plain.mul(2).requiresGrad_().mul(3).requiresGrad).toBe(true);
+    expect(() => leaf.add_(1)).toThrow(/a leaf Variable that requires grad is being used in an in-place operation/);
+  });
+
   it('sum dtype option accumulates in the requested type', () => {
     const t = torch.tensor([1, 2, 3], { dtype: 'int32' });
     expect(t.sum().dtype).toBe('int64');

@@ -59,8 +59,8 @@ export interface Native {
   item(h: Handle): number;
   buildInfo(): NativeBuildInfo;
 
-  add(a: Handle, b: Handle, alpha: Opt<number>): Handle;
-  addScalar(a: Handle, b: number, alpha: Opt<number>): Handle;
+  add(a: Handle, b: Handle, alpha?: number): Handle;
+  addScalar(a: Handle, b: number, alpha?: number): Handle;
   add_(a: Handle, b: Handle, alpha: Opt<number>): void;
   addScalar_(a: Handle, b: number, alpha: Opt<number>): void;
   mul(a: Handle, b: Handle): Handle;
@@ -69,8 +69,8 @@ export interface Native {
   mulScalar_(a: Handle, b: number): void;
   matmul(a: Handle, b: Handle): Handle;
   relu(a: Handle): Handle;
-  sum(a: Handle, dim: Opt<number[]>, keepdim: Opt<boolean>, dtype: Opt<number>): Handle;
-  softmax(a: Handle, dim: number, dtype: Opt<number>): Handle;
+  sum(a: Handle, dim?: Opt<number[]>, keepdim?: Opt<boolean>, dtype?: Opt<number>): Handle;
+  softmax(a: Handle, dim: number, dtype?: number): Handle;
 
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;

@@ -1,6 +1,6 @@
 // The Tensor class: a handle into the native slot table plus the object work done in JS.
 import { inspect } from 'node:util';
-import { checkDevice, dtypeName, optDtypeCode, type Device, type DType } from './dtype';
+import { checkDevice, dtypeCode, dtypeName, optDtypeCode, type Device, type DType } from './dtype';
 import { argError, kindOf, TorchError } from './errors';
 import { release, track } from './memory';
 import { N, type Handle } from './native';
@@ -256,9 +256,13 @@ export class Tensor {
 
   /** self + alpha · other (other: a tensor or a number; broadcasting as in PyTorch). */
   add(other: Tensor | Scalar, alpha?: number | { alpha?: number }): Tensor {
+    // Trailing arguments are passed only when given: each one costs the native side a type check.
     const a = isOptions(alpha) ? alpha.alpha : alpha;
-    if (isScalar(other)) return wrap(N.addScalar(this.id, other as number, a));
-    return wrap(N.add(this.id, handleOf(other, 'add', 'other'), a));
+    if (isScalar(other)) {
+      return wrap(a === undefined ? N.addScalar(this.id, other as number) : N.addScalar(this.id, other as number, a));
+    }
+    const h = handleOf(other, 'add', 'other');
+    return wrap(a === undefined ? N.add(this.id, h) : N.add(this.id, h, a));
   }
   /** In-place add; returns this. */
   add_(other: Tensor | Scalar, alpha?: number | { alpha?: number }): this {
@@ -291,7 +295,7 @@ export class Tensor {
     keepdim?: boolean | { keepdim?: boolean; dtype?: DType },
     options?: { dtype?: DType },
   ): Tensor {
-    if (dim === undefined) return wrap(N.sum(this.id, undefined, undefined, undefined));
+    if (dim === undefined) return wrap(N.sum(this.id));
     let o: { dim?: number | number[]; keepdim?: boolean; dtype?: DType } = {};
     if (isOptions(dim)) o = dim;
     else {
@@ -307,7 +311,7 @@ export class Tensor {
   softmax(dim: number | { dim: number; dtype?: DType }, options?: { dtype?: DType }): Tensor {
     const o = isOptions(dim) ? dim : { dim, dtype: options?.dtype };
     if (!Number.isInteger(o.dim)) argError('softmax', `argument 'dim' must be an integer, got ${kindOf(o.dim)}`);
-    return wrap(N.softmax(this.id, o.dim, optDtypeCode(o.dtype)));
+    return wrap(o.dtype === undefined ? N.softmax(this.id, o.dim) : N.softmax(this.id, o.dim, dtypeCode(o.dtype)));
   }
 }
 
