@@ -3,6 +3,7 @@
 //   node scripts/build.mjs [--native-only | --ts-only] [--force] [--quiet]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { findLibtorch } from './libtorch.mjs';
 
@@ -10,9 +11,11 @@ const root = new URL('..', import.meta.url).pathname;
 const args = new Set(process.argv.slice(2));
 const quiet = args.has('--quiet');
 const log = (m) => quiet || console.log(`[build] ${m}`);
-const bin = (name) => join(root, 'node_modules', '.bin', name);
-const run = (cmd, argv, env = process.env) =>
-  execFileSync(cmd, argv, { cwd: root, stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit', env });
+// Tools are resolved as modules, so that they are found when npm hoists them above this package.
+const requireHere = createRequire(import.meta.url);
+const tool = (pkg, path) => [process.execPath, requireHere.resolve(`${pkg}/${path}`)];
+const run = ([cmd, ...pre], argv) =>
+  execFileSync(cmd, [...pre, ...argv], { cwd: root, stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit' });
 
 function newestMtime(paths) {
   let newest = 0;
@@ -38,7 +41,7 @@ function buildNative() {
   }
   log(`building native addon against libtorch from ${libtorch.source} (${libtorch.cmakePrefix})`);
   const jobs = String(Math.max(1, Math.min(4, cpuCount())));
-  run(bin('cmake-js'), [
+  run(tool('cmake-js', 'bin/cmake-js'), [
     sameLibtorch ? 'build' : 'rebuild',
     '--parallel', jobs,
     `--CDCMAKE_PREFIX_PATH=${libtorch.cmakePrefix}`,
@@ -65,7 +68,7 @@ export default all;
 
 function buildTs() {
   log('compiling TypeScript');
-  run(bin('tsc'), ['-p', join(root, 'tsconfig.json')]);
+  run(tool('typescript', 'bin/tsc'), ['-p', join(root, 'tsconfig.json')]);
   writeFileSync(join(root, 'dist', 'index.mjs'), ESM_ENTRY);
   writeFileSync(join(root, 'dist', 'index.d.mts'), ESM_TYPES);
 }
