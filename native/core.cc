@@ -222,6 +222,29 @@ std::vector<int64_t> Ctx::intList(size_t i) {
   return out;
 }
 
+std::vector<at::Tensor> Ctx::tensorList(size_t i) {
+  bool isArray = false;
+  if (i < argc) napi_is_array(env, argv[i], &isArray);
+  if (!isArray) throw ArgError("argument " + argName(i) + " must be an array of Tensors, got " + typeName(type(i)));
+  uint32_t n;
+  napi_get_array_length(env, argv[i], &n);
+  std::vector<at::Tensor> out;
+  out.reserve(n);
+  for (uint32_t k = 0; k < n; k++) {
+    napi_value el;
+    napi_get_element(env, argv[i], k, &el);
+    int64_t handle;
+    at::Tensor* t = readHandle(env, el, &handle) ? inst->find(handle) : nullptr;
+    if (t == nullptr) {
+      throw ArgError("argument " + argName(i) + " must be an array of live Tensors (element " + std::to_string(k) +
+                     " is not)");
+    }
+    if (t->requires_grad()) gradNeeded = true;
+    out.push_back(*t);
+  }
+  return out;
+}
+
 // JS numbers that are integers become integral Scalars (like Python ints), others floating (Python floats).
 at::Scalar Ctx::scalar(size_t i) {
   napi_valuetype t = type(i);
@@ -315,6 +338,13 @@ napi_value Ctx::retIntList(at::IntArrayRef list) {
   return arr;
 }
 
+napi_value Ctx::retList(const std::vector<at::Tensor>& tensors) {
+  napi_value arr;
+  napi_create_array_with_length(env, tensors.size(), &arr);
+  for (size_t k = 0; k < tensors.size(); k++) napi_set_element(env, arr, static_cast<uint32_t>(k), ret(tensors[k]));
+  return arr;
+}
+
 napi_value Ctx::undefined() {
   napi_value v;
   napi_get_undefined(env, &v);
@@ -357,8 +387,9 @@ void Ctx::throwError(const std::string& message, const char* code) {
   napi_throw(env, err);
 }
 
-void Registrar::def(const char* name, napi_callback cb, std::vector<std::string> argNames) {
-  inst_->ops.push_back(std::make_unique<OpInfo>(OpInfo{name, std::move(argNames), inst_}));
+void Registrar::def(const char* name, napi_callback cb, std::vector<std::string> argNames,
+                    const char* displayName) {
+  inst_->ops.push_back(std::make_unique<OpInfo>(OpInfo{displayName ? displayName : name, std::move(argNames), inst_}));
   napi_value fn;
   napi_create_function(env_, name, NAPI_AUTO_LENGTH, cb, inst_->ops.back().get(), &fn);
   napi_set_named_property(env_, exports_, name, fn);

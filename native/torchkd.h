@@ -15,6 +15,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace tkd {
@@ -39,7 +40,7 @@ class Instance;
 
 // Static description of an exported function: its name and argument names (for error messages).
 struct OpInfo {
-  const char* name;
+  const char* name;  // as shown in error messages: the JS name
   std::vector<std::string> argNames;
   Instance* instance;
 };
@@ -89,6 +90,7 @@ class Ctx {
   bool boolean(size_t i);
   std::string string(size_t i);
   std::vector<int64_t> intList(size_t i);
+  std::vector<at::Tensor> tensorList(size_t i);
   at::Scalar scalar(size_t i);
   at::ScalarType dtype(size_t i);
   c10::optional<at::ScalarType> optDtype(size_t i);
@@ -113,6 +115,12 @@ class Ctx {
   napi_value retBool(bool v);
   napi_value retString(const std::string& s);
   napi_value retIntList(at::IntArrayRef v);
+  // Several results: a JS array of handles.
+  napi_value retList(const std::vector<at::Tensor>& tensors);
+  template <class... T>
+  napi_value retTuple(const std::tuple<T...>& results) {
+    return retList(std::apply([](const auto&... t) { return std::vector<at::Tensor>{t...}; }, results));
+  }
   napi_value undefined();
   napi_value null();
 
@@ -147,7 +155,9 @@ napi_value Entry(napi_env env, napi_callback_info info) {
 class Registrar {
  public:
   Registrar(napi_env env, napi_value exports, Instance* inst) : env_(env), exports_(exports), inst_(inst) {}
-  void def(const char* name, napi_callback cb, std::vector<std::string> argNames = {});
+  // Exports cb as `name`; errors name the op `displayName` (default: name).
+  void def(const char* name, napi_callback cb, std::vector<std::string> argNames = {},
+           const char* displayName = nullptr);
 
  private:
   napi_env env_;

@@ -74,6 +74,8 @@ function buildTs() {
 }
 
 try {
+  // The op table drives native/ops.cc and lib/torch/ops.generated.ts (both committed).
+  run([process.execPath, join(root, 'scripts', 'gen-ops.mjs')], ['--quiet']);
   if (!args.has('--ts-only')) buildNative();
   if (!args.has('--native-only')) buildTs();
 } catch (e) {

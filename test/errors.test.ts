@@ -56,13 +56,18 @@ describe('libtorch errors become TorchErrors naming op, shapes, dtypes and devic
 describe('bad JS arguments are clear errors', () => {
   it('wrong types', () => {
     const t = torch.ones([2]);
-    expect(thrown(() => t.add('x' as never)).message).toBe("add(): argument 'other' must be a Tensor, got string");
+    expect(thrown(() => t.add('x' as never)).message).toBe(
+      'add(): no overload takes (string); expected add(other: Tensor, alpha?: Scalar) or add(other: Scalar, alpha?: Scalar)',
+    );
     expect(thrown(() => t.matmul(3 as never)).message).toBe("matmul(): argument 'other' must be a Tensor, got number");
-    expect(thrown(() => t.mul({} as never)).message).toBe("mul(): argument 'other' must be a Tensor, got Object");
+    expect(thrown(() => t.matmul({} as never)).message).toBe("matmul(): missing argument 'other' (a Tensor)");
+    expect(thrown(() => t.matmul([1] as never)).message).toBe("matmul(): argument 'other' must be a Tensor, got Array");
+    expect(thrown(() => t.sum({ dims: 1 } as never)).message).toMatch(/sum\(\): unexpected option\(s\) 'dims' after 0 positional argument\(s\); sum accepts dtype, dim, keepdim/);
     expect(thrown(() => torch.add(null as never, t)).message).toBe("add(): argument 'input' must be a Tensor, got null");
-    expect(thrown(() => t.sum('a' as never)).message).toMatch(/sum\(\): argument 'dim' must be an integer/);
-    expect(thrown(() => t.softmax(0.5)).message).toMatch(/softmax\(\): argument 'dim' must be an integer/);
-    expect(thrown(() => t.add(t, 'x' as never)).message).toMatch(/add\(\): argument 'alpha' must be a number, got string/);
+    expect(thrown(() => t.sum('a' as never)).message).toMatch(/sum\(\): unknown dtype "a"/);
+    expect(thrown(() => t.sum([0.5])).message).toMatch(/sum\(\): argument 'dim' must be an array of integers/);
+    expect(thrown(() => t.softmax(0.5)).message).toMatch(/softmax\(\): argument 'dim' must be an integer, got 0.5/);
+    expect(thrown(() => t.add(t, 'x' as never)).message).toMatch(/add\(\): no overload takes \(Tensor, string\)/);
     expect(thrown(() => t.to(42 as never)).message).toMatch(/to\(\): expected a device, dtype, Tensor or options/);
   });
 
@@ -98,15 +103,16 @@ describe('the process lives on', () => {
       const { N } = require('./dist/torch/native.js');
       const t = torch.ones([2, 2]);
       const attempts = [
-        () => N.add(), () => N.add(NaN, Infinity), () => N.add(-5, 1e300), () => N.add({}, []),
+        () => N.add_Tensor(), () => N.add_Tensor(NaN, Infinity), () => N.add_Tensor(-5, 1e300), () => N.add_Tensor({}, []),
         () => N.free('x'), () => N.freeMany([1, 2]),
         () => N.fromTypedArray(new Float32Array(3), [4], 6, 6), () => N.fromTypedArray({}, [1], 6, 6),
         () => N.zeros([Symbol()]), () => N.zeros([2 ** 62]), () => N.zeros([1e300]), () => N.zeros(null),
-        () => N.to(t.id, 'tpu:7'), () => N.to(t.id, undefined, 99), () => N.sum(t.id, ['a']),
-        () => N.softmax(t.id, 1e20), () => N.setRequiresGrad(t.id, 'yes'), () => N.full([1], {}),
+        () => N.to(t.id, 'tpu:7'), () => N.to(t.id, undefined, 99), () => N.sum_dim_IntList(t.id, ['a']),
+        () => N.softmax_int(t.id, 1e20), () => N.cat([t.id, 'x']), () => N.cat(null), () => N.max_dim(t.id, 9),
+        () => N.view(t.id, [3, 3]), () => N.einsum('ij,,', [t.id]), () => N.div_Tensor_mode(t.id, t.id, 'ceil'), () => N.setRequiresGrad(t.id, 'yes'), () => N.full([1], {}),
         () => N.randint(5, 1, [3]), () => N.linspace(0, 1, -2), () => N.eye(-1),
         () => N.cudaSynchronize(3), () => N.cudaMemoryAllocated(-1), () => N.item(torch.ones([3]).id),
-        () => N.addScalar(t.id, 10n ** 30n), () => N.data(12345678), () => torch.tensor([[1], 2]),
+        () => N.add_Scalar(t.id, 10n ** 30n), () => N.data(12345678), () => torch.tensor([[1], 2]),
       ];
       N.freeMany(new Float64Array([NaN, -1, 1e300, 0.5])); // junk handles are stale handles: ignored
       let errors = 0;

@@ -24,7 +24,7 @@ describe('dispose', () => {
     t.dispose();
     expect(torch.memory()).toEqual(base);
     expect(t.isDisposed).toBe(true);
-    expect(() => t.add(1)).toThrow(/addScalar\(\): argument 'self' is a disposed tensor/);
+    expect(() => t.add(1)).toThrow(/add\(\): argument 'self' is a disposed tensor/);
     expect(() => t.shape).toThrow(TorchError);
     expect(() => torch.ones([2]).add(t)).toThrow(/argument 'other' is a disposed tensor/);
     expect(String(t)).toBe('Tensor(disposed)');

@@ -41,15 +41,15 @@ function parseSize(args: unknown[], op: string): { size: number[]; options: Crea
   return { size: checkSize(size, op), options };
 }
 
-function opts(o: CreationOptions | undefined) {
-  return { dtype: optDtypeCode(o?.dtype), device: optDevice(o?.device), requiresGrad: o?.requiresGrad };
+function opts(o: CreationOptions | undefined, op: string) {
+  return { dtype: optDtypeCode(o?.dtype, op), device: optDevice(o?.device), requiresGrad: o?.requiresGrad };
 }
 
 type Shaped = typeof N.zeros;
 function shaped(native: Shaped, op: string) {
   return (...args: SizeArgs): Tensor => {
     const { size, options } = parseSize(args, op);
-    const o = opts(options);
+    const o = opts(options, op);
     return wrap(native(size, o.dtype, o.device, o.requiresGrad));
   };
 }
@@ -64,7 +64,7 @@ export const randn = shaped(N.randn, 'randn');
 
 /** A tensor of the given size filled with value; dtype inferred from the value as in PyTorch. */
 export function full(size: number[], fillValue: number | boolean, options?: CreationOptions): Tensor {
-  const o = opts(options);
+  const o = opts(options, 'full');
   if (typeof fillValue !== 'number' && typeof fillValue !== 'boolean') {
     argError('full', `fillValue must be a number or boolean, got ${kindOf(fillValue)}`);
   }
@@ -74,7 +74,7 @@ export function full(size: number[], fillValue: number | boolean, options?: Crea
 /** The n×m identity (m defaults to n). */
 export function eye(n: number, m?: number | CreationOptions, options?: CreationOptions): Tensor {
   if (isOptions(m)) [m, options] = [undefined, m as CreationOptions];
-  const o = opts(options);
+  const o = opts(options, 'eye');
   return wrap(N.eye(n, m as number | undefined, o.dtype, o.device, o.requiresGrad));
 }
 
@@ -89,13 +89,13 @@ export function arange(...args: (number | CreationOptions)[]): Tensor {
     argError('arange', 'expected arange(end), arange(start, end) or arange(start, end, step) with numbers');
   }
   const [start, end, step] = nums.length === 1 ? [0, nums[0], 1] : [nums[0], nums[1], nums[2] ?? 1];
-  const o = opts(options);
+  const o = opts(options, 'arange');
   return wrap(N.arange(start, end, step, o.dtype, o.device, o.requiresGrad));
 }
 
 /** steps evenly spaced values from start to end inclusive (float32 by default). */
 export function linspace(start: number, end: number, steps: number, options?: CreationOptions): Tensor {
-  const o = opts(options);
+  const o = opts(options, 'linspace');
   return wrap(N.linspace(start, end, steps, o.dtype, o.device, o.requiresGrad));
 }
 
@@ -108,13 +108,13 @@ export function randint(...args: (number | number[] | CreationOptions)[]): Tenso
   if (args.length === 2) [high, size] = args as [number, number[]];
   else if (args.length === 3) [low, high, size] = args as [number, number, number[]];
   else return argError('randint', 'expected randint(high, size) or randint(low, high, size)');
-  const o = opts(options);
+  const o = opts(options, 'randint');
   return wrap(N.randint(low, high, checkSize(size, 'randint'), o.dtype, o.device, o.requiresGrad));
 }
 
 /** A random permutation of 0..n-1 (int64 by default). */
 export function randperm(n: number, options?: CreationOptions): Tensor {
-  const o = opts(options);
+  const o = opts(options, 'randperm');
   return wrap(N.randperm(n, o.dtype, o.device, o.requiresGrad));
 }
 
@@ -196,7 +196,7 @@ function inferDtype(flat: (number | boolean | bigint)[]): DType {
 export function tensor(data: NestedData | TypedArray | Tensor, options: TensorOptions = {}): Tensor {
   const device = optDevice(options.device);
   if (data instanceof Tensor) {
-    const t = wrap(N.to(data.id, device ?? data.device, optDtypeCode(options.dtype), false, true));
+    const t = wrap(N.to(data.id, device ?? data.device, optDtypeCode(options.dtype, 'tensor'), false, true));
     if (options.requiresGrad) t.requiresGrad_(true);
     return t;
   }
@@ -226,5 +226,5 @@ export function tensor(data: NestedData | TypedArray | Tensor, options: TensorOp
     }
   }
   if (options.shape !== undefined) checkSize(options.shape, 'tensor');
-  return wrap(N.fromTypedArray(array, shape, dtypeCode(srcDtype), dtypeCode(dtype), device, options.requiresGrad));
+  return wrap(N.fromTypedArray(array, shape, dtypeCode(srcDtype), dtypeCode(dtype, 'tensor'), device, options.requiresGrad));
 }

@@ -19,17 +19,21 @@ for (const [name, code] of Object.entries(CODES)) NAMES[code] = name as DType;
 
 export const DTYPES = Object.keys(CODES) as DType[];
 
-export function dtypeCode(dtype: DType): number {
+/** The native code of a dtype name; op names the caller in the error for an unknown name. */
+export function dtypeCode(dtype: DType, op?: string): number {
   const code = CODES[dtype];
   if (code === undefined) {
-    throw new TorchError(`unknown dtype ${JSON.stringify(dtype)}; expected one of ${DTYPES.join(', ')}`);
+    const e = new TorchError(`${op ? `${op}(): ` : ''}unknown dtype ${JSON.stringify(dtype)}; expected one of ${DTYPES.join(', ')}`);
+    e.op = op;
+    e.code = 'ERR_INVALID_ARG';
+    throw e;
   }
   return code;
 }
 
 /** The code of an optional dtype argument: undefined stays undefined (the op's default). */
-export function optDtypeCode(dtype: DType | undefined | null): number | undefined {
-  return dtype === undefined || dtype === null ? undefined : dtypeCode(dtype);
+export function optDtypeCode(dtype: DType | undefined | null, op?: string): number | undefined {
+  return dtype === undefined || dtype === null ? undefined : dtypeCode(dtype, op);
 }
 
 export function dtypeName(code: number): DType {

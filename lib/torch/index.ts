@@ -3,6 +3,7 @@ import { N } from './native';
 import { TorchError } from './errors';
 import { keep as keepTensor, makeTidy, memory } from './memory';
 import { isTensor, Tensor } from './tensor';
+import { nnFunctional } from './ops.generated';
 
 N.setErrorClass(TorchError);
 
@@ -15,7 +16,7 @@ export {
   uint8, bool, complex64, cfloat, complex128, cdouble,
 } from './dtypes';
 export * from './creation';
-export * from './functions';
+export * from './ops.generated';
 export * as cuda from './cuda';
 
 /**
@@ -44,3 +45,6 @@ export function manualSeed(seed: number): void {
   if (!Number.isInteger(seed)) throw new TorchError(`manualSeed(): seed must be an integer, got ${seed}`);
   N.manualSeed(seed);
 }
+
+/** torch.nn.functional (also exported as nn.functional). */
+export const nn = { functional: nnFunctional };

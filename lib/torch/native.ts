@@ -59,19 +59,6 @@ export interface Native {
   item(h: Handle): number;
   buildInfo(): NativeBuildInfo;
 
-  add(a: Handle, b: Handle, alpha?: number): Handle;
-  addScalar(a: Handle, b: number, alpha?: number): Handle;
-  add_(a: Handle, b: Handle, alpha: Opt<number>): void;
-  addScalar_(a: Handle, b: number, alpha: Opt<number>): void;
-  mul(a: Handle, b: Handle): Handle;
-  mulScalar(a: Handle, b: number): Handle;
-  mul_(a: Handle, b: Handle): void;
-  mulScalar_(a: Handle, b: number): void;
-  matmul(a: Handle, b: Handle): Handle;
-  relu(a: Handle): Handle;
-  sum(a: Handle, dim?: Opt<number[]>, keepdim?: Opt<boolean>, dtype?: Opt<number>): Handle;
-  softmax(a: Handle, dim: number, dtype?: number): Handle;
-
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
   cudaSynchronize(device: Opt<number>): void;

@@ -1,6 +1,6 @@
 // The Tensor class: a handle into the native slot table plus the object work done in JS.
 import { inspect } from 'node:util';
-import { checkDevice, dtypeCode, dtypeName, optDtypeCode, type Device, type DType } from './dtype';
+import { checkDevice, dtypeName, optDtypeCode, type Device, type DType } from './dtype';
 import { argError, kindOf, TorchError } from './errors';
 import { release, track } from './memory';
 import { N, type Handle } from './native';
@@ -18,7 +18,8 @@ export interface ToOptions {
   copy?: boolean;
 }
 
-type Scalar = number | boolean;
+/** A Python scalar: numbers (integers act as Python ints) and booleans. */
+export type Scalar = number | boolean;
 
 /** A trailing options object, as opposed to a positional value. */
 export function isOptions(v: unknown): v is Record<string, unknown> {
@@ -29,23 +30,54 @@ export function isOptions(v: unknown): v is Record<string, unknown> {
 /** The handle of a tensor argument, or a clear error naming the op and the argument. */
 export function handleOf(v: unknown, op: string, name: string): Handle {
   if (v instanceof Tensor) return v.id;
+  if (v === undefined) return argError(op, `missing argument '${name}' (a Tensor)`);
   return argError(op, `argument '${name}' must be a Tensor, got ${kindOf(v)}`);
 }
 
-function isScalar(v: unknown): v is Scalar {
+export function isScalar(v: unknown): v is Scalar {
   return typeof v === 'number' || typeof v === 'boolean';
+}
+
+/** The handles of an array of tensors. */
+export function handlesOf(v: unknown, op: string, name: string): Handle[] {
+  if (!Array.isArray(v)) return argError(op, `argument '${name}' must be an array of Tensors, got ${kindOf(v)}`);
+  return v.map((t, i) => handleOf(t, op, `${name}[${i}]`));
+}
+
+/**
+ * Turns a call with a trailing options object into positional arguments, for the first overload (a list
+ * of parameter names) that has every given name after the positional ones.
+ */
+export function named(op: string, overloads: string[][], args: unknown[]): unknown[] {
+  let last = args.length - 1;
+  while (last >= 0 && args[last] === undefined) last--;
+  const options = args[last] as Record<string, unknown>;
+  const positional = args.slice(0, last);
+  if (!isOptions(options) || positional.some(isOptions)) {
+    return argError(op, 'an options object may only be the last argument');
+  }
+  const keys = Object.keys(options).filter((k) => options[k] !== undefined);
+  for (const params of overloads) {
+    if (positional.length > params.length) continue;
+    if (!keys.every((k) => params.indexOf(k) >= positional.length)) continue;
+    const out = positional.concat(params.slice(positional.length).map((p) => options[p]));
+    while (out.length > 0 && out[out.length - 1] === undefined) out.pop();
+    return out;
+  }
+  const accepted = [...new Set(overloads.flat())].join(', ');
+  return argError(op, `unexpected option(s) ${keys.map((k) => `'${k}'`).join(', ')} after ${positional.length} positional argument(s); ${op} accepts ${accepted}`);
+}
+
+/** The error for arguments that fit none of an op's overloads. */
+export function noOverload(op: string, alternatives: string[], args: unknown[]): never {
+  let n = args.length;
+  while (n > 0 && args[n - 1] === undefined) n--;
+  const got = args.slice(0, n).map(kindOf).join(', ');
+  return argError(op, `no overload takes (${got}); expected ${alternatives.join(' or ')}`);
 }
 
 export function wrap(h: Handle): Tensor {
   return new Tensor(h);
-}
-
-function normalizeDims(dim: number | number[], op: string): number[] {
-  const dims = typeof dim === 'number' ? [dim] : dim;
-  if (!Array.isArray(dims) || dims.some((d) => !Number.isInteger(d))) {
-    argError(op, `argument 'dim' must be an integer or an array of integers, got ${kindOf(dim)}`);
-  }
-  return dims;
 }
 
 function arrayFor(dtype: DType, buffer: ArrayBuffer): TypedArray {
@@ -192,7 +224,7 @@ export class Tensor {
     return wrap(N.to(
       this.id,
       device === undefined ? undefined : checkDevice(device),
-      optDtypeCode(dtype),
+      optDtypeCode(dtype, 'to'),
       options.nonBlocking,
       options.copy,
     ));
@@ -251,68 +283,7 @@ export class Tensor {
   [inspect.custom](): string {
     return this.toString();
   }
-
-  // --------------------------------------------------------------------------------------------- ops
-
-  /** self + alpha · other (other: a tensor or a number; broadcasting as in PyTorch). */
-  add(other: Tensor | Scalar, alpha?: number | { alpha?: number }): Tensor {
-    // Trailing arguments are passed only when given: each one costs the native side a type check.
-    const a = isOptions(alpha) ? alpha.alpha : alpha;
-    if (isScalar(other)) {
-      return wrap(a === undefined ? N.addScalar(this.id, other as number) : N.addScalar(this.id, other as number, a));
-    }
-    const h = handleOf(other, 'add', 'other');
-    return wrap(a === undefined ? N.add(this.id, h) : N.add(this.id, h, a));
-  }
-  /** In-place add; returns this. */
-  add_(other: Tensor | Scalar, alpha?: number | { alpha?: number }): this {
-    const a = isOptions(alpha) ? alpha.alpha : alpha;
-    if (isScalar(other)) N.addScalar_(this.id, other as number, a);
-    else N.add_(this.id, handleOf(other, 'add_', 'other'), a);
-    return this;
-  }
-  mul(other: Tensor | Scalar): Tensor {
-    if (isScalar(other)) return wrap(N.mulScalar(this.id, other as number));
-    return wrap(N.mul(this.id, handleOf(other, 'mul', 'other')));
-  }
-  mul_(other: Tensor | Scalar): this {
-    if (isScalar(other)) N.mulScalar_(this.id, other as number);
-    else N.mul_(this.id, handleOf(other, 'mul_', 'other'));
-    return this;
-  }
-  matmul(other: Tensor): Tensor {
-    return wrap(N.matmul(this.id, handleOf(other, 'matmul', 'other')));
-  }
-  relu(): Tensor {
-    return wrap(N.relu(this.id));
-  }
-  /**
-   * Sum of all elements, or along dim (an integer or an array of them):
-   * t.sum(), t.sum(1), t.sum([0, 1], true), t.sum(1, { keepdim: true, dtype: 'float64' }).
-   */
-  sum(
-    dim?: number | number[] | { dim?: number | number[]; keepdim?: boolean; dtype?: DType },
-    keepdim?: boolean | { keepdim?: boolean; dtype?: DType },
-    options?: { dtype?: DType },
-  ): Tensor {
-    if (dim === undefined) return wrap(N.sum(this.id));
-    let o: { dim?: number | number[]; keepdim?: boolean; dtype?: DType } = {};
-    if (isOptions(dim)) o = dim;
-    else {
-      o.dim = dim;
-      if (isOptions(keepdim)) Object.assign(o, keepdim);
-      else o.keepdim = keepdim;
-      if (options) o.dtype = options.dtype;
-    }
-    const dims = o.dim === undefined || o.dim === null ? undefined : normalizeDims(o.dim, 'sum');
-    return wrap(N.sum(this.id, dims, o.keepdim, optDtypeCode(o.dtype)));
-  }
-  /** softmax along dim: exp(x_i) / Σ_j exp(x_j). */
-  softmax(dim: number | { dim: number; dtype?: DType }, options?: { dtype?: DType }): Tensor {
-    const o = isOptions(dim) ? dim : { dim, dtype: options?.dtype };
-    if (!Number.isInteger(o.dim)) argError('softmax', `argument 'dim' must be an integer, got ${kindOf(o.dim)}`);
-    return wrap(o.dtype === undefined ? N.softmax(this.id, o.dim) : N.softmax(this.id, o.dim, dtypeCode(o.dtype)));
-  }
+  // The ops are generated from native/ops.table into ops.generated.ts.
 }
 
 export function isTensor(v: unknown): v is Tensor {
