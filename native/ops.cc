@@ -893,6 +893,14 @@ napi_value split_Tensor(Ctx& c) {
   return c.retList(at::split(self, split_size, dim));
 }
 
+// split.sizes(Tensor(a -> *) self, int[] split_size, int dim=0) -> Tensor(a)[]
+napi_value split_sizes(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  std::vector<int64_t> split_size = c.intList(1);
+  int64_t dim = c.isNullish(2) ? int64_t(int64_t(0)) : int64_t(c.int64(2));
+  return c.retList(at::split(self, split_size, dim));
+}
+
 // split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[]
 napi_value split_with_sizes(Ctx& c) {
   at::Tensor& self = c.tensor(0);
@@ -1254,6 +1262,7 @@ void registerOps(Registrar& r) {
   r.def("cat", Entry<cat>, {"tensors", "dim"}, "cat");
   r.def("stack", Entry<stack>, {"tensors", "dim"}, "stack");
   r.def("split_Tensor", Entry<split_Tensor>, {"self", "splitSize", "dim"}, "split");
+  r.def("split_sizes", Entry<split_sizes>, {"self", "splitSize", "dim"}, "split");
   r.def("split_with_sizes", Entry<split_with_sizes>, {"self", "splitSizes", "dim"}, "splitWithSizes");
   r.def("chunk", Entry<chunk>, {"self", "chunks", "dim"}, "chunk");
   r.def("narrow", Entry<narrow>, {"self", "dim", "start", "length"}, "narrow");

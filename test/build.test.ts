@@ -57,6 +57,11 @@ describe('entry points', () => {
 });
 
 describe('builds', () => {
+  it('the generated ops are what native/ops.table generates', () => {
+    expect(() => node([join(root, 'scripts', 'gen-ops.mjs'), '--check'])).not.toThrow();
+  });
+
+
   it('node-gyp builds the same sources into a working addon', () => {
     const addon = node([join(root, 'scripts', 'build-gyp.mjs')]).trim().split('\n').pop()!;
     expect(existsSync(addon)).toBe(true);

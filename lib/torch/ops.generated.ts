@@ -128,6 +128,7 @@ interface NativeOps {
   cat(...args: unknown[]): Handle;
   stack(...args: unknown[]): Handle;
   split_Tensor(...args: unknown[]): Handle[];
+  split_sizes(...args: unknown[]): Handle[];
   split_with_sizes(...args: unknown[]): Handle[];
   chunk(...args: unknown[]): Handle[];
   narrow(...args: unknown[]): Handle;
@@ -753,6 +754,11 @@ declare module './tensor' {
      * `split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[]`
      */
     split(splitSize: number | { splitSize?: number; dim?: number }, dim?: number | { splitSize?: number; dim?: number }): Tensor[];
+    /**
+     * pieces of the given sizes along dim
+     * `split.sizes(Tensor(a -> *) self, int[] split_size, int dim=0) -> Tensor(a)[]`
+     */
+    split(splitSize: number[] | { splitSize?: number[]; dim?: number }, dim?: number | { splitSize?: number[]; dim?: number }): Tensor[];
     /**
      * `split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[]`
      */
@@ -1882,12 +1888,21 @@ function stackOp(a0?: unknown, a1?: unknown): Tensor {
 
 function splitOp(self: Tensor, a0?: unknown, a1?: unknown): Tensor[] {
   if (isOptions(a0) || isOptions(a1)) {
-    return splitOp(self, ...(named("split", [["splitSize","dim"]], [a0, a1]) as []));
+    return splitOp(self, ...(named("split", [["splitSize","dim"],["splitSize","dim"]], [a0, a1]) as []));
   }
-  if (a1 === undefined) {
-    return N.split_Tensor(self.id, a0).map(wrap);
+  if (typeof a0 === 'number' && (a1 === undefined || typeof a1 === 'number')) {
+    if (a1 === undefined) {
+      return N.split_Tensor(self.id, a0).map(wrap);
+    }
+    return N.split_Tensor(self.id, a0, a1).map(wrap);
   }
-  return N.split_Tensor(self.id, a0, a1).map(wrap);
+  if (Array.isArray(a0) && (a1 === undefined || typeof a1 === 'number')) {
+    if (a1 === undefined) {
+      return N.split_sizes(self.id, a0).map(wrap);
+    }
+    return N.split_sizes(self.id, a0, a1).map(wrap);
+  }
+  return noOverload("split", ["split(splitSize: number, dim?: number)","split(splitSize: number[], dim?: number)"], [a0, a1]);
 }
 
 function splitWithSizesOp(self: Tensor, a0?: unknown, a1?: unknown): Tensor[] {
@@ -3418,6 +3433,11 @@ export function stack(a0?: unknown, a1?: unknown): Tensor {
  * `split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[]`
  */
 export function split(input: Tensor, splitSize: number | { splitSize?: number; dim?: number }, dim?: number | { splitSize?: number; dim?: number }): Tensor[];
+/**
+ * pieces of the given sizes along dim
+ * `split.sizes(Tensor(a -> *) self, int[] split_size, int dim=0) -> Tensor(a)[]`
+ */
+export function split(input: Tensor, splitSize: number[] | { splitSize?: number[]; dim?: number }, dim?: number | { splitSize?: number[]; dim?: number }): Tensor[];
 export function split(input: unknown, a0?: unknown, a1?: unknown): Tensor[] {
   return splitOp(asTensor(input, "split"), a0, a1);
 }
