@@ -222,6 +222,25 @@ std::vector<int64_t> Ctx::intList(size_t i) {
   return out;
 }
 
+// A number or an array of numbers.
+std::vector<double> Ctx::doubleList(size_t i) {
+  if (type(i) == napi_number) return {number(i)};
+  bool isArray = false;
+  if (i < argc) napi_is_array(env, argv[i], &isArray);
+  if (!isArray) throw ArgError("argument " + argName(i) + " must be a number or an array of numbers, got " + typeName(type(i)));
+  uint32_t n;
+  napi_get_array_length(env, argv[i], &n);
+  std::vector<double> out(n);
+  for (uint32_t k = 0; k < n; k++) {
+    napi_value el;
+    napi_get_element(env, argv[i], k, &el);
+    if (napi_get_value_double(env, el, &out[k]) != napi_ok) {
+      throw ArgError("argument " + argName(i) + " must be an array of numbers (element " + std::to_string(k) + " is not)");
+    }
+  }
+  return out;
+}
+
 std::vector<at::Tensor> Ctx::tensorList(size_t i) {
   bool isArray = false;
   if (i < argc) napi_is_array(env, argv[i], &isArray);
@@ -584,8 +603,9 @@ at::ScalarType readableDtype(at::ScalarType t) {
   return (t == at::kHalf || t == at::kBFloat16) ? at::kFloat : t;
 }
 
+// Conjugate and negative views are lazy bits on the tensor: materialise them before copying bytes out.
 at::Tensor readable(const at::Tensor& t) {
-  return t.detach().to(at::kCPU, readableDtype(t.scalar_type())).contiguous();
+  return t.detach().resolve_conj().resolve_neg().to(at::kCPU, readableDtype(t.scalar_type())).contiguous();
 }
 
 // data(t) -> ArrayBuffer with the elements in row-major order (complex interleaved).

@@ -66,7 +66,7 @@ class Instance {
 // One call's arguments, with typed readers that throw ArgError naming the argument.
 class Ctx {
  public:
-  static constexpr size_t kMaxArgs = 8;
+  static constexpr size_t kMaxArgs = 16;
   napi_env env;
   OpInfo* op;
   Instance* inst;
@@ -91,6 +91,7 @@ class Ctx {
   std::string string(size_t i);
   std::vector<int64_t> intList(size_t i);
   std::vector<at::Tensor> tensorList(size_t i);
+  std::vector<double> doubleList(size_t i);
   at::Scalar scalar(size_t i);
   at::ScalarType dtype(size_t i);
   c10::optional<at::ScalarType> optDtype(size_t i);

@@ -1,5 +1,6 @@
 // Generates the ops from native/ops.table (one PyTorch schema per line):
-//   native/ops.cc             one C++ function per overload: read arguments, call ATen, return handles;
+//   native/ops.cc             one C++ function per overload: read arguments, call ATen (or the table's
+//                             C++ expression, for composites in native/composite.h), return handles;
 //   lib/torch/ops.generated.ts  Tensor methods (typed overloads with docs), torch.* functions, overload
 //                             dispatch on argument types, trailing options objects, nn.functional list.
 //   node scripts/gen-ops.mjs           writes both files
@@ -16,6 +17,9 @@ const OUT_TS = join(root, 'lib', 'torch', 'ops.generated.ts');
 
 const camel = (s) => s.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
 const RESERVED = new Set(['var', 'delete', 'new', 'in', 'function', 'default']);
+// method: t.op(); function: torch.op(); nn: torch.nn.functional.op(); linalg / fft: torch.linalg.op(),
+// torch.fft.op() (the schema name's prefix dropped).
+const VARIANTS = ['method', 'function', 'nn', 'linalg', 'fft'];
 
 /** Parses `Type name=default` with PyTorch's annotations: Tensor(a!), int[1]?, Tensor(a)[]. */
 function parseArg(text, kwOnly) {
@@ -47,7 +51,7 @@ function parseReturns(text) {
 }
 
 function parseLine(line, lineNo) {
-  const [schema, variants = '', doc = ''] = line.split('|').map((s) => s.trim());
+  const [schema, variants = '', doc = '', cpp = ''] = `${line} `.split(' | ').map((s) => s.trim());
   const m = /^([\w.]+)\((.*)\)\s*->\s*(.+)$/.exec(schema);
   if (!m) throw new Error(`ops.table:${lineNo}: cannot parse schema '${schema}'`);
   const [, full, argText, retText] = m;
@@ -56,13 +60,15 @@ function parseLine(line, lineNo) {
   const args = [];
   for (const a of argText.split(/,(?![^[]*\])/).map((s) => s.trim()).filter(Boolean)) {
     if (a === '*') kwOnly = true;
-    else args.push(parseArg(a, kwOnly));
+    else args.push({ ...parseArg(a, kwOnly), op: cppName });
   }
   const vars = new Set(variants.split(/\s+/).filter(Boolean));
-  for (const v of vars) if (!['method', 'function', 'nn'].includes(v)) throw new Error(`ops.table:${lineNo}: unknown variant ${v}`);
+  for (const v of vars) if (!VARIANTS.includes(v)) throw new Error(`ops.table:${lineNo}: unknown variant ${v}`);
+  const namespace = ['linalg', 'fft'].find((v) => vars.has(v)) ?? null;
   return {
-    schema, full, cppName, overload, args, returns: parseReturns(retText), variants: vars, doc,
-    jsName: camel(cppName), nativeName: full.replace('.', '_'), line: lineNo,
+    schema, full, cppName, overload, args, returns: parseReturns(retText), variants: vars, doc, cpp, namespace,
+    jsName: camel(cppName), nsName: namespace ? camel(cppName.slice(namespace.length + 1)) : null,
+    nativeName: full.replace('.', '_'), line: lineNo,
   };
 }
 
@@ -80,13 +86,13 @@ function readTable() {
 function cppDefault(arg) {
   const d = arg.default;
   if (d === 'None') return 'c10::nullopt';
-  if (arg.list) return `std::vector<int64_t>{${d.slice(1, -1)}}`;
+  if (arg.list) return `std::vector<${arg.base === 'float' ? 'double' : 'int64_t'}>{${d.startsWith('[') ? d.slice(1, -1) : d}}`;
   switch (arg.base) {
     case 'bool': return d === 'True' ? 'true' : 'false';
     case 'Scalar': return `at::Scalar(${/[.e]/.test(d) ? `double(${d})` : `int64_t(${d})`})`;
     case 'int': return `int64_t(${d})`;
     case 'float': return `double(${d})`;
-    case 'str': return `std::string(${d})`;
+    case 'str': return `std::string(${d.replace(/^'(.*)'$/, '"$1"')})`;
     default: throw new Error(`no C++ default for ${arg.base} ${arg.name}=${d}`);
   }
 }
@@ -101,6 +107,14 @@ function cppRead(arg, i) {
       : `  ${type} ${v} = ${readExpr};`;
   if (arg.list) {
     if (arg.base === 'Tensor') return [`  std::vector<at::Tensor> ${v} = c.tensorList(${i});`];
+    if (arg.base === 'float') {
+      if (!arg.optional) throw new Error('only optional float lists are supported');
+      return [
+        `  std::vector<double> ${v}_values;`,
+        `  c10::optional<at::ArrayRef<double>> ${v};`,
+        `  if (!c.isNullish(${i})) { ${v}_values = c.doubleList(${i}); ${v} = at::ArrayRef<double>(${v}_values); }`,
+      ];
+    }
     if (arg.base !== 'int') throw new Error(`unsupported list type ${arg.base}[]`);
     if (arg.optional) {
       return [
@@ -121,6 +135,7 @@ function cppRead(arg, i) {
     case 'float': return [opt(`c.number(${i})`, 'double')];
     case 'bool': return [opt(`c.boolean(${i})`, 'bool')];
     case 'ScalarType': return arg.optional ? [`  c10::optional<at::ScalarType> ${v} = c.optDtype(${i});`] : [`  at::ScalarType ${v} = c.dtype(${i});`];
+    case 'Device': return [`  c10::optional<at::Device> ${v} = c.isNullish(${i}) ? c10::optional<at::Device>() : c10::optional<at::Device>(c.device(${i}));`];
     case 'str':
       if (arg.optional) {
         return [
@@ -136,11 +151,12 @@ function cppRead(arg, i) {
 }
 
 function cppFunction(op) {
+  if (op.args.length > 16) throw new Error(`ops.table:${op.line}: more than 16 arguments (Ctx::kMaxArgs)`);
   const lines = [`// ${op.schema}`, `napi_value ${op.nativeName}(Ctx& c) {`];
   op.args.forEach((a, i) => lines.push(...cppRead(a, i)));
   const pass = op.args.map((a) => (a.list && a.base === 'Tensor' ? `at::TensorList(${a.name})` : a.name));
-  const isFunction = op.variants.has('function') || op.variants.has('nn');
-  const call = isFunction ? `at::${op.cppName}(${pass.join(', ')})` : `${pass[0]}.${op.cppName}(${pass.slice(1).join(', ')})`;
+  const isFunction = !op.variants.has('method') || op.variants.has('function');
+  const call = op.cpp || (isFunction ? `at::${op.cppName}(${pass.join(', ')})` : `${pass[0]}.${op.cppName}(${pass.slice(1).join(', ')})`);
   switch (op.returns.kind) {
     case 'tensor': lines.push(`  return c.ret(c.run([&] { return ${call}; }));`); break;
     case 'view': lines.push(`  return c.ret(${call});`); break;
@@ -159,6 +175,7 @@ function generateCc(ops) {
   const defs = ops.map((op) =>
     `  r.def("${op.nativeName}", Entry<${op.nativeName}>, {${op.args.map((a) => `"${a.name === 'self' ? 'self' : a.jsName}"`).join(', ')}}, "${op.jsName}");`);
   return `// GENERATED by scripts/gen-ops.mjs from native/ops.table: do not edit.
+#include "composite.h"
 #include "torchkd.h"
 
 namespace tkd {
@@ -180,23 +197,25 @@ ${defs.join('\n')}
 
 function tsType(arg) {
   let t;
-  if (arg.list) t = arg.base === 'Tensor' ? 'Tensor[]' : arg.list === '1' ? 'number | number[]' : 'number[]';
+  if (arg.list) t = arg.base === 'Tensor' ? 'Tensor[]' : arg.list === 'any' ? 'number[]' : 'number | number[]';
   else {
-    t = { Tensor: 'Tensor', Scalar: 'Scalar', int: 'number', float: 'number', bool: 'boolean', ScalarType: 'DType', str: 'string' }[arg.base];
+    t = { Tensor: 'Tensor', Scalar: 'Scalar', int: 'number', float: 'number', bool: 'boolean', ScalarType: 'DType', str: 'string', Device: 'Device' }[arg.base];
   }
   if (arg.name === 'rounding_mode') t = "'trunc' | 'floor'";
+  if (arg.name === 'reduction') t = arg.default === '"mean"' && /kl_div/.test(arg.op ?? '') ? "'none' | 'mean' | 'sum' | 'batchmean'" : "'none' | 'mean' | 'sum'";
+  if (arg.name === 'norm' && arg.base === 'str') t = "'backward' | 'ortho' | 'forward'";
   return arg.optional ? `${t} | null` : t;
 }
 
 /** A JS expression testing whether value v fits the argument (for overload selection). */
 function tsTest(arg, v) {
   let test;
-  if (arg.list) test = arg.list === '1' && arg.base === 'int' ? `(typeof ${v} === 'number' || Array.isArray(${v}))` : `Array.isArray(${v})`;
+  if (arg.list) test = arg.list !== 'any' && arg.base !== 'Tensor' ? `(typeof ${v} === 'number' || Array.isArray(${v}))` : `Array.isArray(${v})`;
   else {
     test = {
       Tensor: `${v} instanceof Tensor`, Scalar: `isScalar(${v})`, int: `typeof ${v} === 'number'`,
       float: `typeof ${v} === 'number'`, bool: `typeof ${v} === 'boolean'`, ScalarType: `typeof ${v} === 'string'`,
-      str: `typeof ${v} === 'string'`,
+      str: `typeof ${v} === 'string'`, Device: `typeof ${v} === 'string'`,
     }[arg.base];
   }
   if (arg.optional) return `(${v} == null || ${test})`;
@@ -210,7 +229,8 @@ function tsConvert(op, arg, v) {
   const js = JSON.stringify(op.jsName);
   let e;
   if (arg.list && arg.base === 'Tensor') e = `handlesOf(${v}, ${js}, ${name})`;
-  else if (arg.list === '1' && arg.base === 'int') e = `(typeof ${v} === 'number' ? [${v}] : ${v})`;
+  else if (arg.list && arg.list !== 'any') e = `(typeof ${v} === 'number' ? [${v}] : ${v})`;
+  else if (arg.base === 'Device') e = `checkDevice(${v} as string)`;
   else if (arg.base === 'Tensor') e = `handleOf(${v}, ${js}, ${name})`;
   else if (arg.base === 'ScalarType') e = `dtypeCode(${v} as DType, ${js})`;
   else e = v;
@@ -242,7 +262,7 @@ function tsWrapResult(op, call, self) {
 
 const isMethod = (op) => op.variants.has('method');
 /** Arguments of the JS call: methods drop self (it is `this`). */
-const jsArgs = (op) => (op.args[0]?.name === 'self' && (isMethod(op) || op.variants.has('function') || op.variants.has('nn')) ? op.args.slice(1) : op.args);
+const jsArgs = (op) => (op.args[0]?.name === 'self' ? op.args.slice(1) : op.args);
 const hasSelf = (op) => op.args[0]?.name === 'self';
 
 function optionsType(op) {
@@ -260,6 +280,7 @@ function generateTs(ops) {
   const protos = [];
   const fns = [];
   const nn = [];
+  const namespaces = { linalg: [], fft: [] };
   for (const [name, overloads] of groups) {
     const first = overloads[0];
     const selfful = hasSelf(first);
@@ -324,22 +345,25 @@ function generateTs(ops) {
         protos.push(`Tensor.prototype.${name} = function (this: Tensor, ${params.map((p) => `${p}?: unknown`).join(', ')}) {\n  return ${implName}(this, ${params.join(', ')});\n} as Tensor['${name}'];`);
       }
     }
-    const fnOps = overloads.filter((o) => o.variants.has('function') || o.variants.has('nn'));
+    const fnOps = overloads.filter((o) => ['function', 'nn', 'linalg', 'fft'].some((v) => o.variants.has(v)));
     if (fnOps.length > 0) {
       const exported = RESERVED.has(name) ? `${name}_` : name;
+      // Only function variants are torch.*; nn, linalg and fft ops live in their namespaces.
+      const exportKw = fnOps.some((o) => o.variants.has('function')) ? 'export ' : '';
       const sigLines = fnOps.map((op) => {
         const ps = paramList(op);
         if (selfful) ps.unshift('input: Tensor');
         const r = tsReturnType(op);
-        return `${docFor(op, '')}\nexport function ${exported}(${ps.join(', ')}): ${r === 'this' ? 'Tensor' : r};`;
+        return `${docFor(op, '')}\n${exportKw}function ${exported}(${ps.join(', ')}): ${r === 'this' ? 'Tensor' : r};`;
       });
       const call = selfful
         ? `${implName}(asTensor(input, ${JSON.stringify(name)}), ${params.join(', ')})`
         : `${implName}(${params.join(', ')})`;
       const implSig = [...(selfful ? ['input: unknown'] : []), ...params.map((p) => `${p}?: unknown`)].join(', ');
-      fns.push(`${sigLines.join('\n')}\nexport function ${exported}(${implSig}): ${ret} {\n  return ${call};\n}`);
-      if (RESERVED.has(name)) fns.push(`export { ${exported} as ${name} };`);
+      fns.push(`${sigLines.join('\n')}\n${exportKw}function ${exported}(${implSig}): ${ret} {\n  return ${call};\n}`);
+      if (RESERVED.has(name) && exportKw) fns.push(`export { ${exported} as ${name} };`);
       if (fnOps.some((o) => o.variants.has('nn'))) nn.push(exported === name ? name : `${name}: ${exported}`);
+      if (first.namespace) namespaces[first.namespace].push(`${first.nsName}: ${exported}`);
     }
   }
   const nativeReturn = (op) => ({ tensor: 'Handle', view: 'Handle', inplace: 'void', tuple: 'Handle[]', list: 'Handle[]', bool: 'boolean', number: 'number' })[op.returns.kind];
@@ -347,8 +371,8 @@ function generateTs(ops) {
   return `// GENERATED by scripts/gen-ops.mjs from native/ops.table: do not edit.
 // Tensor methods and torch.* functions for every op of the table. Each op accepts PyTorch's positional
 // arguments, or any of them by name in one trailing options object; overloads are chosen by argument type.
-import type { DType } from './dtype';
-import { dtypeCode } from './dtype';
+import type { Device, DType } from './dtype';
+import { checkDevice, dtypeCode } from './dtype';
 import { N as native, type Handle } from './native';
 import { asTensor, handleOf, handlesOf, isOptions, isScalar, named, noOverload, Tensor, wrap, type Scalar } from './tensor';
 
@@ -372,6 +396,12 @@ ${fns.join('\n\n')}
 
 /** The ops of the table that torch.nn.functional exposes. */
 export const nnFunctional = { ${nn.join(', ')} };
+
+/** torch.linalg */
+export const linalg = { ${namespaces.linalg.join(', ')} };
+
+/** torch.fft */
+export const fft = { ${namespaces.fft.join(', ')} };
 `;
 }
 

@@ -8,30 +8,49 @@
 import type { DType } from '../dist/index.js';
 
 export type Input =
-  | { kind: 'normal' | 'positive' | 'uniform' | 'bool' | 'special'; shape: number[] }
+  | { kind: 'normal' | 'positive' | 'uniform' | 'bool' | 'special' | 'complex' | 'spd'; shape: number[] }
   | { kind: 'int'; shape: number[]; low: number; high: number };
 export type Arg = Input | number | boolean | string | null | number[] | Input[];
 export interface Case {
   op: string;
-  /** method (default when the op has one): args[0].op(...rest); function: torch.op(...); nn: F.op(...) */
-  form?: 'method' | 'function' | 'nn';
+  /**
+   * method (default when the op has one): args[0].op(...rest); function: torch.op(...); nn: F.op(...);
+   * linalg / fft: torch.linalg.x(...) / torch.fft.x(...) for op linalgX / fftX.
+   */
+  form?: 'method' | 'function' | 'nn' | 'linalg' | 'fft';
   args: Arg[];
   kwargs?: Record<string, Arg>;
   /** dtypes of the T/P/U inputs; default float32 and float64. */
   dtypes?: DType[];
   /** Both PyTorch and torchkd must raise. */
   throws?: boolean;
+  /** A Python expression over `a` (the arguments) computing the reference, for functions the reference
+   *  PyTorch build lacks; it is written from the paper's or the documentation's formula. */
+  pyExpr?: string;
 }
+
+/** softmax(Q·Kᵀ·scale + mask)·V; a boolean mask keeps the True positions; causal keeps j ≤ i. */
+const SDPA = `(lambda q, k, v, m=None, causal=False, scale=None: torch.softmax(
+  (lambda s: s.masked_fill(~torch.ones(q.size(-2), k.size(-2), dtype=torch.bool).tril(), float('-inf')) if causal
+   else s if m is None else s.masked_fill(~m, float('-inf')) if m.dtype == torch.bool else s + m)(
+   q @ k.transpose(-2, -1) * (scale if scale is not None else 1 / math.sqrt(q.size(-1)))), -1) @ v)`;
 
 const T = (...shape: number[]): Input => ({ kind: 'normal', shape });
 const P = (...shape: number[]): Input => ({ kind: 'positive', shape });
 const U = (...shape: number[]): Input => ({ kind: 'uniform', shape });
 const B = (...shape: number[]): Input => ({ kind: 'bool', shape });
+/** Complex normal (complex64 for float32 cases, complex128 for float64). */
+const C = (...shape: number[]): Input => ({ kind: 'complex', shape });
+/** A symmetric positive-definite matrix A·Aᵀ + n·I. */
+const SPD = (n: number): Input => ({ kind: 'spd', shape: [n, n] });
 /** NaN, ±∞, ±0 and ordinary values. */
 const X = (): Input => ({ kind: 'special', shape: [7] });
 const I = (low: number, high: number, ...shape: number[]): Input => ({ kind: 'int', shape, low, high });
 const INT: DType[] = ['int64'];
 const F = (op: string, args: Arg[], kwargs?: Record<string, Arg>): Case => ({ op, form: 'function', args, kwargs });
+const NN = (op: string, args: Arg[], kwargs?: Record<string, Arg>): Case => ({ op, form: 'nn', args, kwargs });
+const LA = (op: string, args: Arg[], kwargs?: Record<string, Arg>): Case => ({ op, form: 'linalg', args, kwargs });
+const FFT = (op: string, args: Arg[], kwargs?: Record<string, Arg>): Case => ({ op, form: 'fft', args, kwargs });
 
 export const CASES: Case[] = [
   // arithmetic
@@ -237,4 +256,137 @@ export const CASES: Case[] = [
   { op: 'softmax', args: [T(3, 4), -1], kwargs: { dtype: 'float64' } },
   { op: 'logSoftmax', args: [T(3, 4), 1] },
   { op: 'logSoftmax', form: 'nn', args: [T(2, 3, 4)], kwargs: { dim: 2 } },
+  NN('gelu', [T(3, 4)]),
+  NN('gelu', [T(3, 4)], { approximate: 'tanh' }),
+  NN('silu', [T(3, 4)]),
+  NN('leakyRelu', [T(3, 4), 0.2]),
+  NN('elu', [T(3, 4)], { alpha: 0.5 }),
+  NN('softplus', [T(3, 4)], { beta: 2, threshold: 1 }),
+  NN('dropout', [T(8, 8), 0.3]),
+  NN('dropout', [T(8, 8)], { p: 0.5, training: false }),
+
+  // nn.functional
+  NN('linear', [T(3, 4), T(5, 4), T(5)]),
+  NN('linear', [T(2, 3, 4), T(5, 4)]),
+  NN('layerNorm', [T(2, 3, 4), [4], T(4), T(4)]),
+  NN('layerNorm', [T(2, 3, 4), [3, 4]], { eps: 1e-3 }),
+  NN('batchNorm', [T(4, 3, 5), P(3), P(3)], { training: false }),
+  NN('batchNorm', [T(4, 3, 5), null, null, T(3), T(3)], { training: true }),
+  NN('groupNorm', [T(2, 6, 5), 3, T(6), T(6)]),
+  NN('embedding', [I(0, 10, 2, 3), T(10, 4)]),
+  NN('embedding', [I(0, 10, 5), T(10, 4)], { paddingIdx: -1 }),
+  NN('embeddingBag', [I(0, 10, 3, 4), T(10, 5)]),
+  NN('embeddingBag', [I(0, 10, 6), T(10, 5), I(0, 1, 3)], { mode: 'sum' }),
+  NN('embeddingBag', [I(0, 4, 3, 5), T(4, 2)], { mode: 'max', paddingIdx: -1 }),
+  { ...NN('embeddingBag', [I(0, 10, 6), T(10, 5), I(0, 1, 3)], { mode: 'product' }), throws: true },
+  NN('oneHot', [I(0, 5, 6)]),
+  NN('oneHot', [I(0, 3, 2, 2), 4]),
+  NN('conv1d', [T(2, 3, 9), T(4, 3, 3), T(4)], { stride: 2, padding: 1 }),
+  NN('conv1d', [T(2, 3, 9), T(4, 3, 3)], { padding: 'same', dilation: 2 }),
+  NN('conv2d', [T(2, 3, 7, 7), T(4, 3, 3, 3), T(4)], { stride: [2, 1], padding: 1 }),
+  NN('conv2d', [T(2, 4, 6, 6), T(4, 2, 3, 3)], { groups: 2, padding: 'valid' }),
+  F('conv2d', [T(1, 3, 5, 5), T(2, 3, 3, 3)]),
+  NN('convTranspose2d', [T(2, 3, 4, 4), T(3, 2, 3, 3), T(2)], { stride: 2, padding: 1, outputPadding: 1 }),
+  NN('maxPool2d', [T(2, 3, 8, 8), 2]),
+  NN('maxPool2d', [T(2, 3, 8, 8), 3], { stride: 2, padding: 1, ceilMode: true }),
+  NN('avgPool2d', [T(2, 3, 8, 8), [2, 4]]),
+  NN('avgPool2d', [T(2, 3, 7, 7), 3], { stride: 2, padding: 1, countIncludePad: false }),
+  NN('adaptiveAvgPool1d', [T(2, 3, 10), 4]),
+  NN('adaptiveAvgPool2d', [T(2, 3, 10, 7), [3, 2]]),
+  NN('interpolate', [T(1, 2, 4, 4)], { scaleFactor: 2 }),
+  NN('interpolate', [T(1, 2, 4, 4)], { size: [6, 3], mode: 'bilinear', alignCorners: false }),
+  NN('interpolate', [T(1, 2, 4, 4)], { size: 7, mode: 'bicubic', alignCorners: true }),
+  NN('interpolate', [T(1, 2, 5)], { scaleFactor: 1.5, mode: 'linear' }),
+  { ...NN('interpolate', [T(1, 2, 5)], { size: 3, mode: 'bilinear' }), throws: true },
+  NN('pad', [T(2, 3, 4), [1, 2]]),
+  NN('pad', [T(1, 2, 4, 4), [1, 1, 2, 0]], { mode: 'reflect' }),
+  NN('pad', [T(2, 3), [2, 2]], { value: -1 }),
+  NN('crossEntropy', [T(4, 5), I(0, 5, 4)]),
+  NN('crossEntropy', [T(4, 5), I(0, 5, 4)], { labelSmoothing: 0.1, reduction: 'sum' }),
+  NN('crossEntropy', [T(4, 5), I(0, 5, 4), P(5)], { ignoreIndex: 2 }),
+  NN('crossEntropy', [T(4, 5, 3), I(0, 5, 4, 3)], { reduction: 'none' }),
+  NN('crossEntropy', [T(4, 5), P(4, 5)]),
+  { ...NN('crossEntropy', [T(4, 5), I(0, 5, 4)], { reduction: 'avg' }), throws: true },
+  NN('nllLoss', [T(4, 5), I(0, 5, 4)]),
+  NN('nllLoss', [T(4, 5), I(0, 5, 4)], { reduction: 'none', ignoreIndex: 1 }),
+  NN('klDiv', [T(4, 5), P(4, 5)], { reduction: 'batchmean' }),
+  NN('klDiv', [T(4, 5), T(4, 5)], { reduction: 'sum', logTarget: true }),
+  NN('klDiv', [T(4, 5), P(4, 5)], { reduction: 'none' }),
+  NN('klDiv', [T(4, 5), P(4, 5)]),
+  NN('mseLoss', [T(3, 4), T(3, 4)]),
+  NN('mseLoss', [T(3, 4), T(3, 4)], { reduction: 'sum' }),
+  NN('l1Loss', [T(3, 4), T(3, 4)], { reduction: 'none' }),
+  NN('smoothL1Loss', [T(3, 4), T(3, 4)], { beta: 0.5 }),
+  NN('binaryCrossEntropyWithLogits', [T(3, 4), U(3, 4)]),
+  NN('binaryCrossEntropyWithLogits', [T(3, 4), U(3, 4), P(4)], { posWeight: P(4), reduction: 'sum' }),
+  NN('cosineSimilarity', [T(3, 4), T(3, 4)]),
+  NN('cosineSimilarity', [T(3, 4), T(4)], { dim: 0 }),
+  NN('normalize', [T(3, 4)]),
+  NN('normalize', [T(3, 4)], { p: 1, dim: 0 }),
+  // libtorch 1.13 has no fused attention: the reference is the formula softmax(Q·Kᵀ/√d + mask)·V.
+  { ...NN('scaledDotProductAttention', [T(2, 3, 4, 8), T(2, 3, 5, 8), T(2, 3, 5, 8)]), pyExpr: `${SDPA}(a[0], a[1], a[2])` },
+  { ...NN('scaledDotProductAttention', [T(2, 4, 8), T(2, 4, 8), T(2, 4, 8)], { isCausal: true }), pyExpr: `${SDPA}(a[0], a[1], a[2], causal=True)` },
+  { ...NN('scaledDotProductAttention', [T(2, 4, 8), T(2, 5, 8), T(2, 5, 8), T(4, 5)]), pyExpr: `${SDPA}(a[0], a[1], a[2], a[3])` },
+  { ...NN('scaledDotProductAttention', [T(2, 4, 8), T(2, 5, 8), T(2, 5, 8), B(4, 5)], { scale: 0.3 }), pyExpr: `${SDPA}(a[0], a[1], a[2], a[3], scale=0.3)` },
+
+  // torch.linalg
+  LA('linalgNorm', [T(3, 4)]),
+  LA('linalgNorm', [T(3, 4), 1], { dim: 1 }),
+  LA('linalgNorm', [T(3, 4), 'nuc']),
+  LA('linalgVectorNorm', [T(3, 4)], { ord: 3 }),
+  LA('linalgVectorNorm', [T(3, 4), 1, [0, 1], true]),
+  LA('linalgMatrixNorm', [T(3, 4)]),
+  LA('linalgMatrixNorm', [T(2, 3, 3), 1]),
+  LA('linalgMatrixNorm', [T(3, 3), 'nuc']),
+  LA('linalgSvd', [SPD(3)]),
+  LA('linalgSvd', [SPD(4)], { fullMatrices: false }),
+  LA('linalgQr', [SPD(3)]),
+  LA('linalgEigh', [SPD(4)]),
+  LA('linalgSolve', [SPD(3), T(3, 2)]),
+  LA('linalgSolve', [SPD(3), T(2, 3)], { left: false }),
+  LA('linalgInv', [SPD(3)]),
+  LA('linalgDet', [SPD(3)]),
+
+  // torch.fft
+  FFT('fftFft', [T(8)]),
+  FFT('fftFft', [C(3, 8), 6], { norm: 'ortho' }),
+  FFT('fftIfft', [C(8)], { norm: 'forward' }),
+  FFT('fftRfft', [T(4, 10)]),
+  FFT('fftRfft', [T(10, 4)], { dim: 0, n: 12 }),
+  FFT('fftIrfft', [C(6)]),
+  FFT('fftIrfft', [C(2, 6)], { n: 11, norm: 'ortho' }),
+  FFT('fftHfft', [C(5)]),
+  FFT('fftIhfft', [T(8)]),
+  FFT('fftFft2', [T(4, 6)]),
+  FFT('fftIfft2', [C(2, 4, 6)], { norm: 'ortho' }),
+  FFT('fftRfft2', [T(2, 4, 6)]),
+  FFT('fftIrfft2', [C(4, 4)], { s: [4, 6] }),
+  FFT('fftFftn', [T(2, 3, 4)]),
+  FFT('fftIfftn', [C(2, 3, 4)], { dim: [0, 2] }),
+  FFT('fftRfftn', [T(2, 3, 4)]),
+  FFT('fftIrfftn', [C(2, 3, 3)]),
+  FFT('fftFftfreq', [8]),
+  FFT('fftFftfreq', [5, 0.1], { dtype: 'float64' }),
+  FFT('fftRfftfreq', [9, 2]),
+  FFT('fftFftshift', [T(7)]),
+  FFT('fftFftshift', [T(4, 5)], { dim: 1 }),
+  FFT('fftIfftshift', [T(4, 5)]),
+  { ...FFT('fftFft', [T(8)], { norm: 'sideways' }), throws: true },
+
+  // complex numbers
+  F('real', [C(3, 4)]),
+  F('real', [T(3)]),
+  F('imag', [C(3, 4)]),
+  { op: 'angle', args: [C(3, 4)] },
+  { op: 'angle', args: [T(5)] },
+  { op: 'abs', args: [C(3, 4)] },
+  { op: 'conj', args: [C(3, 4)] },
+  { op: 'mul', args: [C(3), C(3)] },
+  F('viewAsReal', [C(3, 4)]),
+  F('viewAsComplex', [T(3, 2)]),
+  F('complex', [T(3), T(3)]),
+  F('polar', [P(3), T(3)]),
+  { op: 'stft', args: [T(64), 16], kwargs: { returnComplex: true } },
+  { op: 'stft', args: [T(2, 64), 16], kwargs: { hopLength: 4, window: P(16), center: false, returnComplex: true } },
+  { op: 'istft', args: [C(9, 17), 16], kwargs: { hopLength: 4, window: P(16) } },
 ];

@@ -43,16 +43,24 @@ function materialize(input: Input, dtype: DType): Tensor {
     case 'bool': return torch.tidy(() => torch.rand(shape).lt(0.5));
     case 'int': return torch.randint(input.low, input.high, shape);
     case 'special': return torch.tensor([NaN, Infinity, -Infinity, 0, -0, 1.5, -2.5], { dtype });
+    case 'complex': return torch.tidy(() => torch.complex(torch.randn(shape, { dtype }), torch.randn(shape, { dtype })));
+    case 'spd': return torch.tidy(() => {
+      const a = torch.randn(shape, { dtype });
+      return a.matmul(a.t()).add(torch.eye(shape[0], { dtype }).mul(shape[0]));
+    });
   }
 }
 
-interface Instance { id: number; op: string; form: string; args: unknown[]; kwargs: Record<string, unknown>; throws: boolean; dtype: DType }
+interface Instance { id: number; op: string; form: string; args: unknown[]; kwargs: Record<string, unknown>; throws: boolean; dtype: DType; seed: number }
+
+/** The name inside torch.linalg / torch.fft: linalgVectorNorm → vectorNorm. */
+const inNamespace = (op: string, ns: string) => op.slice(ns.length, ns.length + 1).toLowerCase() + op.slice(ns.length + 1);
 
 const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const tableOps = () => [...new Set(readFileSync(join(__dirname, '..', 'native', 'ops.table'), 'utf8').split('\n')
   .filter((l) => l.trim() && !l.startsWith('#')).map((l) => /^(\w+)/.exec(l)![1].replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())))];
 
-function formOf(c: Case): 'method' | 'function' | 'nn' {
+function formOf(c: Case): Instance['form'] {
   if (c.form) return c.form;
   return typeof (Tensor.prototype as unknown as Record<string, unknown>)[c.op] === 'function' ? 'method' : 'function';
 }
@@ -61,10 +69,14 @@ function runJs(inst: Instance, jsArgs: unknown[], jsKwargs: Record<string, unkno
   try {
     return torch.tidy(() => {
       const call = [...jsArgs, ...(jsKwargs ? [jsKwargs] : [])];
+      torch.manualSeed(inst.seed);
       let r: unknown;
       if (inst.form === 'method') {
         const [self, ...rest] = call as [Tensor, ...unknown[]];
         r = (self as unknown as Record<string, (...a: unknown[]) => unknown>)[inst.op](...rest);
+      } else if (inst.form === 'linalg' || inst.form === 'fft') {
+        const ns = torch[inst.form] as unknown as Record<string, (...a: unknown[]) => unknown>;
+        r = ns[inNamespace(inst.op, inst.form)](...call);
       } else {
         const ns = (inst.form === 'nn' ? torch.nn.functional : torch) as unknown as Record<string, (...a: unknown[]) => unknown>;
         r = ns[inst.op](...call);
@@ -81,12 +93,16 @@ import json, math, sys, torch
 F = torch.nn.functional
 def dec(v):
     return float(v) if isinstance(v, str) else v
+COMPLEX_PARTS = {'complex64': torch.float32, 'complex128': torch.float64}
 def build(a):
     if isinstance(a, dict) and 'shape' in a:
+        if a['dtype'] in COMPLEX_PARTS:
+            parts = torch.tensor([dec(v) for v in a['values']], dtype=COMPLEX_PARTS[a['dtype']])
+            return torch.view_as_complex(parts.reshape(a['shape'] + [2]))
         return torch.tensor([dec(v) for v in a['values']], dtype=getattr(torch, a['dtype'])).reshape(a['shape'])
     if isinstance(a, list) and a and isinstance(a[0], dict):
         return [build(x) for x in a]
-    if isinstance(a, str) and a in ('float32', 'float64', 'int64', 'int32', 'bool', 'float16'):
+    if isinstance(a, str) and a in ('float32', 'float64', 'int64', 'int32', 'bool', 'float16', 'complex64', 'complex128'):
         return getattr(torch, a)
     return a
 def num(x):
@@ -95,8 +111,8 @@ def num(x):
     return x
 def enc(r):
     if isinstance(r, torch.Tensor):
-        r = r.detach()
-        vals = r.reshape(-1).tolist()
+        r = r.detach().resolve_conj()
+        vals = (torch.view_as_real(r) if r.is_complex() else r).reshape(-1).tolist()
         return {'shape': list(r.shape), 'dtype': str(r.dtype).replace('torch.', ''), 'values': [num(v) for v in vals]}
     if isinstance(r, (tuple, list)): return {'list': [enc(x) for x in r]}
     return num(r)
@@ -105,10 +121,14 @@ for inst in json.load(sys.stdin):
     args = [build(a) for a in inst['args']]
     kwargs = {k: build(v) for k, v in inst['kwargs'].items()}
     try:
-        if inst['form'] == 'method':
+        torch.manual_seed(inst['seed'])
+        if inst['expr']:
+            r = eval(inst['expr'], {'torch': torch, 'math': math, 'a': args})
+        elif inst['form'] == 'method':
             r = getattr(args[0], inst['py'])(*args[1:], **kwargs)
         else:
-            r = getattr(F if inst['form'] == 'nn' else torch, inst['py'])(*args, **kwargs)
+            ns = {'nn': F, 'linalg': torch.linalg, 'fft': torch.fft}.get(inst['form'], torch)
+            r = getattr(ns, inst['py'])(*args, **kwargs)
         out.append(enc(r))
     except Exception as e:
         out.append({'error': str(e).split('\\n')[0]})
@@ -149,12 +169,14 @@ describe('parity with PyTorch over the op table', () => {
         const toPy = (a: unknown): unknown => (a instanceof Tensor ? encodeTensor(a) : Array.isArray(a) ? a.map(toPy) : a);
         const args = c.args.map(toJs);
         const kwargs = Object.fromEntries(Object.entries(c.kwargs ?? {}).map(([key, v]) => [key, toJs(v)]));
-        const inst: Instance = { id: instances.length, op: c.op, form: formOf(c), args, kwargs, throws: !!c.throws, dtype };
+        const form = formOf(c);
+        const inst: Instance = { id: instances.length, op: c.op, form, args, kwargs, throws: !!c.throws, dtype, seed: 5000 + instances.length };
         const pyArgs = args.map(toPy);
         const pyKwargs = Object.fromEntries(Object.entries(kwargs).map(([key, v]) => [snake(key), toPy(v)]));
         // In-place ops mutate their inputs: run torchkd after the inputs were encoded for Python.
         instances.push(inst);
-        pyInstances.push({ form: inst.form, py: snake(c.op), args: pyArgs, kwargs: pyKwargs });
+        const py = form === 'linalg' || form === 'fft' ? snake(inNamespace(c.op, form)) : snake(c.op);
+        pyInstances.push({ form, py, args: pyArgs, kwargs: pyKwargs, seed: inst.seed, expr: c.pyExpr ?? null });
         ours.push(runJs(inst, args, c.kwargs ? kwargs : null));
         torch.dispose(made);
       }
