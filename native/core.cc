@@ -742,5 +742,6 @@ NAPI_MODULE_INIT() {
   tkd::registerCore(r);
   tkd::registerOps(r);
   tkd::registerCuda(r);
+  tkd::registerIndexing(r);
   return exports;
 }

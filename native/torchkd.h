@@ -173,5 +173,6 @@ const char* dtypeName(at::ScalarType t);
 void registerCore(Registrar& r);
 void registerOps(Registrar& r);
 void registerCuda(Registrar& r);
+void registerIndexing(Registrar& r);
 
 }  // namespace tkd

@@ -17,6 +17,7 @@ export {
 } from './dtypes';
 export * from './creation';
 export * from './ops.generated';
+export { slice, Slice, unique, type Index, type UniqueOptions } from './indexing';
 export * as cuda from './cuda';
 
 /**
