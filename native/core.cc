@@ -691,5 +691,6 @@ NAPI_MODULE_INIT() {
   tkd::registerCore(r);
   tkd::registerOps(r);
   tkd::registerCuda(r);
+  tkd::registerAutograd(r);
   return exports;
 }

@@ -162,5 +162,6 @@ const char* dtypeName(at::ScalarType t);
 void registerCore(Registrar& r);
 void registerOps(Registrar& r);
 void registerCuda(Registrar& r);
+void registerAutograd(Registrar& r);
 
 }  // namespace tkd
