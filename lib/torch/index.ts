@@ -17,6 +17,8 @@ export {
 export * from './creation';
 export * from './functions';
 export * as cuda from './cuda';
+export * as autograd from './autograd';
+export { noGrad, enableGrad, inferenceMode, isGradEnabled, setGradEnabled } from './autograd';
 
 /**
  * Runs fn and frees every tensor it created except the ones it returns (and those passed to keep).
