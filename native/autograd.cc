@@ -124,8 +124,12 @@ struct Bridge {
   void captureJsError(Request* req) {
     napi_value err;
     if (napi_get_and_clear_last_exception(env, &err) != napi_ok) return;
+    // References can only hold objects before Node-API 10, and JS may throw anything: box the value.
+    napi_value box;
     napi_ref ref;
-    napi_create_reference(env, err, 1, &ref);
+    napi_create_object(env, &box);
+    napi_set_named_property(env, box, "value", err);
+    napi_create_reference(env, box, 1, &ref);
     int64_t id = nextErrorId++;
     errors[id] = ref;
     req->jsErrorId = id;
@@ -234,8 +238,9 @@ struct Bridge {
   // Rethrows (into JS) the stored error `id` and forgets it.
   void throwStored(napi_env e, int64_t id) {
     auto it = errors.find(id);
-    napi_value err;
-    napi_get_reference_value(e, it->second, &err);
+    napi_value box, err;
+    napi_get_reference_value(e, it->second, &box);
+    napi_get_named_property(e, box, "value", &err);
     napi_delete_reference(e, it->second);
     errors.erase(it);
     napi_throw(e, err);
