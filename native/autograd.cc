@@ -28,6 +28,8 @@
 #include <torch/csrc/autograd/saved_variable.h>
 #include <torch/csrc/autograd/variable.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <deque>
@@ -58,6 +60,14 @@ struct Request {
   std::exception_ptr error;
 };
 
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 struct Bridge {
   Instance* inst = nullptr;
   napi_env env = nullptr;
@@ -66,6 +76,29 @@ struct Bridge {
 
   std::mutex m;
   std::condition_variable cv;
+  std::atomic<uint64_t> events{0};  // bumped by every signal()
+
+  // With m held: wakes every waiter.
+  void signal() {
+    events.fetch_add(1, std::memory_order_release);
+    cv.notify_all();
+  }
+
+  // With m held (through lock): waits until pred() holds. Spins briefly first: the other side usually
+  // answers within microseconds, and a blocked thread's wake-up can cost tens of them (VMs especially).
+  template <class Pred>
+  void waitFor(std::unique_lock<std::mutex>& lock, Pred pred) {
+    if (pred()) return;
+    uint64_t seen = events.load(std::memory_order_acquire);
+    lock.unlock();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+    while (events.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < deadline) {
+      for (int k = 0; k < 64; k++) cpuRelax();
+    }
+    lock.lock();
+    cv.wait(lock, pred);
+  }
+  static constexpr int kSpinMicros = 50;
   std::deque<Request*> queue;  // guarded by m
   int depth = 0;               // active serve loops; guarded by m
   bool alive = true;           // false once the JS environment is torn down; guarded by m
@@ -95,8 +128,8 @@ struct Bridge {
                   "outside backward()/torch.autograd.grad(); JavaScript callbacks can only run while the JS thread "
                   "waits in one of those calls");
       queue.push_back(&req);
-      cv.notify_all();
-      cv.wait(lock, [&] { return req.done; });
+      signal();
+      waitFor(lock, [&] { return req.done; });
     }
     if (req.error) std::rethrow_exception(req.error);
     if (req.jsErrorId >= 0) throw JsCallbackError(req.jsErrorId, req.jsErrorMessage);
@@ -154,33 +187,89 @@ struct Bridge {
     req->jsErrorMessage = message;
   }
 
-  // JS thread: runs `work` on a new thread and serves JS requests until it has finished.
+  // The engine thread: one persistent thread per environment (a std::thread per call costs ~50 µs). A nested
+  // engine call (made by a JS callback while the persistent thread is busy) gets a temporary thread.
+  std::thread engineThread;
+  std::function<void()> engineJob;  // guarded by m
+  bool engineBusy = false;          // guarded by m
+  bool stopping = false;            // guarded by m
+
+  void engineLoop() {
+    std::unique_lock<std::mutex> lock(m);
+    for (;;) {
+      waitFor(lock, [&] { return engineJob || stopping; });
+      if (!engineJob) return;
+      std::function<void()> job = std::move(engineJob);
+      engineJob = nullptr;
+      lock.unlock();
+      job();  // never throws; marks engineBusy false and the call finished
+      lock.lock();
+    }
+  }
+
+  // JS thread, at environment teardown (no engine call is running then).
+  void stopEngineThread() {
+    {
+      std::lock_guard<std::mutex> lock(m);
+      stopping = true;
+      signal();
+    }
+    if (engineThread.joinable()) engineThread.join();
+  }
+
+  ~Bridge() {
+    if (engineThread.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(m);
+        stopping = true;
+        signal();
+      }
+      if (engineThread.get_id() == std::this_thread::get_id()) engineThread.detach();
+      else engineThread.join();
+    }
+  }
+
+  // JS thread: runs `work` on an engine thread and serves JS requests until it has finished.
   void serve(const std::function<void()>& work) {
     bool finished = false;
+    bool onEngineThread = false;
+    auto job = [&, this] {
+      try {
+        work();
+      } catch (...) {
+        // work() stores its own errors; nothing may escape a thread.
+      }
+      std::lock_guard<std::mutex> lock(m);
+      finished = true;
+      if (onEngineThread) engineBusy = false;
+      signal();
+    };
+    std::thread temporary;
     {
       std::lock_guard<std::mutex> lock(m);
       depth++;
+      if (!engineBusy && !stopping) {
+        engineBusy = onEngineThread = true;
+      }
     }
-    std::thread worker;
     try {
-      worker = std::thread([&] {
-        try {
-          work();
-        } catch (...) {
-          // work() stores its own errors; nothing may escape a std::thread.
-        }
+      if (onEngineThread) {
+        if (!engineThread.joinable()) engineThread = std::thread([this] { engineLoop(); });
         std::lock_guard<std::mutex> lock(m);
-        finished = true;
-        cv.notify_all();
-      });
+        engineJob = job;
+        signal();
+      } else {
+        temporary = std::thread(job);
+      }
     } catch (...) {
       std::lock_guard<std::mutex> lock(m);
       depth--;
+      if (onEngineThread) engineBusy = false;
       throw;
     }
     std::unique_lock<std::mutex> lock(m);
     for (;;) {
-      cv.wait(lock, [&] { return !queue.empty() || finished; });
+      waitFor(lock, [&] { return !queue.empty() || finished; });
       if (!queue.empty()) {
         Request* req = queue.front();
         queue.pop_front();
@@ -188,14 +277,14 @@ struct Bridge {
         runRequest(req);
         lock.lock();
         req->done = true;
-        cv.notify_all();
+        signal();
         continue;
       }
       break;
     }
     depth--;
     lock.unlock();
-    worker.join();
+    if (temporary.joinable()) temporary.join();
   }
 
   // Calls the JS dispatcher: dispatch(id, tensors, flags). Tensors become new handles, owned by JS.
@@ -252,8 +341,10 @@ struct Bridge {
   }
 };
 
-std::mutex bridgesMutex;
-std::unordered_map<Instance*, std::shared_ptr<Bridge>> bridges;
+// Deliberately leaked: no Bridge (and its thread) is destroyed by static destructors at process exit.
+std::mutex& bridgesMutex = *new std::mutex();
+std::unordered_map<Instance*, std::shared_ptr<Bridge>>& bridges =
+    *new std::unordered_map<Instance*, std::shared_ptr<Bridge>>();
 
 std::shared_ptr<Bridge> bridgeOf(Ctx& c) {
   std::lock_guard<std::mutex> lock(bridgesMutex);
@@ -589,15 +680,20 @@ napi_value AutogradInit(Ctx& c) {
       c.env,
       [](void* arg) {
         auto* inst = static_cast<Instance*>(arg);
-        std::lock_guard<std::mutex> lock(bridgesMutex);
-        auto it = bridges.find(inst);
-        if (it == bridges.end()) return;
+        std::shared_ptr<Bridge> b;
         {
-          std::lock_guard<std::mutex> l2(it->second->m);
-          it->second->alive = false;
-          it->second->dead.clear();
+          std::lock_guard<std::mutex> lock(bridgesMutex);
+          auto it = bridges.find(inst);
+          if (it == bridges.end()) return;
+          b = it->second;
+          bridges.erase(it);
         }
-        bridges.erase(it);
+        {
+          std::lock_guard<std::mutex> lock(b->m);
+          b->alive = false;
+          b->dead.clear();
+        }
+        b->stopEngineThread();
       },
       c.inst);
   return c.undefined();
