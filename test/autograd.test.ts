@@ -219,8 +219,9 @@ describe('errors', () => {
     const z = x.mul(x).sum();
     x.grad = null;
     z.backward({ retainGraph: true });
+    z.backward(null, true); // PyTorch's positional retain_graph
     z.backward();
-    expect(x.grad!.toArray()).toEqual([4, 8]);
+    expect(x.grad!.toArray()).toEqual([6, 12]);
   });
 
   it('backward of a non-scalar without gradient, or of a tensor without grad, is a TorchError', () => {

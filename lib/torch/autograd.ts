@@ -309,9 +309,12 @@ declare module './tensor' {
     /**
      * Computes the gradient of this tensor w.r.t. the graph leaves, accumulating into their .grad.
      * t.backward(), t.backward(gradient), t.backward({ gradient, retainGraph, createGraph, inputs }),
-     * t.backward(gradient, { retainGraph }).
+     * t.backward(gradient, { retainGraph }), t.backward(null, true) (positional, as in PyTorch).
      */
     backward(gradient?: Tensor | null | BackwardOptions, options?: Omit<BackwardOptions, 'gradient'>): void;
+    /** PyTorch's positional form: t.backward(gradient, retainGraph, createGraph, inputs). */
+    backward(gradient: Tensor | null | undefined, retainGraph?: boolean | null, createGraph?: boolean,
+      inputs?: Tensor | Tensor[]): void;
     /**
      * The accumulated gradient (null until a backward reaches this leaf, or for non-leaves without
      * retainGrad()). Each read returns a new Tensor object sharing the gradient's memory. Assign a tensor
@@ -343,14 +346,19 @@ declare module './tensor' {
 Tensor.prototype.backward = function backwardMethod(
   this: Tensor,
   gradient?: Tensor | null | BackwardOptions,
-  options: Omit<BackwardOptions, 'gradient'> = {},
+  retainGraph?: boolean | null | Omit<BackwardOptions, 'gradient'>,
+  createGraph?: boolean,
+  inputs?: Tensor | Tensor[],
 ): void {
   if (isOptions(gradient)) {
     const o = gradient as BackwardOptions;
     backward(this, o.gradient ?? null, o);
-  } else {
-    backward(this, (gradient as Tensor | null | undefined) ?? null, options);
+    return;
   }
+  const options: Omit<BackwardOptions, 'gradient'> = isOptions(retainGraph)
+    ? retainGraph as Omit<BackwardOptions, 'gradient'>
+    : { retainGraph: retainGraph as boolean | null | undefined, createGraph, inputs };
+  backward(this, (gradient as Tensor | null | undefined) ?? null, options);
 };
 
 Object.defineProperty(Tensor.prototype, 'grad', {
