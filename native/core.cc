@@ -743,5 +743,6 @@ NAPI_MODULE_INIT() {
   tkd::registerOps(r);
   tkd::registerCuda(r);
   tkd::registerIndexing(r);
+  tkd::registerAutograd(r);
   return exports;
 }

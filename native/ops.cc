@@ -1056,6 +1056,13 @@ napi_value detach(Ctx& c) {
   return c.ret(at::detach(self));
 }
 
+// detach_(Tensor(a!) self) -> Tensor(a!)
+napi_value detach_(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  self.detach_();
+  return c.undefined();
+}
+
 // matmul(Tensor self, Tensor other) -> Tensor
 napi_value matmul(Ctx& c) {
   at::Tensor& self = c.tensor(0);
@@ -2007,6 +2014,7 @@ void registerOps(Registrar& r) {
   r.def("diag", Entry<diag>, {"self", "diagonal"}, "diag");
   r.def("clone", Entry<clone>, {"self"}, "clone");
   r.def("detach", Entry<detach>, {"self"}, "detach");
+  r.def("detach_", Entry<detach_>, {"self"}, "detach_");
   r.def("matmul", Entry<matmul>, {"self", "other"}, "matmul");
   r.def("mm", Entry<mm>, {"self", "mat2"}, "mm");
   r.def("bmm", Entry<bmm>, {"self", "mat2"}, "bmm");

@@ -174,5 +174,6 @@ void registerCore(Registrar& r);
 void registerOps(Registrar& r);
 void registerCuda(Registrar& r);
 void registerIndexing(Registrar& r);
+void registerAutograd(Registrar& r);
 
 }  // namespace tkd

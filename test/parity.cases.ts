@@ -233,6 +233,7 @@ export const CASES: Case[] = [
   { op: 'diag', args: [T(3), -1] },
   { op: 'clone', args: [T(3, 4)] },
   { op: 'detach', args: [T(3, 4)] },
+  { op: 'detach_', args: [T(3, 4)] },
 
   // linear algebra
   { op: 'matmul', args: [T(3, 4), T(4, 5)] },

@@ -98,8 +98,9 @@ def build(a):
     if isinstance(a, dict) and 'shape' in a:
         if a['dtype'] in COMPLEX_PARTS:
             parts = torch.tensor([dec(v) for v in a['values']], dtype=COMPLEX_PARTS[a['dtype']])
-            return torch.view_as_complex(parts.reshape(a['shape'] + [2]))
-        return torch.tensor([dec(v) for v in a['values']], dtype=getattr(torch, a['dtype'])).reshape(a['shape'])
+            return torch.view_as_complex(parts.reshape(a['shape'] + [2])).clone()
+        # clone(): a fresh tensor, not a view, like torchkd's inputs (in-place ops treat views differently).
+        return torch.tensor([dec(v) for v in a['values']], dtype=getattr(torch, a['dtype'])).reshape(a['shape']).clone()
     if isinstance(a, list) and a and isinstance(a[0], dict):
         return [build(x) for x in a]
     if isinstance(a, str) and a in ('float32', 'float64', 'int64', 'int32', 'bool', 'float16', 'complex64', 'complex128'):

@@ -19,6 +19,8 @@ export * from './creation';
 export * from './ops.generated';
 export { slice, Slice, unique, type Index, type UniqueOptions } from './indexing';
 export * as cuda from './cuda';
+export * as autograd from './autograd';
+export { noGrad, enableGrad, inferenceMode, isGradEnabled, setGradEnabled } from './autograd';
 
 /**
  * Runs fn and frees every tensor it created except the ones it returns (and those passed to keep).

@@ -149,6 +149,7 @@ interface NativeOps {
   diag(...args: unknown[]): Handle;
   clone(...args: unknown[]): Handle;
   detach(...args: unknown[]): Handle;
+  detach_(...args: unknown[]): void;
   matmul(...args: unknown[]): Handle;
   mm(...args: unknown[]): Handle;
   bmm(...args: unknown[]): Handle;
@@ -940,6 +941,11 @@ declare module './tensor' {
      * `detach(Tensor(a) self) -> Tensor(a)`
      */
     detach(options?: {  }): Tensor;
+    /**
+     * cuts this tensor from the autograd graph, in place
+     * `detach_(Tensor(a!) self) -> Tensor(a!)`
+     */
+    detach_(options?: {  }): this;
     /**
      * matrix product with broadcasting
      * `matmul(Tensor self, Tensor other) -> Tensor`
@@ -2159,6 +2165,14 @@ function detachOp(self: Tensor, a0?: unknown): Tensor {
   return wrap(N.detach(self.id));
 }
 
+function detach_Op(self: Tensor, a0?: unknown): Tensor {
+  if (isOptions(a0)) {
+    return detach_Op(self, ...(named("detach_", [[]], [a0]) as []));
+  }
+  N.detach_(self.id);
+  return self;
+}
+
 function matmulOp(self: Tensor, a0?: unknown): Tensor {
   if (isOptions(a0)) {
     return matmulOp(self, ...(named("matmul", [["other"]], [a0]) as []));
@@ -3368,6 +3382,10 @@ Tensor.prototype.clone = function (this: Tensor, a0?: unknown) {
 Tensor.prototype.detach = function (this: Tensor, a0?: unknown) {
   return detachOp(this, a0);
 } as Tensor['detach'];
+
+Tensor.prototype.detach_ = function (this: Tensor, a0?: unknown) {
+  return detach_Op(this, a0);
+} as Tensor['detach_'];
 
 Tensor.prototype.matmul = function (this: Tensor, a0?: unknown) {
   return matmulOp(this, a0);
