@@ -8,3 +8,4 @@ import * as torch from './torch';
 
 export { torch };
 export { Tensor, TorchError } from './torch';
+export type { DType, Device } from './torch';

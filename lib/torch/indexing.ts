@@ -70,7 +70,7 @@ export interface UniqueOptions {
  */
 export function unique(input: Tensor, options: UniqueOptions = {}): Tensor | Tensor[] {
   asTensor(input, 'unique');
-  if (!isOptions(options)) argError('unique', `options must be an object, got ${kindOf(options)}`);
+  if (!isOptions(options as unknown)) argError('unique', `options must be an object, got ${kindOf(options)}`);
   const { sorted = true, returnInverse = false, returnCounts = false, dim = null } = options;
   const [output, inverse, counts] = N.unique(input.id, sorted, returnInverse, returnCounts, dim).map(wrap);
   if (!returnInverse && !returnCounts) {
