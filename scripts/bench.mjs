@@ -43,6 +43,47 @@ const CASES = [
     js: () => { const a = torch.randn([16]); return () => a.relu().dispose(); },
     py: { setup: 'a = torch.randn(16)', stmt: 'c = a.relu()' },
   },
+  ...[32, 512].map((batch) => ({
+    name: `MLP 784-256-128-10 train step, batch ${batch}`, iters: batch === 32 ? 2000 : 200,
+    js: () => {
+      const F = torch.nn.functional;
+      torch.manualSeed(0);
+      const x = torch.randn([batch, 784]);
+      const y = torch.randint(0, 10, [batch]);
+      const params = [[256, 784], [256], [128, 256], [128], [10, 128], [10]].map((s) => torch.randn(s).mul(0.05).requiresGrad_());
+      const [w1, b1, w2, b2, w3, b3] = params;
+      return () => torch.tidy(() => {
+        const h = F.relu(F.linear(F.relu(F.linear(x, w1, b1)), w2, b2));
+        F.crossEntropy(F.linear(h, w3, b3), y).backward();
+        torch.noGrad(() => {
+          for (const p of params) {
+            p.sub_(p.grad, { alpha: 0.01 });
+            p.grad = null;
+          }
+        });
+      });
+    },
+    py: {
+      setup: `torch.manual_seed(0)
+x = torch.randn(${batch}, 784); y = torch.randint(0, 10, (${batch},))
+params = [(torch.randn(*s) * 0.05).requires_grad_() for s in [(256, 784), (256,), (128, 256), (128,), (10, 128), (10,)]]
+w1, b1, w2, b2, w3, b3 = params`,
+      stmt: `h = F.relu(F.linear(F.relu(F.linear(x, w1, b1)), w2, b2))
+F.cross_entropy(F.linear(h, w3, b3), y).backward()
+with torch.no_grad():
+    for p in params:
+        p.sub_(p.grad, alpha=0.01)
+        p.grad = None`,
+    },
+  })),
+  {
+    name: 'fft.rfft [64,128,768] + |X| mean over last axis', iters: 5,
+    js: () => {
+      const x = torch.randn([64, 128, 768]);
+      return () => torch.tidy(() => { torch.fft.rfft(x).abs().mean(-1); });
+    },
+    py: { setup: 'x = torch.randn(64, 128, 768)', stmt: 'm = torch.fft.rfft(x).abs().mean(-1)' },
+  },
   {
     name: 'add [16] in tidy (100 ops/scope)', iters: 2000,
     js: () => {
