@@ -77,11 +77,12 @@ napi_value Index(Ctx& c) {
   return c.ret(self.index(indices));
 }
 
-// indexPut_(self, indices, values: Tensor | number)
+// indexPut_(self, indices, values: Tensor handle | null, value: number (when values is null)).
+// Handles are numbers too, hence the two arguments.
 napi_value IndexPut(Ctx& c) {
   at::Tensor& self = c.tensor(0);
   std::vector<TensorIndex> indices = readIndices(c, 1);
-  if (c.type(2) == napi_number || c.type(2) == napi_boolean) self.index_put_(indices, c.scalar(2));
+  if (c.isNullish(2)) self.index_put_(indices, c.scalar(3));
   else self.index_put_(indices, c.tensor(2));
   return c.undefined();
 }
@@ -100,7 +101,7 @@ napi_value Unique(Ctx& c) {
 
 void registerIndexing(Registrar& r) {
   r.def("index", Entry<Index>, {"self", "indices"});
-  r.def("indexPut_", Entry<IndexPut>, {"self", "indices", "values"}, "indexPut_");
+  r.def("indexPut_", Entry<IndexPut>, {"self", "indices", "values", "value"});
   r.def("unique", Entry<Unique>, {"self", "sorted", "returnInverse", "returnCounts", "dim"});
 }
 

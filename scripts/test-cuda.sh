@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 node scripts/build.mjs --force
 node dist/cli.js doctor
 node -e "if (!require('./dist').torch.cuda.isAvailable()) { console.error('CUDA is not available'); process.exit(1); }"
-TORCHKD_TEST_DEVICE=${TORCHKD_TEST_DEVICE:-cuda} npx vitest run test/tensor.test.ts test/memory.test.ts test/errors.test.ts test/worker.test.ts "$@"
+TORCHKD_TEST_DEVICE=${TORCHKD_TEST_DEVICE:-cuda} npx vitest run test/tensor.test.ts test/memory.test.ts test/errors.test.ts \
+  test/worker.test.ts test/parity.test.ts test/autograd.test.ts "$@"

@@ -19,7 +19,7 @@ export type Index = number | Slice | null | '...' | boolean | Tensor;
 
 interface IndexingNative {
   index(self: Handle, indices: unknown[]): Handle;
-  indexPut_(self: Handle, indices: unknown[], values: Handle | number | boolean): void;
+  indexPut_(self: Handle, indices: unknown[], values: Handle | null, value?: number | boolean): void;
   unique(self: Handle, sorted: boolean, returnInverse: boolean, returnCounts: boolean, dim: number | null): Handle[];
 }
 const N = native as unknown as IndexingNative;
@@ -53,7 +53,8 @@ Tensor.prototype.index = function (this: Tensor, indices: Index[] | Index): Tens
 };
 
 Tensor.prototype.indexPut_ = function <T extends Tensor>(this: T, indices: Index[] | Index, values: Tensor | number | boolean): T {
-  N.indexPut_(this.id, encode(indices, 'indexPut_'), values instanceof Tensor ? values.id : values);
+  if (values instanceof Tensor) N.indexPut_(this.id, encode(indices, 'indexPut_'), values.id);
+  else N.indexPut_(this.id, encode(indices, 'indexPut_'), null, values);
   return this;
 };
 
