@@ -406,6 +406,105 @@ napi_value copy_(Ctx& c) {
   return c.undefined();
 }
 
+// neg_(Tensor(a!) self) -> Tensor(a!)
+napi_value neg_(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  self.neg_();
+  return c.undefined();
+}
+
+// abs_(Tensor(a!) self) -> Tensor(a!)
+napi_value abs_(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  self.abs_();
+  return c.undefined();
+}
+
+// exp_(Tensor(a!) self) -> Tensor(a!)
+napi_value exp_(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  self.exp_();
+  return c.undefined();
+}
+
+// log_(Tensor(a!) self) -> Tensor(a!)
+napi_value log_(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  self.log_();
+  return c.undefined();
+}
+
+// sqrt_(Tensor(a!) self) -> Tensor(a!)
+napi_value sqrt_(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  self.sqrt_();
+  return c.undefined();
+}
+
+// sigmoid_(Tensor(a!) self) -> Tensor(a!)
+napi_value sigmoid_(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  self.sigmoid_();
+  return c.undefined();
+}
+
+// tanh_(Tensor(a!) self) -> Tensor(a!)
+napi_value tanh_(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  self.tanh_();
+  return c.undefined();
+}
+
+// relu_(Tensor(a!) self) -> Tensor(a!)
+napi_value relu_(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  self.relu_();
+  return c.undefined();
+}
+
+// pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)
+napi_value pow__Scalar(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  at::Scalar exponent = c.scalar(1);
+  self.pow_(exponent);
+  return c.undefined();
+}
+
+// masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!)
+napi_value masked_fill__Scalar(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  at::Tensor& mask = c.tensor(1);
+  at::Scalar value = c.scalar(2);
+  self.masked_fill_(mask, value);
+  return c.undefined();
+}
+
+// uniform_(Tensor(a!) self, float from=0, float to=1) -> Tensor(a!)
+napi_value uniform_(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  double from = c.isNullish(1) ? double(double(0)) : double(c.number(1));
+  double to = c.isNullish(2) ? double(double(1)) : double(c.number(2));
+  self.uniform_(from, to);
+  return c.undefined();
+}
+
+// normal_(Tensor(a!) self, float mean=0, float std=1) -> Tensor(a!)
+napi_value normal_(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  double mean = c.isNullish(1) ? double(double(0)) : double(c.number(1));
+  double std = c.isNullish(2) ? double(double(1)) : double(c.number(2));
+  self.normal_(mean, std);
+  return c.undefined();
+}
+
+// bernoulli_.float(Tensor(a!) self, float p=0.5) -> Tensor(a!)
+napi_value bernoulli__float(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  double p = c.isNullish(1) ? double(double(0.5)) : double(c.number(1));
+  self.bernoulli_(p);
+  return c.undefined();
+}
+
 // eq.Tensor(Tensor self, Tensor other) -> Tensor
 napi_value eq_Tensor(Ctx& c) {
   at::Tensor& self = c.tensor(0);
@@ -1928,6 +2027,19 @@ void registerOps(Registrar& r) {
   r.def("zero_", Entry<zero_>, {"self"}, "zero_");
   r.def("fill__Scalar", Entry<fill__Scalar>, {"self", "value"}, "fill_");
   r.def("copy_", Entry<copy_>, {"self", "src", "nonBlocking"}, "copy_");
+  r.def("neg_", Entry<neg_>, {"self"}, "neg_");
+  r.def("abs_", Entry<abs_>, {"self"}, "abs_");
+  r.def("exp_", Entry<exp_>, {"self"}, "exp_");
+  r.def("log_", Entry<log_>, {"self"}, "log_");
+  r.def("sqrt_", Entry<sqrt_>, {"self"}, "sqrt_");
+  r.def("sigmoid_", Entry<sigmoid_>, {"self"}, "sigmoid_");
+  r.def("tanh_", Entry<tanh_>, {"self"}, "tanh_");
+  r.def("relu_", Entry<relu_>, {"self"}, "relu_");
+  r.def("pow__Scalar", Entry<pow__Scalar>, {"self", "exponent"}, "pow_");
+  r.def("masked_fill__Scalar", Entry<masked_fill__Scalar>, {"self", "mask", "value"}, "maskedFill_");
+  r.def("uniform_", Entry<uniform_>, {"self", "from", "to"}, "uniform_");
+  r.def("normal_", Entry<normal_>, {"self", "mean", "std"}, "normal_");
+  r.def("bernoulli__float", Entry<bernoulli__float>, {"self", "p"}, "bernoulli_");
   r.def("eq_Tensor", Entry<eq_Tensor>, {"self", "other"}, "eq");
   r.def("eq_Scalar", Entry<eq_Scalar>, {"self", "other"}, "eq");
   r.def("ne_Tensor", Entry<ne_Tensor>, {"self", "other"}, "ne");

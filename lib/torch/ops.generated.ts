@@ -63,6 +63,19 @@ interface NativeOps {
   zero_(...args: unknown[]): void;
   fill__Scalar(...args: unknown[]): void;
   copy_(...args: unknown[]): void;
+  neg_(...args: unknown[]): void;
+  abs_(...args: unknown[]): void;
+  exp_(...args: unknown[]): void;
+  log_(...args: unknown[]): void;
+  sqrt_(...args: unknown[]): void;
+  sigmoid_(...args: unknown[]): void;
+  tanh_(...args: unknown[]): void;
+  relu_(...args: unknown[]): void;
+  pow__Scalar(...args: unknown[]): void;
+  masked_fill__Scalar(...args: unknown[]): void;
+  uniform_(...args: unknown[]): void;
+  normal_(...args: unknown[]): void;
+  bernoulli__float(...args: unknown[]): void;
   eq_Tensor(...args: unknown[]): Handle;
   eq_Scalar(...args: unknown[]): Handle;
   ne_Tensor(...args: unknown[]): Handle;
@@ -496,6 +509,71 @@ declare module './tensor' {
      * `copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)`
      */
     copy_(src: Tensor | { src?: Tensor; nonBlocking?: boolean }, nonBlocking?: boolean | { src?: Tensor; nonBlocking?: boolean }): this;
+    /**
+     * in-place neg
+     * `neg_(Tensor(a!) self) -> Tensor(a!)`
+     */
+    neg_(options?: {  }): this;
+    /**
+     * in-place abs
+     * `abs_(Tensor(a!) self) -> Tensor(a!)`
+     */
+    abs_(options?: {  }): this;
+    /**
+     * in-place exp
+     * `exp_(Tensor(a!) self) -> Tensor(a!)`
+     */
+    exp_(options?: {  }): this;
+    /**
+     * in-place log
+     * `log_(Tensor(a!) self) -> Tensor(a!)`
+     */
+    log_(options?: {  }): this;
+    /**
+     * in-place sqrt
+     * `sqrt_(Tensor(a!) self) -> Tensor(a!)`
+     */
+    sqrt_(options?: {  }): this;
+    /**
+     * in-place sigmoid
+     * `sigmoid_(Tensor(a!) self) -> Tensor(a!)`
+     */
+    sigmoid_(options?: {  }): this;
+    /**
+     * in-place tanh
+     * `tanh_(Tensor(a!) self) -> Tensor(a!)`
+     */
+    tanh_(options?: {  }): this;
+    /**
+     * in-place relu
+     * `relu_(Tensor(a!) self) -> Tensor(a!)`
+     */
+    relu_(options?: {  }): this;
+    /**
+     * in-place pow
+     * `pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)`
+     */
+    pow_(exponent: Scalar | { exponent?: Scalar }): this;
+    /**
+     * in-place maskedFill
+     * `masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!)`
+     */
+    maskedFill_(mask: Tensor | { mask?: Tensor; value?: Scalar }, value: Scalar | { mask?: Tensor; value?: Scalar }): this;
+    /**
+     * fills with draws from U(from, to)
+     * `uniform_(Tensor(a!) self, float from=0, float to=1) -> Tensor(a!)`
+     */
+    uniform_(from?: number | { from?: number; to?: number }, to?: number | { from?: number; to?: number }): this;
+    /**
+     * fills with draws from N(mean, std²)
+     * `normal_(Tensor(a!) self, float mean=0, float std=1) -> Tensor(a!)`
+     */
+    normal_(mean?: number | { mean?: number; std?: number }, std?: number | { mean?: number; std?: number }): this;
+    /**
+     * fills with 1 (probability p) or 0
+     * `bernoulli_.float(Tensor(a!) self, float p=0.5) -> Tensor(a!)`
+     */
+    bernoulli_(p?: number | { p?: number }): this;
     /**
      * self == other
      * `eq.Tensor(Tensor self, Tensor other) -> Tensor`
@@ -1456,6 +1534,122 @@ function copy_Op(self: Tensor, a0?: unknown, a1?: unknown): Tensor {
     return self;
   }
   N.copy_(self.id, handleOf(a0, "copy_", "src"), a1);
+  return self;
+}
+
+function neg_Op(self: Tensor, a0?: unknown): Tensor {
+  if (isOptions(a0)) {
+    return neg_Op(self, ...(named("neg_", [[]], [a0]) as []));
+  }
+  N.neg_(self.id);
+  return self;
+}
+
+function abs_Op(self: Tensor, a0?: unknown): Tensor {
+  if (isOptions(a0)) {
+    return abs_Op(self, ...(named("abs_", [[]], [a0]) as []));
+  }
+  N.abs_(self.id);
+  return self;
+}
+
+function exp_Op(self: Tensor, a0?: unknown): Tensor {
+  if (isOptions(a0)) {
+    return exp_Op(self, ...(named("exp_", [[]], [a0]) as []));
+  }
+  N.exp_(self.id);
+  return self;
+}
+
+function log_Op(self: Tensor, a0?: unknown): Tensor {
+  if (isOptions(a0)) {
+    return log_Op(self, ...(named("log_", [[]], [a0]) as []));
+  }
+  N.log_(self.id);
+  return self;
+}
+
+function sqrt_Op(self: Tensor, a0?: unknown): Tensor {
+  if (isOptions(a0)) {
+    return sqrt_Op(self, ...(named("sqrt_", [[]], [a0]) as []));
+  }
+  N.sqrt_(self.id);
+  return self;
+}
+
+function sigmoid_Op(self: Tensor, a0?: unknown): Tensor {
+  if (isOptions(a0)) {
+    return sigmoid_Op(self, ...(named("sigmoid_", [[]], [a0]) as []));
+  }
+  N.sigmoid_(self.id);
+  return self;
+}
+
+function tanh_Op(self: Tensor, a0?: unknown): Tensor {
+  if (isOptions(a0)) {
+    return tanh_Op(self, ...(named("tanh_", [[]], [a0]) as []));
+  }
+  N.tanh_(self.id);
+  return self;
+}
+
+function relu_Op(self: Tensor, a0?: unknown): Tensor {
+  if (isOptions(a0)) {
+    return relu_Op(self, ...(named("relu_", [[]], [a0]) as []));
+  }
+  N.relu_(self.id);
+  return self;
+}
+
+function pow_Op(self: Tensor, a0?: unknown): Tensor {
+  if (isOptions(a0)) {
+    return pow_Op(self, ...(named("pow_", [["exponent"]], [a0]) as []));
+  }
+  N.pow__Scalar(self.id, a0);
+  return self;
+}
+
+function maskedFill_Op(self: Tensor, a0?: unknown, a1?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1)) {
+    return maskedFill_Op(self, ...(named("maskedFill_", [["mask","value"]], [a0, a1]) as []));
+  }
+  N.masked_fill__Scalar(self.id, handleOf(a0, "maskedFill_", "mask"), a1);
+  return self;
+}
+
+function uniform_Op(self: Tensor, a0?: unknown, a1?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1)) {
+    return uniform_Op(self, ...(named("uniform_", [["from","to"]], [a0, a1]) as []));
+  }
+  if (a0 === undefined && a1 === undefined) {
+    N.uniform_(self.id);
+    return self;
+  }
+  N.uniform_(self.id, a0, a1);
+  return self;
+}
+
+function normal_Op(self: Tensor, a0?: unknown, a1?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1)) {
+    return normal_Op(self, ...(named("normal_", [["mean","std"]], [a0, a1]) as []));
+  }
+  if (a0 === undefined && a1 === undefined) {
+    N.normal_(self.id);
+    return self;
+  }
+  N.normal_(self.id, a0, a1);
+  return self;
+}
+
+function bernoulli_Op(self: Tensor, a0?: unknown): Tensor {
+  if (isOptions(a0)) {
+    return bernoulli_Op(self, ...(named("bernoulli_", [["p"]], [a0]) as []));
+  }
+  if (a0 === undefined) {
+    N.bernoulli__float(self.id);
+    return self;
+  }
+  N.bernoulli__float(self.id, a0);
   return self;
 }
 
@@ -3118,6 +3312,58 @@ Tensor.prototype.fill_ = function (this: Tensor, a0?: unknown) {
 Tensor.prototype.copy_ = function (this: Tensor, a0?: unknown, a1?: unknown) {
   return copy_Op(this, a0, a1);
 } as Tensor['copy_'];
+
+Tensor.prototype.neg_ = function (this: Tensor, a0?: unknown) {
+  return neg_Op(this, a0);
+} as Tensor['neg_'];
+
+Tensor.prototype.abs_ = function (this: Tensor, a0?: unknown) {
+  return abs_Op(this, a0);
+} as Tensor['abs_'];
+
+Tensor.prototype.exp_ = function (this: Tensor, a0?: unknown) {
+  return exp_Op(this, a0);
+} as Tensor['exp_'];
+
+Tensor.prototype.log_ = function (this: Tensor, a0?: unknown) {
+  return log_Op(this, a0);
+} as Tensor['log_'];
+
+Tensor.prototype.sqrt_ = function (this: Tensor, a0?: unknown) {
+  return sqrt_Op(this, a0);
+} as Tensor['sqrt_'];
+
+Tensor.prototype.sigmoid_ = function (this: Tensor, a0?: unknown) {
+  return sigmoid_Op(this, a0);
+} as Tensor['sigmoid_'];
+
+Tensor.prototype.tanh_ = function (this: Tensor, a0?: unknown) {
+  return tanh_Op(this, a0);
+} as Tensor['tanh_'];
+
+Tensor.prototype.relu_ = function (this: Tensor, a0?: unknown) {
+  return relu_Op(this, a0);
+} as Tensor['relu_'];
+
+Tensor.prototype.pow_ = function (this: Tensor, a0?: unknown) {
+  return pow_Op(this, a0);
+} as Tensor['pow_'];
+
+Tensor.prototype.maskedFill_ = function (this: Tensor, a0?: unknown, a1?: unknown) {
+  return maskedFill_Op(this, a0, a1);
+} as Tensor['maskedFill_'];
+
+Tensor.prototype.uniform_ = function (this: Tensor, a0?: unknown, a1?: unknown) {
+  return uniform_Op(this, a0, a1);
+} as Tensor['uniform_'];
+
+Tensor.prototype.normal_ = function (this: Tensor, a0?: unknown, a1?: unknown) {
+  return normal_Op(this, a0, a1);
+} as Tensor['normal_'];
+
+Tensor.prototype.bernoulli_ = function (this: Tensor, a0?: unknown) {
+  return bernoulli_Op(this, a0);
+} as Tensor['bernoulli_'];
 
 Tensor.prototype.eq = function (this: Tensor, a0?: unknown) {
   return eqOp(this, a0);
