@@ -201,67 +201,53 @@ std::string Ctx::string(size_t i) {
   return s;
 }
 
-std::vector<int64_t> Ctx::intList(size_t i) {
+// The elements of array argument i, each converted by read(element, &out) (false: not of the kind).
+template <class T, class Read>
+std::vector<T> readArray(Ctx& c, size_t i, const char* what, Read read) {
   bool isArray = false;
-  if (i < argc) napi_is_array(env, argv[i], &isArray);
-  if (!isArray) throw ArgError("argument " + argName(i) + " must be an array of integers, got " + typeName(type(i)));
+  if (i < c.argc) napi_is_array(c.env, c.argv[i], &isArray);
+  if (!isArray) throw ArgError("argument " + c.argName(i) + " must be " + what + ", got " + typeName(c.type(i)));
   uint32_t n;
-  napi_get_array_length(env, argv[i], &n);
-  std::vector<int64_t> out(n);
+  napi_get_array_length(c.env, c.argv[i], &n);
+  std::vector<T> out(n);
   for (uint32_t k = 0; k < n; k++) {
     napi_value el;
-    napi_get_element(env, argv[i], k, &el);
+    napi_get_element(c.env, c.argv[i], k, &el);
+    if (!read(el, &out[k])) {
+      throw ArgError("argument " + c.argName(i) + " must be " + what + " (element " + std::to_string(k) + " is not)");
+    }
+  }
+  return out;
+}
+
+std::vector<int64_t> Ctx::intList(size_t i) {
+  return readArray<int64_t>(*this, i, "an array of integers", [&](napi_value el, int64_t* out) {
     double v;
     if (napi_get_value_double(env, el, &v) != napi_ok || !std::isfinite(v) || std::floor(v) != v ||
         std::fabs(v) > 9007199254740992.0) {
-      throw ArgError("argument " + argName(i) + " must be an array of integers (element " + std::to_string(k) +
-                     " is not)");
+      return false;
     }
-    out[k] = static_cast<int64_t>(v);
-  }
-  return out;
+    *out = static_cast<int64_t>(v);
+    return true;
+  });
 }
 
 // A number or an array of numbers.
 std::vector<double> Ctx::doubleList(size_t i) {
   if (type(i) == napi_number) return {number(i)};
-  bool isArray = false;
-  if (i < argc) napi_is_array(env, argv[i], &isArray);
-  if (!isArray) throw ArgError("argument " + argName(i) + " must be a number or an array of numbers, got " + typeName(type(i)));
-  uint32_t n;
-  napi_get_array_length(env, argv[i], &n);
-  std::vector<double> out(n);
-  for (uint32_t k = 0; k < n; k++) {
-    napi_value el;
-    napi_get_element(env, argv[i], k, &el);
-    if (napi_get_value_double(env, el, &out[k]) != napi_ok) {
-      throw ArgError("argument " + argName(i) + " must be an array of numbers (element " + std::to_string(k) + " is not)");
-    }
-  }
-  return out;
+  return readArray<double>(*this, i, "a number or an array of numbers",
+                           [&](napi_value el, double* out) { return napi_get_value_double(env, el, out) == napi_ok; });
 }
 
 std::vector<at::Tensor> Ctx::tensorList(size_t i) {
-  bool isArray = false;
-  if (i < argc) napi_is_array(env, argv[i], &isArray);
-  if (!isArray) throw ArgError("argument " + argName(i) + " must be an array of Tensors, got " + typeName(type(i)));
-  uint32_t n;
-  napi_get_array_length(env, argv[i], &n);
-  std::vector<at::Tensor> out;
-  out.reserve(n);
-  for (uint32_t k = 0; k < n; k++) {
-    napi_value el;
-    napi_get_element(env, argv[i], k, &el);
+  return readArray<at::Tensor>(*this, i, "an array of live Tensors", [&](napi_value el, at::Tensor* out) {
     int64_t handle;
     at::Tensor* t = readHandle(env, el, &handle) ? inst->find(handle) : nullptr;
-    if (t == nullptr) {
-      throw ArgError("argument " + argName(i) + " must be an array of live Tensors (element " + std::to_string(k) +
-                     " is not)");
-    }
+    if (t == nullptr) return false;
     if (t->requires_grad()) gradNeeded = true;
-    out.push_back(*t);
-  }
-  return out;
+    *out = *t;
+    return true;
+  });
 }
 
 // JS numbers that are integers become integral Scalars (like Python ints), others floating (Python floats).
