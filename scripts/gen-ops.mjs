@@ -269,6 +269,24 @@ function optionsType(op) {
   return `{ ${jsArgs(op).map((a) => `${a.jsName}?: ${tsType(a)}`).join('; ')} }`;
 }
 
+/** The doc comment of an overload: its doc line and schema. */
+function docFor(op, indent) {
+  const lines = [op.doc, `\`${op.schema}\``].filter(Boolean);
+  return `${indent}/**\n${lines.map((l) => `${indent} * ${l}`).join('\n')}\n${indent} */`;
+}
+
+/** Typed parameters of an overload: each may also be the trailing options object. */
+function paramList(op) {
+  const args = jsArgs(op);
+  const opts = optionsType(op);
+  const ps = args.map((a, i) => {
+    const optional = args.slice(i).every((b) => b.optional || b.default !== undefined);
+    return `${a.jsName}${optional ? '?' : ''}: ${tsType(a)} | ${opts}`;
+  });
+  if (args.length === 0) ps.push(`options?: ${opts}`);
+  return ps;
+}
+
 function generateTs(ops) {
   const groups = new Map();
   for (const op of ops) {
@@ -295,9 +313,10 @@ function generateTs(ops) {
     body.push(`  if (${params.map((p) => `isOptions(${p})`).join(' || ')}) {`);
     body.push(`    return ${implName}(${selfful ? 'self, ' : ''}...(named(${JSON.stringify(name)}, ${sigs}, [${params.join(', ')}]) as []));`);
     body.push('  }');
-    overloads.forEach((op, k) => {
+    overloads.forEach((op) => {
       const args = jsArgs(op);
-      const last = k === overloads.length - 1 && overloads.length === 1;
+      // A single overload needs no type test: its argument conversions report wrong types.
+      const single = overloads.length === 1;
       const tests = args.map((a, i) => tsTest(a, `a${i}`));
       for (let i = args.length; i < maxArgs; i++) tests.push(`a${i} === undefined`);
       const conv = args.map((a, i) => tsConvert(op, a, `a${i}`));
@@ -307,12 +326,12 @@ function generateTs(ops) {
       const full = `N.${op.nativeName}(${[...head, ...conv].join(', ')})`;
       const short = `N.${op.nativeName}(${[...head, ...conv.slice(0, nReq)].join(', ')})`;
       const optParams = args.slice(nReq).map((_, i) => `a${nReq + i} === undefined`);
-      const indent = last ? '  ' : '    ';
+      const indent = single ? '  ' : '    ';
       const emit = (call) => tsWrapResult(op, call, 'self').split('\n').map((l) => indent + l.trim()).join('\n');
-      if (!last) body.push(`  if (${tests.join(' && ') || 'true'}) {`);
+      if (!single) body.push(`  if (${tests.join(' && ') || 'true'}) {`);
       if (optParams.length > 0) body.push(`${indent}if (${optParams.join(' && ')}) {\n${emit(short).replace(/^/gm, '  ')}\n${indent}}`);
       body.push(emit(full));
-      if (!last) body.push('  }');
+      if (!single) body.push('  }');
     });
     if (overloads.length > 1) {
       const alternatives = overloads.map((o) => `${name}(${jsArgs(o).map((a) => `${a.jsName}${a.optional || a.default !== undefined ? '?' : ''}: ${tsType(a)}`).join(', ')})`);
@@ -322,20 +341,6 @@ function generateTs(ops) {
     const implParams = [...(selfful ? ['self: Tensor'] : []), ...params.map((p) => `${p}?: unknown`)].join(', ');
     impls.push(`function ${implName}(${implParams}): ${ret} {\n${body.join('\n')}\n}`);
 
-    const docFor = (op, indent) => {
-      const lines = [op.doc, `\`${op.schema}\``].filter(Boolean);
-      return `${indent}/**\n${lines.map((l) => `${indent} * ${l}`).join('\n')}\n${indent} */`;
-    };
-    const paramList = (op) => {
-      const args = jsArgs(op);
-      const opts = optionsType(op);
-      const ps = args.map((a, i) => {
-        const optional = args.slice(i).every((b) => b.optional || b.default !== undefined);
-        return `${a.jsName}${optional ? '?' : ''}: ${tsType(a)} | ${opts}`;
-      });
-      if (args.length === 0) ps.push(`options?: ${opts}`);
-      return ps;
-    };
     if (overloads.some(isMethod)) {
       for (const op of overloads.filter(isMethod)) iface.push(`${docFor(op, '    ')}\n    ${name}(${paramList(op).join(', ')}): ${tsReturnType(op)};`);
       if (varargs) {
