@@ -1,11 +1,11 @@
 // Autograd: backward / grad, grad modes, tensor autograd metadata, tensor hooks and custom Functions whose
 // backward is written in JavaScript.
 //
-// Threading. libtorch's engine may run backward functions and hooks on its own threads (always for CUDA;
-// for CPU usually on the thread that called it), but JavaScript may only run on the JS thread. So
-// backward() and grad() never call the engine on the JS thread: they start the engine call on a separate
-// std::thread and make the JS thread wait in a loop that services a queue of "run this JS callback"
-// requests (Bridge::serve). An engine thread that needs JS (JsFunctionNode::apply, a tensor hook) posts a
+// Threading. libtorch's engine runs the nodes of CUDA devices on its own device threads, but JavaScript may
+// only run on the JS thread. So when CUDA is available, backward() and grad() start the engine call on a
+// separate thread and make the JS thread wait in a loop that services a queue of "run this JS callback"
+// requests (Bridge::serve). Without CUDA every node runs on the calling thread, so the engine is called
+// inline on the JS thread and callbacks are plain calls. An engine thread that needs JS (JsFunctionNode::apply, a tensor hook) posts a
 // request and blocks until the JS thread has run it (Bridge::callJs). The queue is per JS environment and
 // shared by nested loops (a JS callback may itself call backward()), so any active loop serves any
 // request. The engine thread's thread-local state (grad mode = createGraph, dispatch keys, ...) is captured
