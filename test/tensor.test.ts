@@ -314,6 +314,20 @@ out = dict(add=(a + b).tolist(), addAlpha=torch.add(a, b, alpha=2.5).tolist(), a
     expect(() => leaf.add_(1)).toThrow(/a leaf Variable that requires grad is being used in an in-place operation/);
   });
 
+  it('x.real, x.imag, x.T and x.mT are properties as in PyTorch', () => {
+    const z = torch.complex(torch.tensor([1, 2], { dtype: 'float32' }), torch.tensor([3, 4], { dtype: 'float32' }));
+    expect(z.real.toArray()).toEqual([1, 2]);
+    expect(z.imag.toArray()).toEqual([3, 4]);
+    z.real.mul_(10);
+    expect(z.toArray()).toEqual([[10, 3], [20, 4]]);
+    expect(torch.ones([2]).real.toArray()).toEqual([1, 1]);
+    expect(() => torch.ones([2]).imag).toThrow(/imag is not implemented for tensors with non-complex dtypes/);
+    const x = torch.arange(24).reshape([2, 3, 4]);
+    expect(x.T.shape).toEqual([4, 3, 2]);
+    expect(x.T.toArray()).toEqual(py('out = torch.arange(24).reshape(2, 3, 4).permute(2, 1, 0).tolist()'));
+    expect(x.mT.shape).toEqual([2, 4, 3]);
+  });
+
   it('sum dtype option accumulates in the requested type', () => {
     const t = torch.tensor([1, 2, 3], { dtype: 'int32' });
     expect(t.sum().dtype).toBe('int64');

@@ -18,6 +18,7 @@ export {
 export * from './creation';
 export * from './ops.generated';
 export { slice, Slice, unique, type Index, type UniqueOptions } from './indexing';
+import './properties';
 export * as cuda from './cuda';
 export * as autograd from './autograd';
 export { noGrad, enableGrad, inferenceMode, isGradEnabled, setGradEnabled } from './autograd';
