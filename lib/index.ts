@@ -9,3 +9,7 @@ import * as torch from './torch';
 export { torch };
 export { Tensor, TorchError } from './torch';
 export type { DType, Device } from './torch';
+import * as optim from './optim';
+import * as utils from './optim/utils';
+
+export { optim, utils };

@@ -744,5 +744,6 @@ NAPI_MODULE_INIT() {
   tkd::registerCuda(r);
   tkd::registerIndexing(r);
   tkd::registerAutograd(r);
+  tkd::registerOptim(r);
   return exports;
 }
