@@ -5,6 +5,8 @@
 // on the same device.
 #include "torchkd.h"
 
+#include <c10/core/GradMode.h>
+
 #include <cmath>
 #include <limits>
 
@@ -176,7 +178,7 @@ napi_value OptimStep(Ctx& c) {
   std::vector<double> steps = c.doubleList(3);
   std::vector<double> h = c.doubleList(4);
   if (steps.size() != params.size()) throw ArgError("steps must have one entry per parameter");
-  at::NoGradGuard noGrad;
+  c10::NoGradGuard noGrad;
   if (kind == "sgd") sgd(params, s, steps, h);
   else if (kind == "adam") adam(params, s, steps, h, false);
   else if (kind == "adamw") adam(params, s, steps, h, true);
@@ -203,7 +205,7 @@ napi_value HasGrad(Ctx& c) {
 napi_value ZeroGrad(Ctx& c) {
   std::vector<at::Tensor> params = c.tensorList(0);
   bool setToNone = c.boolean(1);
-  at::NoGradGuard noGrad;
+  c10::NoGradGuard noGrad;
   for (at::Tensor& p : params) {
     at::Tensor& g = p.mutable_grad();
     if (!g.defined()) continue;
@@ -224,7 +226,7 @@ napi_value ClipGradNorm(Ctx& c) {
   std::vector<at::Tensor> params = c.tensorList(0);
   double maxNorm = c.number(1), normType = c.number(2);
   bool errorIfNonfinite = c.boolean(3);
-  at::NoGradGuard noGrad;
+  c10::NoGradGuard noGrad;
   std::vector<at::Tensor> grads;
   for (const at::Tensor& p : params) {
     if (p.grad().defined()) grads.push_back(p.grad());
@@ -258,7 +260,7 @@ napi_value ClipGradNorm(Ctx& c) {
 napi_value ClipGradValue(Ctx& c) {
   std::vector<at::Tensor> params = c.tensorList(0);
   double v = c.number(1);
-  at::NoGradGuard noGrad;
+  c10::NoGradGuard noGrad;
   for (const at::Tensor& p : params) {
     if (p.grad().defined()) p.grad().clamp_(-v, v);
   }
@@ -273,7 +275,7 @@ napi_value VectorToParameters(Ctx& c) {
   int64_t total = 0;
   for (const at::Tensor& p : params) total += p.numel();
   TORCH_CHECK(total == vec.numel(), "vec has ", vec.numel(), " elements but the parameters have ", total);
-  at::NoGradGuard noGrad;
+  c10::NoGradGuard noGrad;
   int64_t offset = 0;
   for (at::Tensor& p : params) {
     int64_t n = p.numel();

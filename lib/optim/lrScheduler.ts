@@ -4,7 +4,6 @@ import { TorchError } from '../torch';
 import type { HyperValue, Optimizer, ParamGroupBase } from './optimizer';
 
 /** The optimizer a scheduler drives: any torchkd optimizer. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyOptimizer = Optimizer<Record<string, HyperValue>>;
 
 /** A scheduler's state: its plain fields (PyTorch's state_dict is the scheduler's __dict__ minus the optimizer). */
