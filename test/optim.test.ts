@@ -1,6 +1,9 @@
 // optim: every optimizer (several option sets, param groups) trained 100 steps on the same MLP as PyTorch,
 // parameters and state compared in float32 and float64; stateDict round trips; lr schedulers' sequences
 // against PyTorch's; clipGradNorm_ and friends; no tensor leaks over many steps.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { optim, torch, TorchError, utils, type Tensor } from '../dist/index.js';
 import { expectClose, py } from './helpers';
@@ -51,7 +54,7 @@ const label = (c: Case): string => `${c.name}(${JSON.stringify(c.opts)}${c.group
 
 type Ctor = (params: Tensor[] | { params: Tensor[] }[], opts: Opts) => optim.Optimizer;
 const CTORS: Record<Case['name'], Ctor> = {
-  SGD: (p, o) => new optim.SGD(p, o as optim.SGDOptions),
+  SGD: (p, o) => new optim.SGD(p, o as unknown as optim.SGDOptions),
   Adam: (p, o) => new optim.Adam(p, o as optim.AdamOptions),
   AdamW: (p, o) => new optim.AdamW(p, o as optim.AdamOptions),
   RMSprop: (p, o) => new optim.RMSprop(p, o as optim.RMSpropOptions),
@@ -314,7 +317,7 @@ function schedOptimizer(kind: 'SGD' | 'Adam'): optim.Optimizer {
 }
 
 const momentumOf = (opt: optim.Optimizer): number[] =>
-  opt.paramGroups.map((g) => (Array.isArray(g.betas) ? g.betas[0] : g.momentum as number));
+  (opt.paramGroups as unknown as { betas?: number[]; momentum: number }[]).map((g) => (Array.isArray(g.betas) ? g.betas[0] : g.momentum));
 
 describe('lr schedulers against PyTorch', () => {
   let ref: { lrs: number[][]; moms: number[][] }[];
@@ -458,5 +461,47 @@ for dtype in ['float32', 'float64']:
     expect(a.isLeaf && a.requiresGrad).toBe(true);
     expect(() => utils.vectorToParameters(torch.zeros([5]), [a, b])).toThrow(TorchError);
     expect(optim.utils.clipGradNorm_).toBe(utils.clipGradNorm_);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------ types
+
+describe('public types', () => {
+  it('a strict TypeScript consumer of optim, lrScheduler and utils type-checks', () => {
+    const root = join(__dirname, '..');
+    const dir = join(root, 'build', 'types-check');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'optim-consumer.ts'), `import { torch, optim, utils, Tensor } from '../../dist/index';
+const w: Tensor = torch.randn([3, 2], { requiresGrad: true });
+const b: Tensor = torch.zeros([2], { requiresGrad: true });
+function* gen(): Generator<Tensor> { yield w; yield b; }
+const sgd = new optim.SGD(gen(), { lr: 0.1, momentum: 0.9, nesterov: true });
+const adam = new optim.Adam([{ params: [w], lr: 1e-3 }, { params: [b], weightDecay: 0 }], { amsgrad: true });
+const adamw = new optim.AdamW([w, b]);
+const rms = new optim.RMSprop([w], { centered: true });
+const ada = new optim.Adagrad([w], { lrDecay: 0.1 });
+sgd.paramGroups[0].lr = 0.01;
+const m: number = sgd.paramGroups[0].momentum;
+const betas: [number, number] = adam.paramGroups[0].betas;
+const s1 = new optim.lrScheduler.StepLR(sgd, 10, { gamma: 0.5 });
+const s2 = new optim.lrScheduler.OneCycleLR(adam, 0.1, { totalSteps: 100 });
+const s3 = new optim.lrScheduler.SequentialLR(adamw, [new optim.lrScheduler.LinearLR(adamw), new optim.lrScheduler.CosineAnnealingLR(adamw, 10)], [5]);
+const s4 = new optim.lrScheduler.LambdaLR(rms, (e) => 0.9 ** e);
+const lr: number[] = s1.getLastLr();
+const sd: optim.OptimizerStateDict = ada.stateDict();
+ada.loadStateDict(sd);
+const total: Tensor = utils.clipGradNorm_([w, b], 1.0, 2, { errorIfNonfinite: true });
+utils.clipGradValue_(gen(), 0.5);
+const vec: Tensor = utils.parametersToVector([w, b]);
+utils.vectorToParameters(vec, [w, b]);
+const loss = sgd.step(() => w.sum());
+sgd.zeroGrad({ setToNone: false });
+void [m, betas, s2, s3, s4, lr, total, loss];
+`);
+    // tsc exits non-zero (execFileSync throws, with the diagnostics) when the consumer does not compile.
+    const diagnostics = execFileSync(join(root, 'node_modules', '.bin', 'tsc'),
+      ['--strict', '--noEmit', '--skipLibCheck', 'false', '--types', 'node', join(dir, 'optim-consumer.ts')],
+      { cwd: root, encoding: 'utf8' });
+    expect(diagnostics).toBe('');
   });
 });

@@ -4,7 +4,7 @@ import { TorchError } from '../torch';
 import type { HyperValue, Optimizer, ParamGroupBase } from './optimizer';
 
 /** The optimizer a scheduler drives: any torchkd optimizer. */
-type AnyOptimizer = Optimizer<Record<string, HyperValue>>;
+type AnyOptimizer = Optimizer;
 
 /** A scheduler's state: its plain fields (PyTorch's state_dict is the scheduler's __dict__ minus the optimizer). */
 export type SchedulerStateDict = { [key: string]: number | boolean | string | number[] | null | SchedulerStateDict[] };

@@ -53,7 +53,7 @@ export type Closure = () => Tensor | number;
 type Hypers = Record<string, HyperValue>;
 
 /** Base class of the optimizers: parameter groups, state, zeroGrad, stateDict / loadStateDict. */
-export abstract class Optimizer<D extends Hypers = Hypers> {
+export abstract class Optimizer<D extends object = object> {
   /** The default hyperparameters (PyTorch's defaults, overridden by the constructor's options). */
   readonly defaults: D;
   /** The parameter groups; hyperparameters are read at every step, so they may be changed in place. */
@@ -87,7 +87,7 @@ export abstract class Optimizer<D extends Hypers = Hypers> {
       if (seen.has(p)) throw new TorchError(`${this.name}: some parameters appear in more than one parameter group`);
       seen.add(p);
     }
-    const full = { ...this.defaults } as Hypers;
+    const full = { ...this.defaults } as unknown as Hypers;
     for (const [k, v] of Object.entries(group)) if (k !== 'params' && v !== undefined) full[k] = v as HyperValue;
     if (typeof full.lr !== 'number') throw new TorchError(`${this.name}: parameter group didn't specify a value of required optimization parameter lr`);
     const g = { ...full, params } as unknown as D & ParamGroupBase;
@@ -237,7 +237,7 @@ const flag = (b: boolean | undefined): number => (b ? 1 : 0);
 
 // -------------------------------------------------------------------------------------------------- SGD
 
-export interface SGDOptions extends Hypers {
+export interface SGDOptions {
   /** Learning rate (required). */
   lr: number;
   /** Momentum factor μ (default 0). */
@@ -293,7 +293,7 @@ export class SGD extends Optimizer<SGDHypers> {
 
 // ------------------------------------------------------------------------------------------ Adam, AdamW
 
-export interface AdamOptions extends Hypers {
+export interface AdamOptions {
   /** Learning rate (default 1e-3). */
   lr?: number;
   /** Coefficients (β1, β2) of the running averages of the gradient and its square (default [0.9, 0.999]). */
@@ -362,7 +362,7 @@ export class AdamW extends AdamBase {
 
 // ---------------------------------------------------------------------------------------------- RMSprop
 
-export interface RMSpropOptions extends Hypers {
+export interface RMSpropOptions {
   /** Learning rate (default 1e-2). */
   lr?: number;
   /** Smoothing constant α (default 0.99). */
@@ -418,7 +418,7 @@ export class RMSprop extends Optimizer<RMSpropHypers> {
 
 // ---------------------------------------------------------------------------------------------- Adagrad
 
-export interface AdagradOptions extends Hypers {
+export interface AdagradOptions {
   /** Learning rate (default 1e-2). */
   lr?: number;
   /** Learning-rate decay: clr = lr / (1 + (t − 1)·lrDecay) (default 0). */
