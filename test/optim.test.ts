@@ -507,4 +507,17 @@ void [m, betas, s2, s3, s4, lr, total, loss];
       { cwd: root, encoding: 'utf8' });
     expect(diagnostics).toBe('');
   });
+
+  it("ESM: import { optim, utils } from 'torchkd' (dist/index.mjs) works", () => {
+    const entry = join(__dirname, '..', 'dist', 'index.mjs');
+    const code = `import { optim, utils, torch } from ${JSON.stringify(entry)};
+      const w = torch.tensor([1.5], { dtype: 'float64', requiresGrad: true });
+      const opt = new optim.SGD([w], { lr: 0.1 });
+      w.mul(w).sum().backward();
+      const norm = utils.clipGradNorm_([w], 10).item();
+      opt.step();
+      console.log(JSON.stringify([norm, w.item(), typeof optim.lrScheduler.OneCycleLR]));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual([3, 1.5 - 0.1 * 3, 'function']);
+  });
 });
