@@ -730,5 +730,6 @@ NAPI_MODULE_INIT() {
   tkd::registerCuda(r);
   tkd::registerIndexing(r);
   tkd::registerAutograd(r);
+  tkd::registerOptim(r);
   return exports;
 }

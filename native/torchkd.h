@@ -175,5 +175,6 @@ void registerOps(Registrar& r);
 void registerCuda(Registrar& r);
 void registerIndexing(Registrar& r);
 void registerAutograd(Registrar& r);
+void registerOptim(Registrar& r);
 
 }  // namespace tkd
