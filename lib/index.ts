@@ -5,7 +5,8 @@
  *   const x = torch.randn([2, 3]);
  */
 import * as torch from './torch';
+import * as nn from './nn';
 
-export { torch };
+export { torch, nn };
 export { Tensor, TorchError } from './torch';
 export type { DType, Device } from './torch';
