@@ -1,0 +1,535 @@
+// nn: modules and layers against PyTorch. Each layer gets the same weights in torchkd and in PyTorch
+// (sent as JSON); forward outputs, input gradients and parameter gradients must agree in float64.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { nn, torch, Tensor, TorchError } from '../dist/index.js';
+import { expectClose, py } from './helpers';
+
+interface Enc { shape: number[]; dtype: string; values: number[] }
+const enc = (t: Tensor): Enc => ({ shape: t.shape, dtype: t.dtype, values: Array.from(t.data() as ArrayLike<number | bigint>, Number) });
+const encSd = (m: nn.Module): Record<string, Enc> =>
+  torch.tidy(() => Object.fromEntries(Object.entries(m.stateDict()).map(([k, v]) => [k, enc(v)])));
+const flat = (t: Tensor): number[] => Array.from(t.data() as ArrayLike<number | bigint>, Number);
+
+// Python helpers shared by the reference programs.
+const PY_PRELUDE = `
+import torch.nn as nn
+import torch.nn.functional as F
+def dec(e):
+    return torch.tensor(e['values'], dtype=getattr(torch, e['dtype'])).reshape(e['shape'])
+def load(m, sd):
+    m.load_state_dict({k: dec(v) for k, v in sd.items()})
+def fl(t):
+    return t.detach().flatten().tolist()
+`;
+
+interface LayerCase {
+  name: string;
+  make: () => nn.Module & { forward(x: Tensor): Tensor };
+  py: string;
+  input: () => Tensor;
+  training?: boolean;
+  /** Run the forward under this seed in both (dropout). */
+  seed?: number;
+}
+
+const randn = (shape: number[]) => torch.randn(shape, { dtype: 'float64' });
+
+const CASES: LayerCase[] = [
+  { name: 'Linear', make: () => new nn.Linear(5, 3), py: 'nn.Linear(5, 3)', input: () => randn([4, 5]) },
+  { name: 'Linear (no bias, 3-d input)', make: () => new nn.Linear(5, 3, { bias: false }), py: 'nn.Linear(5, 3, bias=False)', input: () => randn([2, 4, 5]) },
+  { name: 'Embedding (paddingIdx)', make: () => new nn.Embedding(10, 4, { paddingIdx: 1 }), py: 'nn.Embedding(10, 4, padding_idx=1)',
+    input: () => torch.tensor([[1, 2, 3], [4, 1, 9]], { dtype: 'int64' }) },
+  { name: 'LayerNorm', make: () => new nn.LayerNorm([3, 4]), py: 'nn.LayerNorm([3, 4])', input: () => randn([2, 3, 4]) },
+  { name: 'LayerNorm (no affine, eps)', make: () => new nn.LayerNorm(4, { elementwiseAffine: false, eps: 1e-3 }),
+    py: 'nn.LayerNorm(4, elementwise_affine=False, eps=1e-3)', input: () => randn([3, 4]) },
+  { name: 'GroupNorm', make: () => new nn.GroupNorm(2, 4), py: 'nn.GroupNorm(2, 4)', input: () => randn([3, 4, 5]) },
+  { name: 'BatchNorm1d (train)', make: () => new nn.BatchNorm1d(3), py: 'nn.BatchNorm1d(3)', input: () => randn([6, 3]), training: true },
+  { name: 'BatchNorm1d (eval, 3-d)', make: () => new nn.BatchNorm1d(3), py: 'nn.BatchNorm1d(3)', input: () => randn([4, 3, 5]), training: false },
+  { name: 'BatchNorm2d (train, momentum null)', make: () => new nn.BatchNorm2d(3, { momentum: null }), py: 'nn.BatchNorm2d(3, momentum=None)',
+    input: () => randn([4, 3, 2, 2]), training: true },
+  { name: 'BatchNorm2d (eval)', make: () => new nn.BatchNorm2d(3), py: 'nn.BatchNorm2d(3)', input: () => randn([2, 3, 3, 3]), training: false },
+  { name: 'Conv1d', make: () => new nn.Conv1d(4, 6, 3, { stride: 2, padding: 1 }), py: 'nn.Conv1d(4, 6, 3, stride=2, padding=1)', input: () => randn([2, 4, 9]) },
+  { name: 'Conv2d (groups, stride)', make: () => new nn.Conv2d(4, 6, 3, { stride: 2, padding: 1, groups: 2 }),
+    py: 'nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2)', input: () => randn([2, 4, 7, 7]) },
+  { name: "Conv2d (padding 'same', dilation, no bias)", make: () => new nn.Conv2d(3, 2, [3, 2], { padding: 'same', dilation: 2, bias: false }),
+    py: "nn.Conv2d(3, 2, (3, 2), padding='same', dilation=2, bias=False)", input: () => randn([1, 3, 6, 5]) },
+  { name: 'ConvTranspose2d', make: () => new nn.ConvTranspose2d(4, 6, 3, { stride: 2, padding: 1, outputPadding: 1 }),
+    py: 'nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1)', input: () => randn([2, 4, 5, 5]) },
+  { name: 'MaxPool2d', make: () => new nn.MaxPool2d(2), py: 'nn.MaxPool2d(2)', input: () => randn([2, 3, 6, 6]) },
+  { name: 'MaxPool2d (stride, padding, ceilMode)', make: () => new nn.MaxPool2d(3, { stride: 2, padding: 1, ceilMode: true }),
+    py: 'nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)', input: () => randn([1, 2, 6, 6]) },
+  { name: 'AvgPool2d', make: () => new nn.AvgPool2d(3, { stride: 2, padding: 1, countIncludePad: false }),
+    py: 'nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)', input: () => randn([2, 3, 7, 7]) },
+  { name: 'AdaptiveAvgPool2d', make: () => new nn.AdaptiveAvgPool2d([2, 3]), py: 'nn.AdaptiveAvgPool2d((2, 3))', input: () => randn([2, 3, 5, 7]) },
+  { name: 'Flatten', make: () => new nn.Flatten(), py: 'nn.Flatten()', input: () => randn([2, 3, 4]) },
+  { name: 'Identity', make: () => new nn.Identity(), py: 'nn.Identity()', input: () => randn([2, 3]) },
+  { name: 'ReLU', make: () => new nn.ReLU(), py: 'nn.ReLU()', input: () => randn([3, 4]) },
+  { name: 'GELU', make: () => new nn.GELU(), py: 'nn.GELU()', input: () => randn([3, 4]) },
+  { name: "GELU('tanh')", make: () => new nn.GELU('tanh'), py: "nn.GELU('tanh')", input: () => randn([3, 4]) },
+  { name: 'SiLU', make: () => new nn.SiLU(), py: 'nn.SiLU()', input: () => randn([3, 4]) },
+  { name: 'Tanh', make: () => new nn.Tanh(), py: 'nn.Tanh()', input: () => randn([3, 4]) },
+  { name: 'Sigmoid', make: () => new nn.Sigmoid(), py: 'nn.Sigmoid()', input: () => randn([3, 4]) },
+  { name: 'Softmax', make: () => new nn.Softmax(1), py: 'nn.Softmax(1)', input: () => randn([3, 4]) },
+  { name: 'Dropout (train, same seed)', make: () => new nn.Dropout(0.3), py: 'nn.Dropout(0.3)', input: () => randn([8, 16]), training: true, seed: 7 },
+  { name: 'Dropout (eval)', make: () => new nn.Dropout(0.3), py: 'nn.Dropout(0.3)', input: () => randn([4, 5]), training: false },
+  { name: 'Sequential (Conv2d, BatchNorm2d, ReLU, MaxPool2d, Flatten, Linear)',
+    make: () => new nn.Sequential(new nn.Conv2d(2, 3, 3, { padding: 1 }), new nn.BatchNorm2d(3), new nn.ReLU(), new nn.MaxPool2d(2),
+      new nn.Flatten(), new nn.Linear(12, 4)),
+    py: 'nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(12, 4))',
+    input: () => randn([2, 2, 4, 4]), training: true },
+];
+
+interface Result { y: number[]; xgrad: number[] | null; grads: Record<string, number[]>; sd: Record<string, number[]> }
+interface Prepared { y: Tensor; xgrad: Tensor | null; grads: Record<string, Tensor>; sd: Record<string, number[]>; keys: string[] }
+
+describe('layers match PyTorch (float64: outputs, input and parameter gradients)', () => {
+  const prepared: Prepared[] = [];
+  let results: Result[] = [];
+  beforeAll(() => {
+    torch.manualSeed(1234);
+    const payload = CASES.map((c) => {
+      const m = c.make().to('float64');
+      // Random parameters and running stats, so that every term of the layer matters.
+      for (const p of m.parameters()) nn.init.normal_(p);
+      for (const [name, b] of m.namedBuffers()) {
+        if (name.endsWith('running_mean')) nn.init.normal_(b);
+        if (name.endsWith('running_var')) nn.init.uniform_(b, 0.5, 2);
+      }
+      m.train(c.training ?? true);
+      const sd0 = encSd(m);
+      const x = c.input();
+      const xin = enc(x);
+      if (x.dtype === 'float64') x.requiresGrad_(true);
+      if (c.seed !== undefined) torch.manualSeed(c.seed);
+      const y = m.call(x);
+      const g = randn(y.shape);
+      y.mul(g).sum().backward();
+      prepared.push({
+        y, xgrad: x.dtype === 'float64' ? x.grad : null,
+        grads: Object.fromEntries(m.namedParameters().map(([n, p]) => [n, p.grad as Tensor])),
+        sd: Object.fromEntries(Object.entries(encSd(m)).map(([k, v]) => [k, v.values])),
+        keys: Object.keys(m.stateDict()),
+      });
+      return { ctor: c.py, sd: sd0, x: xin, g: enc(g), training: c.training ?? true, seed: c.seed ?? null };
+    });
+    results = py<Result[]>(`${PY_PRELUDE}
+out = []
+for c in inputs:
+    m = eval(c['ctor']).double()
+    load(m, c['sd'])
+    m.train(c['training'])
+    x = dec(c['x'])
+    if x.is_floating_point():
+        x.requires_grad_()
+    if c['seed'] is not None:
+        torch.manual_seed(c['seed'])
+    y = m(x)
+    (y * dec(c['g'])).sum().backward()
+    out.append({'y': fl(y), 'xgrad': fl(x.grad) if x.grad is not None else None,
+                'grads': {n: fl(p.grad) for n, p in m.named_parameters()},
+                'sd': {k: fl(v) for k, v in m.state_dict().items()}})
+`, payload);
+  });
+
+  CASES.forEach((c, i) => {
+    it(c.name, () => {
+      const p = prepared[i];
+      const r = results[i];
+      expectClose(flat(p.y), r.y, 1e-10, 1e-12);
+      if (r.xgrad !== null) {
+        expect(p.xgrad).not.toBeNull();
+        expectClose(flat(p.xgrad as Tensor), r.xgrad, 1e-10, 1e-12);
+      }
+      expect(Object.keys(p.grads)).toEqual(Object.keys(r.grads));
+      for (const [n, gr] of Object.entries(r.grads)) expectClose(flat(p.grads[n]), gr, 1e-10, 1e-12);
+      // State after the forward (running stats, num_batches_tracked) and its keys.
+      expect(p.keys).toEqual(Object.keys(r.sd));
+      for (const [k, v] of Object.entries(r.sd)) expectClose(p.sd[k], v, 1e-10, 1e-12);
+    });
+  });
+});
+
+class Small extends nn.Module {
+  conv = this.registerModule('conv', new nn.Conv2d(3, 4, 3));
+  bn = this.registerModule('bn', new nn.BatchNorm2d(4));
+  head = this.registerModule('head', new nn.Sequential(new nn.Flatten(), new nn.Linear(4 * 4 * 4, 5)));
+  forward(x: Tensor): Tensor {
+    return this.head.call(this.bn.call(this.conv.call(x)).relu()) as Tensor;
+  }
+}
+const PY_SMALL = `
+class Small(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.bn = nn.BatchNorm2d(4)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(4 * 4 * 4, 5))
+    def forward(self, x):
+        return self.head(self.bn(self.conv(x)).relu())
+`;
+
+describe('state dicts', () => {
+  it('keys, order and default initialisation equal PyTorch under the same manual seed', () => {
+    torch.manualSeed(0);
+    const m = new Small();
+    const ref = py<Record<string, number[]>>(`${PY_PRELUDE}${PY_SMALL}
+torch.manual_seed(0)
+m = Small()
+out = {k: fl(v) for k, v in m.state_dict().items()}
+`);
+    const sd = m.stateDict();
+    expect(Object.keys(sd)).toEqual(Object.keys(ref));
+    expect(Object.keys(sd)).toEqual(['conv.weight', 'conv.bias', 'bn.weight', 'bn.bias', 'bn.running_mean', 'bn.running_var',
+      'bn.num_batches_tracked', 'head.1.weight', 'head.1.bias']);
+    // Uniform draws are bit-identical.
+    for (const [k, v] of Object.entries(ref)) expect(flat(sd[k])).toEqual(v);
+    expect(sd['bn.num_batches_tracked'].dtype).toBe('int64');
+    torch.dispose(sd);
+    m.dispose();
+  });
+
+  it('a torchkd state dict loads in PyTorch and a PyTorch one loads here (values and outputs round-trip)', () => {
+    torch.manualSeed(3);
+    const m = new Small();
+    const x = torch.randn([2, 3, 6, 6]);
+    // One training step's worth of BatchNorm statistics, then eval.
+    torch.noGrad(() => m.call(x));
+    m.eval();
+    const y = m.call(x);
+    const ref = py<{ y: number[]; sd: Record<string, Enc>; y2: number[] }>(`${PY_PRELUDE}${PY_SMALL}
+m = Small()
+load(m, inputs['sd'])
+m.eval()
+x = dec(inputs['x'])
+y = m(x)
+torch.manual_seed(99)
+m2 = Small()
+m2(torch.randn(4, 3, 6, 6))
+m2.eval()
+out = {'y': fl(y), 'y2': fl(m2(x)),
+       'sd': {k: {'shape': list(v.shape), 'dtype': str(v.dtype)[6:], 'values': fl(v)} for k, v in m2.state_dict().items()}}
+`, { sd: encSd(m), x: enc(x) });
+    expectClose(flat(y), ref.y, 1e-5, 1e-6);
+    // PyTorch -> torchkd.
+    const loaded = torch.tidy(() => {
+      const sd: Record<string, Tensor> = {};
+      for (const [k, v] of Object.entries(ref.sd)) sd[k] = torch.tensor(v.values, { dtype: v.dtype as 'float32' }).reshape(v.shape);
+      return sd;
+    });
+    const result = m.loadStateDict(loaded);
+    expect(result).toEqual({ missingKeys: [], unexpectedKeys: [] });
+    for (const [k, v] of Object.entries(m.stateDict())) expect(flat(v)).toEqual(ref.sd[k].values);
+    expect(m.bn.numBatchesTracked?.item()).toBe(1);
+    expectClose(flat(m.call(x)), ref.y2, 1e-5, 1e-6);
+    torch.dispose(loaded);
+    m.dispose();
+  });
+
+  it('loadStateDict reports missing, unexpected and mis-shaped keys as PyTorch does', () => {
+    const m = new Small();
+    const sd = m.stateDict();
+    const { ['bn.running_mean']: _dropped, ...missing } = sd;
+    expect(() => m.loadStateDict(missing)).toThrow(TorchError);
+    expect(() => m.loadStateDict(missing)).toThrow(
+      'Error(s) in loading state_dict for Small:\n\tMissing key(s) in state_dict: "bn.running_mean". ');
+    const extra = { ...sd, 'head.2.weight': torch.zeros([1]) };
+    expect(() => m.loadStateDict(extra)).toThrow('Unexpected key(s) in state_dict: "head.2.weight". ');
+    const wrong = { ...sd, 'head.1.bias': torch.zeros([4]) };
+    expect(() => m.loadStateDict(wrong)).toThrow(
+      'size mismatch for head.1.bias: copying a param with shape torch.Size([4]) from checkpoint, the shape in current model is torch.Size([5]).');
+    // Non-strict loads what matches and reports the rest; size mismatches still throw.
+    const before = flat(m.bn.runningMean as Tensor);
+    const zeros = { 'conv.bias': torch.zeros([4]), 'foo.bar': torch.ones([2]) };
+    const r = m.loadStateDict(zeros, { strict: false });
+    expect(r.unexpectedKeys).toEqual(['foo.bar']);
+    expect(r.missingKeys).toHaveLength(8);
+    expect(flat(m.conv.bias as Tensor)).toEqual([0, 0, 0, 0]);
+    expect(flat(m.bn.runningMean as Tensor)).toEqual(before);
+    expect(() => m.loadStateDict({ 'conv.bias': torch.zeros([3]) }, { strict: false })).toThrow(/size mismatch for conv.bias/);
+    // A Map works too, and the loaded copy does not alias the source.
+    const src = torch.full([4], 2);
+    m.loadStateDict(new Map([['conv.bias', src]]), { strict: false });
+    src.fill_(5);
+    expect(flat(m.conv.bias as Tensor)).toEqual([2, 2, 2, 2]);
+    expect(m.conv.bias?.requiresGrad).toBe(true);
+  });
+
+  it('persistent: false buffers stay out of the state dict', () => {
+    class WithBuf extends nn.Module {
+      a = this.registerBuffer('a', torch.ones([2]));
+      b = this.registerBuffer('b', torch.zeros([2]), { persistent: false });
+      p = this.registerParameter('p', torch.ones([1]).requiresGrad_());
+    }
+    const m = new WithBuf();
+    expect(Object.keys(m.stateDict())).toEqual(['p', 'a']);
+    expect(m.namedBuffers().map(([n]) => n)).toEqual(['a', 'b']);
+    expect(m.parameters()).toEqual([m.p]);
+  });
+});
+
+describe('Module', () => {
+  it('namedParameters, namedModules and children follow PyTorch (order, dotted names, shared once)', () => {
+    const shared = new nn.Linear(2, 2);
+    class Net extends nn.Module {
+      a = this.registerModule('a', shared);
+      b = this.registerModule('b', new nn.Sequential(new nn.Linear(2, 3), new nn.ReLU(), shared));
+      list = this.registerModule('list', new nn.ModuleList([new nn.LayerNorm(3)]));
+      dict = this.registerModule('dict', new nn.ModuleDict({ enc: new nn.Linear(3, 1, { bias: false }) }));
+      forward(x: Tensor): Tensor { return x; }
+    }
+    const m = new Net();
+    const ref = py<{ params: string[]; modules: string[]; children: string[]; n: number }>(`${PY_PRELUDE}
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        shared = nn.Linear(2, 2)
+        self.a = shared
+        self.b = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), shared)
+        self.list = nn.ModuleList([nn.LayerNorm(3)])
+        self.dict = nn.ModuleDict({'enc': nn.Linear(3, 1, bias=False)})
+m = Net()
+out = {'params': [n for n, _ in m.named_parameters()], 'modules': [n for n, _ in m.named_modules()],
+       'children': [n for n, _ in m.named_children()], 'n': sum(p.numel() for p in m.parameters())}
+`);
+    expect(m.namedParameters().map(([n]) => n)).toEqual(ref.params);
+    expect(m.namedModules().map(([n]) => n)).toEqual(ref.modules);
+    expect(m.namedChildren().map(([n]) => n)).toEqual(ref.children);
+    expect(m.numParameters()).toBe(ref.n);
+    expect(m.parameters().length).toBe(ref.params.length);
+    expect(m.children()[0]).toBe(shared);
+    expect(m.modules()[0]).toBe(m);
+    // Containers: indexing and iteration.
+    expect(m.b[0]).toBeInstanceOf(nn.Linear);
+    expect(m.b.at(-1)).toBe(shared);
+    expect([...m.b].length).toBe(3);
+    expect(m.b.length).toBe(3);
+    expect(m.list[0]).toBeInstanceOf(nn.LayerNorm);
+    expect(m.dict.get('enc')).toBeInstanceOf(nn.Linear);
+    expect(m.dict.keys()).toEqual(['enc']);
+    expect(() => m.b.at(3)).toThrow(TorchError);
+  });
+
+  it('getSubmodule and getParameter resolve dotted paths', () => {
+    const enc = new nn.Sequential(new nn.Linear(2, 2), new nn.Sequential(new nn.ReLU(), new nn.Linear(2, 4)));
+    class Net extends nn.Module {
+      encoder = this.registerModule('encoder', enc);
+    }
+    const m = new Net();
+    expect(m.getSubmodule('encoder.1.1')).toBe(enc.at(1) instanceof nn.Sequential ? (enc.at(1) as nn.Sequential).at(1) : null);
+    expect(m.getSubmodule('')).toBe(m);
+    expect(m.getParameter('encoder.1.1.bias').shape).toEqual([4]);
+    expect(() => m.getSubmodule('encoder.3')).toThrow('Sequential has no attribute `3`');
+    expect(() => m.getParameter('encoder.0.foo')).toThrow(TorchError);
+  });
+
+  it('forward hooks run when the parent invokes the child, capture outputs by path, replace outputs, and remove', () => {
+    torch.manualSeed(5);
+    const m = new Small();
+    const captured: Tensor[] = [];
+    const h = m.getSubmodule('head.1').registerForwardHook((_mod, inputs, output) => {
+      captured.push(output as Tensor);
+      expect((inputs[0] as Tensor).shape).toEqual([2, 64]);
+    });
+    const bnOut: Tensor[] = [];
+    const h2 = m.getSubmodule('bn').registerForwardHook((_mod, _inputs, output) => { bnOut.push(output as Tensor); });
+    const x = torch.randn([2, 3, 6, 6]);
+    const y = m.call(x);
+    expect(captured).toHaveLength(1);
+    expect(flat(captured[0])).toEqual(flat(y));
+    expect(bnOut[0].shape).toEqual([2, 4, 4, 4]);
+    h.remove();
+    h2.remove();
+    m.call(x);
+    expect(captured).toHaveLength(1);
+    // A hook's return value replaces the output; a pre-hook's replaces the inputs.
+    const h3 = m.registerForwardHook(() => torch.zeros([1]));
+    expect(flat(m.call(x) as Tensor)).toEqual([0]);
+    h3.remove();
+    const lin = new nn.Linear(3, 1);
+    lin.registerForwardPreHook((_m, inputs) => [(inputs[0] as Tensor).mul(0)]);
+    expectClose(flat(lin.call(torch.ones([1, 3]))), flat(lin.bias as Tensor));
+    // forward() itself skips the hooks.
+    lin.registerForwardHook(() => torch.full([1], 42));
+    expect(flat(lin.call(torch.ones([1, 3])))).toEqual([42]);
+    expect(flat(lin.forward(torch.zeros([1, 3])))).toEqual(flat(lin.bias as Tensor));
+  });
+
+  it('train() / eval() propagate and change BatchNorm and Dropout as in PyTorch', () => {
+    const m = new nn.Sequential(new nn.BatchNorm1d(4), new nn.Dropout(0.5));
+    expect(m.training).toBe(true);
+    m.eval();
+    expect(m.modules().every((c) => !c.training)).toBe(true);
+    const x = torch.randn([64, 4]).mul(3).add(2);
+    // Eval: fresh running stats (0, 1) so BatchNorm is x / √(1 + eps) and Dropout the identity.
+    expectClose(flat(m.call(x) as Tensor), flat(x.div(Math.sqrt(1 + 1e-5))), 1e-6, 1e-6);
+    const bn = m.at(0) as nn.BatchNorm1d;
+    expect(bn.numBatchesTracked?.item()).toBe(0);
+    m.train();
+    expect(m.modules().every((c) => c.training)).toBe(true);
+    const y = m.call(x) as Tensor;
+    expect(bn.numBatchesTracked?.item()).toBe(1);
+    // Training: batch statistics, then dropout zeros about half and doubles the rest.
+    const z = bn.forward(x);
+    expectClose(flat(z.mean(0)), [0, 0, 0, 0], 0, 1e-6);
+    const zeros = flat(y.eq(0).sum()).reduce((a, b) => a + b, 0);
+    expect(zeros).toBeGreaterThan(64 * 4 * 0.3);
+    expect(zeros).toBeLessThan(64 * 4 * 0.7);
+    const kept = y.ne(0);
+    const bnOut = torch.noGrad(() => { const b2 = new nn.BatchNorm1d(4); return b2.forward(x); });
+    expectClose(flat(y.maskedSelect(kept)), flat(bnOut.mul(2).maskedSelect(kept)), 1e-6, 1e-6);
+    // Running mean moved 10% of the way to the batch mean (twice: call() and forward()).
+    const batchMean = flat(x.mean(0));
+    expectClose(flat(bn.runningMean as Tensor), batchMean.map((v) => v * (1 - 0.9 * 0.9)), 1e-5, 1e-6);
+  });
+
+  it('zeroGrad, requiresGrad_, apply and to() keep the same parameter objects', () => {
+    const m = new nn.Sequential(new nn.Linear(3, 2), new nn.BatchNorm1d(2));
+    const params = m.parameters();
+    (m.call(torch.randn([4, 3])) as Tensor).sum().backward();
+    expect(params.every((p) => p.grad !== null)).toBe(true);
+    m.zeroGrad({ setToNone: false });
+    expect(params.every((p) => (p.grad as Tensor).abs().sum().item() === 0)).toBe(true);
+    m.zeroGrad();
+    expect(params.every((p) => p.grad === null)).toBe(true);
+    m.requiresGrad_(false);
+    expect(params.every((p) => !p.requiresGrad)).toBe(true);
+    expect(m.numParameters(true)).toBe(0);
+    m.requiresGrad_();
+    const names: string[] = [];
+    m.apply((mod) => names.push(mod.constructor.name));
+    expect(names).toEqual(['Linear', 'BatchNorm1d', 'Sequential']);
+    const before = flat(params[0]);
+    const returned = m.to('float64');
+    expect(returned).toBe(m);
+    expect(m.parameters()).toEqual(params);
+    expect(params[0]).toBe((m.at(0) as nn.Linear).weight);
+    expect(params.map((p) => p.dtype)).toEqual(['float64', 'float64', 'float64', 'float64']);
+    expect(params.every((p) => p.requiresGrad && p.isLeaf)).toBe(true);
+    expectClose(flat(params[0]), before, 1e-7, 0);
+    const bn = m.at(1) as nn.BatchNorm1d;
+    expect(bn.runningMean?.dtype).toBe('float64');
+    expect(bn.numBatchesTracked?.dtype).toBe('int64');
+    (m.call(torch.randn([4, 3], { dtype: 'float64' })) as Tensor).sum().backward();
+    expect(params[0].grad?.dtype).toBe('float64');
+    m.to({ dtype: 'float32', device: 'cpu' });
+    expect(params[0].dtype).toBe('float32');
+    expect(() => m.to('int64')).toThrow(TorchError);
+  });
+
+  it('creating and running modules leaks no tensors', () => {
+    const m = new Small();
+    const x = torch.randn([2, 3, 6, 6]);
+    const before = torch.memory().tensors;
+    for (let i = 0; i < 3; i++) {
+      torch.tidy(() => {
+        const y = m.call(x);
+        y.square().sum().backward();
+        const sd = m.stateDict();
+        m.loadStateDict(sd);
+        m.zeroGrad();
+      });
+    }
+    expect(torch.memory().tensors).toBe(before);
+    // A module built inside tidy keeps its parameters; dispose() frees them.
+    const inner = torch.tidy(() => new nn.Linear(4, 4));
+    expect(inner.weight.isDisposed).toBe(false);
+    expect(torch.memory().tensors).toBe(before + 2);
+    inner.dispose();
+    expect(torch.memory().tensors).toBe(before);
+  });
+});
+
+describe('nn.init', () => {
+  it('matches PyTorch draws under the same manual seed', () => {
+    const run = (name: string, shape: number[], f: (t: Tensor) => Tensor) => {
+      const t = torch.empty(shape);
+      torch.manualSeed(11);
+      f(t);
+      return [name, flat(t)] as const;
+    };
+    const ours = Object.fromEntries([
+      run('uniform', [40], (t) => nn.init.uniform_(t, -0.3, 0.7)),
+      run('normal', [40], (t) => nn.init.normal_(t, 0.5, 2)),
+      run('trunc', [40], (t) => nn.init.truncNormal_(t, 0.1, 0.5, -0.5, 0.6)),
+      run('xu', [6, 5, 3], (t) => nn.init.xavierUniform_(t, 1.5)),
+      run('xn', [6, 5], (t) => nn.init.xavierNormal_(t)),
+      run('ku', [7, 4, 3, 3], (t) => nn.init.kaimingUniform_(t, { a: Math.sqrt(5) })),
+      run('kn', [7, 4], (t) => nn.init.kaimingNormal_(t, { mode: 'fan_out', nonlinearity: 'relu' })),
+      run('orth', [4, 6], (t) => nn.init.orthogonal_(t, 2)),
+      run('orth2', [6, 3], (t) => nn.init.orthogonal_(t)),
+      run('const', [3], (t) => nn.init.constant_(t, 0.25)),
+      run('ones', [2], nn.init.ones_),
+      run('zeros', [2], nn.init.zeros_),
+    ]);
+    const ref = py<Record<string, number[]>>(`${PY_PRELUDE}
+I = nn.init
+def run(shape, f):
+    t = torch.empty(*shape)
+    torch.manual_seed(11)
+    f(t)
+    return fl(t)
+out = {
+  'uniform': run([40], lambda t: I.uniform_(t, -0.3, 0.7)),
+  'normal': run([40], lambda t: I.normal_(t, 0.5, 2)),
+  'trunc': run([40], lambda t: I.trunc_normal_(t, 0.1, 0.5, -0.5, 0.6)),
+  'xu': run([6, 5, 3], lambda t: I.xavier_uniform_(t, 1.5)),
+  'xn': run([6, 5], lambda t: I.xavier_normal_(t)),
+  'ku': run([7, 4, 3, 3], lambda t: I.kaiming_uniform_(t, a=5 ** 0.5)),
+  'kn': run([7, 4], lambda t: I.kaiming_normal_(t, mode='fan_out', nonlinearity='relu')),
+  'orth': run([4, 6], lambda t: I.orthogonal_(t, 2)),
+  'orth2': run([6, 3], lambda t: I.orthogonal_(t)),
+  'const': run([3], lambda t: I.constant_(t, 0.25)),
+  'ones': run([2], I.ones_),
+  'zeros': run([2], I.zeros_),
+}
+`);
+    for (const k of ['uniform', 'xu', 'ku', 'const', 'ones', 'zeros']) expect(ours[k], k).toEqual(ref[k]);
+    for (const k of ['normal', 'trunc', 'xn', 'kn', 'orth', 'orth2']) expectClose(ours[k], ref[k], 1e-5, 1e-6);
+  });
+
+  it('gains, fans, default-init statistics and errors', () => {
+    expect(nn.init.calculateGain('relu')).toBeCloseTo(Math.SQRT2, 12);
+    expect(nn.init.calculateGain('leaky_relu', 0.2)).toBeCloseTo(Math.sqrt(2 / 1.04), 12);
+    expect(nn.init.calculateGain('tanh')).toBeCloseTo(5 / 3, 12);
+    expect(nn.init.calculateFanInAndFanOut(torch.empty([8, 3, 5, 5]))).toEqual({ fanIn: 75, fanOut: 200 });
+    expect(() => nn.init.xavierUniform_(torch.empty([3]))).toThrow(
+      'Fan in and fan out can not be computed for tensor with fewer than 2 dimensions');
+    torch.manualSeed(2);
+    const lin = new nn.Linear(400, 300);
+    const bound = 1 / Math.sqrt(400);
+    expect(lin.weight.abs().max().item()).toBeLessThanOrEqual(bound);
+    expect(lin.weight.abs().max().item()).toBeGreaterThan(bound * 0.99);
+    // U(-b, b) has variance b²/3.
+    expect(Math.abs(lin.weight.var().item() / (bound * bound / 3) - 1)).toBeLessThan(0.03);
+    expect(lin.bias?.abs().max().item()).toBeLessThanOrEqual(bound);
+    const emb = new nn.Embedding(300, 100, { paddingIdx: -1 });
+    expect(emb.paddingIdx).toBe(299);
+    expect(flat(emb.weight.select(0, 299))).toEqual(new Array(100).fill(0));
+    expect(emb.weight.std().item()).toBeGreaterThan(0.97);
+    expect(emb.weight.std().item()).toBeLessThan(1.03);
+    const tn = nn.init.truncNormal_(torch.empty([10000]), 0, 1, -1, 1);
+    expect(tn.min().item()).toBeGreaterThanOrEqual(-1);
+    expect(tn.max().item()).toBeLessThanOrEqual(1);
+    // The std of N(0, 1) truncated to [-1, 1] is 0.5379.
+    expect(tn.std().item()).toBeCloseTo(0.5379, 1);
+    const w = torch.empty([3, 3]).requiresGrad_();
+    nn.init.kaimingNormal_(w);
+    expect(w.isLeaf).toBe(true);
+    expect(w.requiresGrad).toBe(true);
+  });
+});
+
+describe('exports', () => {
+  it('nn.functional is torch.nn.functional', () => {
+    expect(nn.functional).toBe(torch.nn.functional);
+    expect(flat(nn.functional.relu(torch.tensor([-1, 2])))).toEqual([0, 2]);
+  });
+});
+
+describe('ESM entry', () => {
+  it("import { nn } from the ESM entry is the same namespace as require's", async () => {
+    const esm = (await import('../dist/index.mjs')) as { nn: typeof nn };
+    expect(esm.nn.Linear).toBe(nn.Linear);
+    expect(esm.nn.functional.relu).toBe(torch.nn.functional.relu);
+  });
+});
