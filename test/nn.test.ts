@@ -533,3 +533,154 @@ describe('ESM entry', () => {
     expect(esm.nn.functional.relu).toBe(torch.nn.functional.relu);
   });
 });
+
+describe('attention and Transformer encoder match PyTorch (float64)', () => {
+  interface AttnRef { out: number[]; w: number[] | null; grads: Record<string, number[]>; xgrads: number[][] }
+  const randomize = (m: nn.Module) => {
+    for (const p of m.parameters()) nn.init.normal_(p, 0, 0.5);
+  };
+  const grads = (m: nn.Module) => Object.fromEntries(m.namedParameters().map(([n, p]) => [n, flat(p.grad as Tensor)]));
+
+  it('MultiheadAttention: self- and cross-attention, masks, per-head weights, unbatched', () => {
+    torch.manualSeed(21);
+    const cases: { kind: string; bf: boolean; avg: boolean; q: Tensor; k: Tensor; v: Tensor; kpm: Tensor | null; am: Tensor | null }[] = [];
+    const E = 8;
+    const x = randn([3, 5, E]);
+    cases.push({ kind: 'self', bf: true, avg: true, q: x, k: x, v: x,
+      kpm: torch.tensor([[false, false, false, true, true], [false, false, false, false, false], [false, true, false, false, true]]),
+      am: randn([5, 5]) });
+    cases.push({ kind: 'cross', bf: false, avg: false, q: randn([4, 2, E]), k: randn([6, 2, E]), v: randn([6, 2, E]),
+      kpm: null, am: torch.tensor([[false, true, true, false, true, true], [false, false, true, true, true, true],
+        [true, false, false, false, true, true], [false, false, false, false, false, true]]) });
+    const y = randn([5, E]);
+    cases.push({ kind: 'unbatched', bf: false, avg: true, q: y, k: y, v: y, kpm: torch.tensor([false, false, true, false, false]), am: null });
+    const ours: { out: Tensor; w: Tensor; grads: Record<string, number[]>; xgrads: number[][] }[] = [];
+    const payload = cases.map((c) => {
+      const m = new nn.MultiheadAttention(E, 2, { batchFirst: c.bf, dtype: 'float64' });
+      expect(Object.keys(m.stateDict())).toEqual(['in_proj_weight', 'in_proj_bias', 'out_proj.weight', 'out_proj.bias']);
+      randomize(m);
+      const sd = encSd(m);
+      const inputs = c.kind === 'cross' ? [c.q, c.k, c.v] : [c.q];
+      inputs.forEach((t) => t.requiresGrad_(true));
+      const [out, w] = m.call(c.q, c.k, c.v, { keyPaddingMask: c.kpm, attnMask: c.am, averageAttnWeights: c.avg });
+      const g = randn(out.shape);
+      const gw = randn((w as Tensor).shape);
+      out.mul(g).sum().add((w as Tensor).mul(gw).sum()).backward();
+      ours.push({ out, w: w as Tensor, grads: grads(m), xgrads: inputs.map((t) => flat(t.grad as Tensor)) });
+      return { kind: c.kind, bf: c.bf, avg: c.avg, sd, q: enc(c.q), k: enc(c.k), v: enc(c.v), g: enc(g), gw: enc(gw),
+        kpm: c.kpm && enc(c.kpm), am: c.am && enc(c.am) };
+    });
+    const refs = py<AttnRef[]>(`${PY_PRELUDE}
+out = []
+for c in inputs:
+    m = nn.MultiheadAttention(8, 2, batch_first=c['bf']).double()
+    load(m, c['sd'])
+    q = dec(c['q']).requires_grad_()
+    if c['kind'] == 'cross':
+        k = dec(c['k']).requires_grad_(); v = dec(c['v']).requires_grad_(); xs = [q, k, v]
+    else:
+        k = v = q; xs = [q]
+    o, w = m(q, k, v, key_padding_mask=dec(c['kpm']) if c['kpm'] else None, attn_mask=dec(c['am']) if c['am'] else None,
+             need_weights=True, average_attn_weights=c['avg'])
+    ((o * dec(c['g'])).sum() + (w * dec(c['gw'])).sum()).backward()
+    out.append({'out': fl(o), 'w': fl(w), 'grads': {n: fl(p.grad) for n, p in m.named_parameters()},
+                'xgrads': [fl(t.grad) for t in xs]})
+`, payload);
+    refs.forEach((r, i) => {
+      const o = ours[i];
+      expect(o.out.shape).toEqual(cases[i].q.shape);
+      expectClose(flat(o.out), r.out, 1e-10, 1e-12);
+      expectClose(flat(o.w), r.w, 1e-10, 1e-12);
+      expect(Object.keys(o.grads)).toEqual(Object.keys(r.grads));
+      for (const [n, gr] of Object.entries(r.grads)) expectClose(o.grads[n], gr, 1e-9, 1e-11);
+      r.xgrads.forEach((gr, j) => expectClose(o.xgrads[j], gr, 1e-9, 1e-11));
+    });
+    expect(ours[1].w.shape).toEqual([2, 2, 4, 6]);
+    expect(ours[2].w.shape).toEqual([5, 5]);
+  });
+
+  it('MultiheadAttention default init draws as PyTorch (out_proj first, then xavier in_proj)', () => {
+    torch.manualSeed(4);
+    const m = new nn.MultiheadAttention(6, 3);
+    const ref = py<Record<string, number[]>>(`${PY_PRELUDE}
+torch.manual_seed(4)
+m = nn.MultiheadAttention(6, 3)
+out = {k: fl(v) for k, v in m.state_dict().items()}
+`);
+    const sd = m.stateDict();
+    expect(Object.keys(sd)).toEqual(Object.keys(ref));
+    for (const [k, v] of Object.entries(ref)) expect(flat(sd[k]), k).toEqual(v);
+  });
+
+  it('TransformerEncoder (pre-LN, gelu, batchFirst, final norm) and a post-LN layer: outputs, grads, hidden states, attention maps', () => {
+    torch.manualSeed(8);
+    const layer = new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16, dropout: 0, activation: 'gelu', batchFirst: true, normFirst: true, dtype: 'float64' });
+    const enc2 = new nn.TransformerEncoder(layer, 2, { norm: new nn.LayerNorm(8, { dtype: 'float64' }) });
+    const post = new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16, dropout: 0, dtype: 'float64' });
+    randomize(enc2);
+    randomize(post);
+    const x = randn([2, 5, 8]).requiresGrad_();
+    const kpm = torch.tensor([[false, false, false, false, true], [false, false, true, false, false]]);
+    const mask = randn([5, 5]);
+    const all = enc2.forwardAll(x, { mask, srcKeyPaddingMask: kpm });
+    const y = enc2.call(x, { mask, srcKeyPaddingMask: kpm });
+    expectClose(flat(all.output), flat(y), 0, 0);
+    const g = randn(y.shape);
+    y.mul(g).sum().backward();
+    const xp = randn([5, 2, 8]).requiresGrad_();
+    const yp = post.call(xp, { srcKeyPaddingMask: kpm });
+    const gp = randn(yp.shape);
+    yp.mul(gp).sum().backward();
+    const ref = py<{ y: number[]; xgrad: number[]; grads: Record<string, number[]>; hidden: number[][]; attn: number[][];
+      yp: number[]; xpgrad: number[]; pgrads: Record<string, number[]>; keys: string[] }>(`${PY_PRELUDE}
+layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, activation='gelu', batch_first=True, norm_first=True)
+enc = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(8), enable_nested_tensor=False).double()
+load(enc, inputs['sd'])
+x = dec(inputs['x']).requires_grad_()
+kpm = dec(inputs['kpm']); mask = dec(inputs['mask'])
+y = enc(x, mask=mask, src_key_padding_mask=kpm)
+(y * dec(inputs['g'])).sum().backward()
+hidden = [fl(x)]; attn = []
+h = x.detach()
+with torch.no_grad():
+    for l in enc.layers:
+        inp = l.norm1(h)
+        attn.append(fl(l.self_attn(inp, inp, inp, attn_mask=mask, key_padding_mask=kpm, need_weights=True)[1]))
+        h = l(h, src_mask=mask, src_key_padding_mask=kpm)
+        hidden.append(fl(h))
+post = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0).double()
+load(post, inputs['psd'])
+xp = dec(inputs['xp']).requires_grad_()
+yp = post(xp, src_key_padding_mask=kpm)
+(yp * dec(inputs['gp'])).sum().backward()
+out = {'y': fl(y), 'xgrad': fl(x.grad), 'grads': {n: fl(p.grad) for n, p in enc.named_parameters()}, 'hidden': hidden, 'attn': attn,
+       'yp': fl(yp), 'xpgrad': fl(xp.grad), 'pgrads': {n: fl(p.grad) for n, p in post.named_parameters()}, 'keys': list(enc.state_dict().keys())}
+`, { sd: encSd(enc2), x: enc(x), kpm: enc(kpm), mask: enc(mask), g: enc(g), psd: encSd(post), xp: enc(xp), gp: enc(gp) });
+    expect(Object.keys(enc2.stateDict())).toEqual(ref.keys);
+    expectClose(flat(y), ref.y, 1e-10, 1e-12);
+    expectClose(flat(x.grad as Tensor), ref.xgrad, 1e-9, 1e-11);
+    for (const [n, gr] of Object.entries(ref.grads)) expectClose(flat(enc2.getParameter(n).grad as Tensor), gr, 1e-9, 1e-11);
+    expect(all.hiddenStates).toHaveLength(3);
+    all.hiddenStates.forEach((h, i) => expectClose(flat(h), ref.hidden[i], 1e-10, 1e-12));
+    expect(all.attentions.map((a) => a.shape)).toEqual([[2, 5, 5], [2, 5, 5]]);
+    all.attentions.forEach((a, i) => expectClose(flat(a), ref.attn[i], 1e-10, 1e-12));
+    expectClose(flat(yp), ref.yp, 1e-10, 1e-12);
+    expectClose(flat(xp.grad as Tensor), ref.xpgrad, 1e-9, 1e-11);
+    for (const [n, gr] of Object.entries(ref.pgrads)) expectClose(flat(post.getParameter(n).grad as Tensor), gr, 1e-9, 1e-11);
+  });
+
+  it('TransformerEncoder copies the layer, and eval() turns its dropout off', () => {
+    torch.manualSeed(9);
+    const layer = new nn.TransformerEncoderLayer(4, 2, { dimFeedforward: 8, dropout: 0.5 });
+    const e = new nn.TransformerEncoder(layer, 3);
+    expect(e.layers.length).toBe(3);
+    expect(e.layers.at(0)).not.toBe(layer);
+    expect(flat((e.layers.at(2) as nn.TransformerEncoderLayer).linear1.weight)).toEqual(flat(layer.linear1.weight));
+    expect(e.getParameter('layers.1.self_attn.in_proj_weight')).not.toBe(e.getParameter('layers.0.self_attn.in_proj_weight'));
+    const x = torch.randn([5, 2, 4]);
+    e.eval();
+    expect(flat(e.call(x))).toEqual(flat(e.call(x)));
+    e.train();
+    expect(flat(e.call(x))).not.toEqual(flat(e.call(x)));
+  });
+});
