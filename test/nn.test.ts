@@ -399,7 +399,8 @@ out = {'params': [n for n, _ in m.named_parameters()], 'modules': [n for n, _ in
     m.apply((mod) => names.push(mod.constructor.name));
     expect(names).toEqual(['Linear', 'BatchNorm1d', 'Sequential']);
     const before = flat(params[0]);
-    const returned = m.to('float64');
+    // Inside tidy too: the swapped-in storage belongs to the module, not to the scope.
+    const returned = torch.tidy(() => m.to('float64'));
     expect(returned).toBe(m);
     expect(m.parameters()).toEqual(params);
     expect(params[0]).toBe((m.at(0) as nn.Linear).weight);
@@ -430,6 +431,11 @@ out = {'params': [n for n, _ in m.named_parameters()], 'modules': [n for n, _ in
       });
     }
     expect(torch.memory().tensors).toBe(before);
+    // to() frees the storage it replaces.
+    m.to('float64');
+    m.to('float32');
+    expect(torch.memory().tensors).toBe(before);
+    expect(m.conv.weight.dtype).toBe('float32');
     // A module built inside tidy keeps its parameters; dispose() frees them.
     const inner = torch.tidy(() => new nn.Linear(4, 4));
     expect(inner.weight.isDisposed).toBe(false);

@@ -1,6 +1,6 @@
 // nn.Module: the container of parameters, buffers and submodules, with PyTorch's semantics and names.
 import { TorchError } from '../torch/errors';
-import { keep as keepTensor } from '../torch/memory';
+import { keep as keepTensor, track } from '../torch/memory';
 import { Tensor } from '../torch/tensor';
 import type { Device, DType } from '../torch/dtype';
 import { noGrad } from '../torch/autograd';
@@ -423,5 +423,7 @@ function swapData(t: Tensor, device: string | undefined, dtype: DType | undefine
   t.id = moved.id;
   moved.id = old;
   moved.dispose();
+  // Re-register t so that the finalizer net frees its new handle (the old registration is now stale, a no-op).
+  track(t);
   if (requiresGrad) t.requiresGrad_(true);
 }
