@@ -690,3 +690,41 @@ out = {'y': fl(y), 'xgrad': fl(x.grad), 'grads': {n: fl(p.grad) for n, p in enc.
     expect(flat(e.call(x))).not.toEqual(flat(e.call(x)));
   });
 });
+
+describe('errors and leaks of the larger layers', () => {
+  it('attention and encoder forward/backward inside tidy leak nothing', () => {
+    const e = new nn.TransformerEncoder(new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16, batchFirst: true }), 2);
+    const x = torch.randn([2, 4, 8]);
+    const kpm = torch.tensor([[false, false, false, true], [false, false, false, false]]);
+    const before = torch.memory().tensors;
+    for (let i = 0; i < 2; i++) {
+      torch.tidy(() => {
+        const r = e.forwardAll(x, { srcKeyPaddingMask: kpm, averageAttnWeights: false });
+        expect(r.attentions[1].shape).toEqual([2, 2, 4, 4]);
+        r.output.sum().backward();
+        e.zeroGrad();
+      });
+    }
+    expect(torch.memory().tensors).toBe(before);
+  });
+
+  it('bad configurations and inputs throw TorchError with PyTorch-like messages', () => {
+    expect(() => new nn.MultiheadAttention(10, 3)).toThrow('embed_dim must be divisible by num_heads');
+    expect(() => new nn.BatchNorm2d(3).call(torch.randn([2, 3]))).toThrow('expected 4D input (got 2D input)');
+    expect(() => new nn.Conv2d(3, 4, 3, { groups: 2 })).toThrow('in_channels must be divisible by groups');
+    expect(() => new nn.Dropout(1.5)).toThrow(TorchError);
+    expect(() => new nn.Embedding(4, 2, { paddingIdx: 4 })).toThrow('Padding_idx must be within num_embeddings');
+    const mha = new nn.MultiheadAttention(4, 2);
+    const q = torch.randn([3, 1, 4]);
+    expect(() => mha.call(q, q, q, { attnMask: torch.zeros([2, 2]) })).toThrow('The shape of the 2D attn_mask is [2, 2], but should be [3, 3].');
+    const m = new nn.Linear(2, 2);
+    expect(() => m.registerParameter('a.b', torch.zeros([1]))).toThrow('parameter name can\'t contain "."');
+    expect(() => m.registerBuffer('weight', torch.zeros([1]))).toThrow("attribute 'weight' already exists");
+    const d = new nn.ModuleDict([['x', new nn.ReLU()]]);
+    expect(d.has('x')).toBe(true);
+    expect(() => d.get('y')).toThrow(TorchError);
+    const l = new nn.ModuleList().extend([new nn.ReLU(), new nn.Tanh()]);
+    expect(l.namedChildren().map(([n]) => n)).toEqual(['0', '1']);
+    expect(l[1]).toBeInstanceOf(nn.Tanh);
+  });
+});
