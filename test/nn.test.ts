@@ -675,6 +675,21 @@ out = {'y': fl(y), 'xgrad': fl(x.grad), 'grads': {n: fl(p.grad) for n, p in enc.
     for (const [n, gr] of Object.entries(ref.pgrads)) expectClose(flat(post.getParameter(n).grad as Tensor), gr, 1e-9, 1e-11);
   });
 
+  it('TransformerEncoder default init equals PyTorch under the same seed (copies draw nothing)', () => {
+    torch.manualSeed(13);
+    const e = new nn.TransformerEncoder(new nn.TransformerEncoderLayer(6, 2, { dimFeedforward: 12 }), 2);
+    const after = flat(torch.rand([4]));
+    const ref = py<{ sd: Record<string, number[]>; after: number[] }>(`${PY_PRELUDE}
+torch.manual_seed(13)
+e = nn.TransformerEncoder(nn.TransformerEncoderLayer(6, 2, dim_feedforward=12), 2, enable_nested_tensor=False)
+out = {'sd': {k: fl(v) for k, v in e.state_dict().items()}, 'after': fl(torch.rand(4))}
+`);
+    const sd = e.stateDict();
+    expect(Object.keys(sd)).toEqual(Object.keys(ref.sd));
+    for (const [k, v] of Object.entries(ref.sd)) expect(flat(sd[k]), k).toEqual(v);
+    expect(after).toEqual(ref.after);
+  });
+
   it('TransformerEncoder copies the layer, and eval() turns its dropout off', () => {
     torch.manualSeed(9);
     const layer = new nn.TransformerEncoderLayer(4, 2, { dimFeedforward: 8, dropout: 0.5 });

@@ -258,12 +258,12 @@ export class TransformerEncoderLayer extends Module {
 
   /**
    * A new layer with the same configuration and a copy of the weights (what PyTorch's deepcopy in
-   * TransformerEncoder gives; a module activation is shared, not copied).
+   * TransformerEncoder gives, drawing no random numbers; a module activation is shared, not copied).
    */
   clone(): TransformerEncoderLayer {
-    const layer = new TransformerEncoderLayer(this.dModel, this.nhead, {
+    const layer = init.withoutRandomInit(() => new TransformerEncoderLayer(this.dModel, this.nhead, {
       ...this.options, dtype: this.inDtype(), device: this.linear1.weight.device,
-    });
+    }));
     torch.tidy(() => { layer.loadStateDict(this.stateDict()); });
     layer.train(this.training);
     return layer;

@@ -39,7 +39,23 @@ export function calculateFanInAndFanOut(tensor: Tensor): { fanIn: number; fanOut
   return { fanIn: shape[1] * receptive, fanOut: shape[0] * receptive };
 }
 
+let skipDepth = 0;
+
+/**
+ * @internal Runs fn with the random initialisers turned into no-ops (no draws from the generator), for
+ * modules whose values are overwritten right away (copies, as PyTorch's deepcopy, which draws nothing).
+ */
+export function withoutRandomInit<T>(fn: () => T): T {
+  skipDepth++;
+  try {
+    return fn();
+  } finally {
+    skipDepth--;
+  }
+}
+
 function fill(tensor: Tensor, make: () => Tensor): Tensor {
+  if (skipDepth > 0) return tensor;
   noGrad(() => torch.tidy(() => { tensor.copy_(make()); }));
   return tensor;
 }
@@ -90,6 +106,7 @@ function erfinv(y: Tensor): Tensor {
  * [2Φ(a')−1, 2Φ(b')−1], erfinv, ·std√2 + mean, clamp.
  */
 export function truncNormal_(tensor: Tensor, mean = 0, std = 1, a = -2, b = 2): Tensor {
+  if (skipDepth > 0) return tensor;
   const normCdf = (x: number) => (1 + erfScalar(x / Math.SQRT2)) / 2;
   const l = normCdf((a - mean) / std);
   const u = normCdf((b - mean) / std);
