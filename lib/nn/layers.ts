@@ -90,7 +90,7 @@ export class Embedding extends Module {
   }
   readonly scaleGradByFreq: boolean;
   forward(input: Tensor): Tensor {
-    return F.embedding(input, this.weight, this.paddingIdx ?? -1, this.scaleGradByFreq);
+    return F.embedding(input, this.weight, this.paddingIdx, this.scaleGradByFreq);
   }
 }
 
