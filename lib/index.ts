@@ -5,10 +5,9 @@
  *   const x = torch.randn([2, 3]);
  */
 import * as torch from './torch';
+import * as nn from './nn';
 import * as optim from './optim';
-// The gradient helpers (clipGradNorm_, ...), also at optim.utils; to be reachable as nn.utils too.
-import * as utils from './optim/utils';
 
-export { torch, optim, utils };
+export { torch, nn, optim };
 export { Tensor, TorchError } from './torch';
 export type { DType, Device } from './torch';

@@ -5,7 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { optim, torch, TorchError, utils, type Tensor } from '../dist/index.js';
+import { nn, optim, torch, TorchError, type Tensor } from '../dist/index.js';
+
+const { utils } = nn;
 import { expectClose, py } from './helpers';
 
 type Nested = number | Nested[];
@@ -463,18 +465,18 @@ for dtype in ['float32', 'float64']:
     expect(b.toArray()).toEqual([50, 60]);
     expect(a.isLeaf && a.requiresGrad).toBe(true);
     expect(() => utils.vectorToParameters(torch.zeros([5]), [a, b])).toThrow(TorchError);
-    expect(optim.utils.clipGradNorm_).toBe(utils.clipGradNorm_);
   });
 });
 
 // ------------------------------------------------------------------------------------------------ types
 
 describe('public types', () => {
-  it('a strict TypeScript consumer of optim, lrScheduler and utils type-checks', () => {
+  it('a strict TypeScript consumer of optim, lrScheduler and nn.utils type-checks', () => {
     const root = join(__dirname, '..');
     const dir = join(root, 'build', 'types-check');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'optim-consumer.ts'), `import { torch, optim, utils, Tensor } from '../../dist/index';
+    writeFileSync(join(dir, 'optim-consumer.ts'), `import { torch, optim, nn, Tensor } from '../../dist/index';
+const utils = nn.utils;
 const w: Tensor = torch.randn([3, 2], { requiresGrad: true });
 const b: Tensor = torch.zeros([2], { requiresGrad: true });
 function* gen(): Generator<Tensor> { yield w; yield b; }
@@ -508,9 +510,9 @@ void [m, betas, s2, s3, s4, lr, total, loss];
     expect(diagnostics).toBe('');
   });
 
-  it("ESM: import { optim, utils } from 'torchkd' (dist/index.mjs) works", () => {
+  it("ESM: import { optim, nn } from 'torchkd' (dist/index.mjs) works", () => {
     const entry = join(__dirname, '..', 'dist', 'index.mjs');
-    const code = `import { optim, utils, torch } from ${JSON.stringify(entry)};
+    const code = `import { optim, nn, torch } from ${JSON.stringify(entry)}; const utils = nn.utils;
       const w = torch.tensor([1.5], { dtype: 'float64', requiresGrad: true });
       const opt = new optim.SGD([w], { lr: 0.1 });
       w.mul(w).sum().backward();

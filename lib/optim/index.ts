@@ -1,4 +1,4 @@
-// The `optim` namespace: optimizers, optim.lrScheduler, and the gradient helpers (also exported as `utils`).
+// The `optim` namespace: optimizers and optim.lrScheduler (the gradient helpers are nn.utils, as in PyTorch).
 export {
   Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad,
   type SGDOptions, type AdamOptions, type RMSpropOptions, type AdagradOptions, type OptimizerStateDict,
@@ -6,4 +6,3 @@ export {
   type HyperValue,
 } from './optimizer';
 export * as lrScheduler from './lrScheduler';
-export * as utils from './utils';
