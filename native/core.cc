@@ -35,7 +35,6 @@ double Instance::put(napi_env env, at::Tensor t) {
   s.live = true;
   liveTensors++;
   liveBytes += s.bytes;
-  reportExternal(env, s.bytes);
   return static_cast<double>((static_cast<int64_t>(s.gen) << kSlotBits) | index);
 }
 
@@ -56,10 +55,19 @@ bool Instance::release(napi_env env, int64_t handle) {
   s.gen = (s.gen + 1) & kGenMask;
   liveTensors--;
   liveBytes -= s.bytes;
-  reportExternal(env, -s.bytes);
+  if (s.reported) reportExternal(env, -s.bytes);
+  s.reported = false;
   s.bytes = 0;
   freeSlots.push_back(static_cast<uint32_t>(handle & kSlotMask));
   return true;
+}
+
+void Instance::reportToGc(napi_env env, int64_t handle) {
+  if (find(handle) == nullptr) return;
+  Slot& s = slots[handle & kSlotMask];
+  if (s.reported) return;
+  s.reported = true;
+  reportExternal(env, s.bytes);
 }
 
 void Instance::reportExternal(napi_env env, int64_t delta) {
@@ -427,6 +435,23 @@ napi_value FreeMany(Ctx& c) {
   return c.undefined();
 }
 
+// Hands a batch of handles (a Float64Array) to the GC's accounting: see Instance::reportToGc.
+napi_value ReportToGc(Ctx& c) {
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  if (napi_get_typedarray_info(c.env, c.argv[0], &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_float64_array) {
+    throw ArgError("handles must be a Float64Array");
+  }
+  const double* handles = static_cast<const double*>(data);
+  for (size_t k = 0; k < length; k++) {
+    double d = handles[k];
+    if (d >= 0 && d <= 9007199254740991.0 && std::floor(d) == d) c.inst->reportToGc(c.env, static_cast<int64_t>(d));
+  }
+  return c.undefined();
+}
+
 napi_value IsLive(Ctx& c) {
   int64_t handle;
   if (!readHandle(c.env, c.argv[0], &handle)) return c.retBool(false);
@@ -686,6 +711,7 @@ void registerCore(Registrar& r) {
   r.def("free", Entry<Free>);
   r.def("freeMany", Entry<FreeMany>);
   r.def("isLive", Entry<IsLive>);
+  r.def("reportToGc", Entry<ReportToGc>);
   r.def("memory", Entry<Memory>);
   r.def("setErrorClass", Entry<SetErrorClass>);
   r.def("shape", Entry<Shape>, {"self"});

@@ -34,6 +34,7 @@ struct Slot {
   uint32_t gen = 0;
   int64_t bytes = 0;
   bool live = false;
+  bool reported = false;  // bytes counted in V8's external memory (tensors left to the GC only)
 };
 
 class Instance;
@@ -60,6 +61,9 @@ class Instance {
   at::Tensor* find(int64_t handle);
   // Frees a slot; false when the handle was already stale (a no-op, not an error).
   bool release(napi_env env, int64_t handle);
+  // Counts a tensor's bytes in V8's external memory: done for the tensors handed to the finalizer safety
+  // net, whose native memory only a garbage collection can free.
+  void reportToGc(napi_env env, int64_t handle);
   void reportExternal(napi_env env, int64_t delta);
 };
 

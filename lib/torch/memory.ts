@@ -2,12 +2,14 @@
 // cheapest to the most forgiving:
 //   - t.dispose() / `using t = ...`: frees now (idempotent);
 //   - torch.tidy(fn): frees every tensor fn created and did not return (torch.keep(t) escapes);
-//   - a finalizer safety net for tensors nobody disposed, plus external-memory accounting in the native
-//     layer so that native bytes put pressure on the GC.
+//   - a finalizer safety net for tensors nobody disposed, whose native bytes are reported to V8 as
+//     external memory so that they put pressure on the GC.
 // Registering each tensor with a FinalizationRegistry costs ~0.4 µs, a third of a small op. So a new
 // tensor created outside any tidy scope first goes to a nursery (an array push); the nursery is flushed
 // when it fills up or on the next turn of the event loop, and only tensors still alive then are
-// registered. Temporaries disposed right away, and everything created inside tidy, never pay for it.
+// registered, and reported to V8 in one native call. Temporaries disposed right away, and everything
+// created inside tidy, never pay for either (nor trigger collections V8 cannot use: only a GC of their
+// wrapper can free a forgotten tensor).
 import { TorchError } from './errors';
 import { N, type Handle } from './native';
 
@@ -29,11 +31,16 @@ const registry = new FinalizationRegistry<Handle>((handle) => {
 
 function flushNursery(): void {
   flushScheduled = false;
+  const handles = new Float64Array(nursery.length);
+  let n = 0;
   for (let i = 0; i < nursery.length; i++) {
     const t = nursery[i];
-    if (t.id !== -1) registry.register(t, t.id);
+    if (t.id === -1) continue;
+    registry.register(t, t.id);
+    handles[n++] = t.id;
   }
   nursery.length = 0;
+  if (n > 0) N.reportToGc(handles.subarray(0, n));
 }
 
 function adopt(t: Owned): void {

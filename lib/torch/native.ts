@@ -21,6 +21,7 @@ export interface Native {
   free(h: Handle): boolean;
   freeMany(handles: Float64Array): void;
   isLive(h: Handle): boolean;
+  reportToGc(handles: Float64Array): void;
   memory(): { tensors: number; bytes: number };
   setErrorClass(ctor: new (message: string) => Error): void;
 
