@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { torchPython } from './python.mjs';
 
 const require = (await import('node:module')).createRequire(import.meta.url);
-const { torch } = require('../dist/index.js');
+const { torch, nn, optim } = require('../dist/index.js');
 
 const REPEATS = 9;
 
@@ -76,6 +76,60 @@ with torch.no_grad():
         p.grad = None`,
     },
   })),
+  {
+    name: 'Transformer encoder 4×(d256, 8 heads) seq 64 batch 32, AdamW step', iters: 10,
+    js: () => {
+      torch.manualSeed(0);
+      const layer = new nn.TransformerEncoderLayer(256, 8, { dimFeedforward: 1024, dropout: 0.1, batchFirst: true });
+      const model = new nn.TransformerEncoder(layer, 4);
+      const opt = new optim.AdamW(model.parameters(), { lr: 1e-4 });
+      const x = torch.randn([32, 64, 256]);
+      return () => torch.tidy(() => {
+        opt.zeroGrad();
+        model.call(x).square().mean().backward();
+        opt.step();
+      });
+    },
+    py: {
+      setup: `torch.manual_seed(0)
+layer = torch.nn.TransformerEncoderLayer(256, 8, dim_feedforward=1024, dropout=0.1, batch_first=True)
+model = torch.nn.TransformerEncoder(layer, 4, enable_nested_tensor=False)
+opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+x = torch.randn(32, 64, 256)`,
+      stmt: `opt.zero_grad()
+model(x).square().mean().backward()
+opt.step()`,
+    },
+  },
+  {
+    name: 'CNN (2 conv + 2 linear) 28×28 batch 128, AdamW step', iters: 20,
+    js: () => {
+      torch.manualSeed(0);
+      const model = new nn.Sequential(
+        new nn.Conv2d(1, 16, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
+        new nn.Conv2d(16, 32, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
+        new nn.Flatten(), new nn.Linear(32 * 7 * 7, 128), new nn.ReLU(), new nn.Linear(128, 10));
+      const opt = new optim.AdamW(model.parameters(), { lr: 1e-3 });
+      const x = torch.randn([128, 1, 28, 28]);
+      const y = torch.randint(0, 10, [128]);
+      return () => torch.tidy(() => {
+        opt.zeroGrad();
+        nn.functional.crossEntropy(model.call(x), y).backward();
+        opt.step();
+      });
+    },
+    py: {
+      setup: `torch.manual_seed(0)
+nn = torch.nn
+model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+                      nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+x = torch.randn(128, 1, 28, 28); y = torch.randint(0, 10, (128,))`,
+      stmt: `opt.zero_grad()
+F.cross_entropy(model(x), y).backward()
+opt.step()`,
+    },
+  },
   {
     name: 'fft.rfft [64,128,768] + |X| mean over last axis', iters: 5,
     js: () => {
