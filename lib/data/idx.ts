@@ -158,8 +158,8 @@ function findFile(root: string, base: string): string {
     const p = join(root, name);
     if (existsSync(p)) return p;
   }
-  const hint = root === FASHION_MNIST_ROOT ? ' Install it with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu).' : '';
-  throw new TorchError(`fashionMnist(): ${join(root, `${base}.gz`)} not found.${hint}`);
+  throw new TorchError(`fashionMnist(): ${join(root, `${base}.gz`)} not found. Install Debian's package with ` +
+    `\`apt-get install dataset-fashion-mnist\` (files in ${FASHION_MNIST_ROOT}), or pass root: the folder of the IDX files.`);
 }
 
 /**
