@@ -14,6 +14,17 @@ function rows(n: number, width: number): Tensor {
   return torch.arange(n * width).reshape([n, width]);
 }
 
+const gc = (globalThis as { gc?: () => void }).gc;
+
+/** Lets the finalizers free garbage tensors of earlier tests, so that leak counts only see this test's. */
+async function settle(): Promise<void> {
+  if (!gc) throw new Error('tests need --expose-gc (set in vitest.config.mts)');
+  for (let i = 0; i < 6; i++) {
+    await new Promise((r) => setImmediate(r));
+    gc();
+  }
+}
+
 function collectAll<B>(loader: Iterable<B>, read: (b: B) => unknown): unknown[] {
   const out: unknown[] = [];
   for (const b of loader) {
@@ -134,6 +145,7 @@ describe('TensorDataset and DataLoader', () => {
     const y = torch.arange(20);
     const ds = new data.TensorDataset(x, y);
     const generic: data.Dataset<{ a: Tensor; b: number }> = { length: 20, getItem: (i) => ({ a: x.select(0, i).mul(2), b: i }) };
+    await settle();
     const base = torch.memory().tensors;
     for (const loader of [
       new data.DataLoader(ds, { batchSize: 6, shuffle: true, seed: 1 }),
@@ -177,6 +189,19 @@ describe('TensorDataset and DataLoader', () => {
     const plain: unknown[] = [];
     for await (const b of new data.DataLoader(ds, { batchSize: 2 })) plain.push(b.toArray());
     expect(plain).toEqual(got);
+    // next() called again before the previous call settled: served in order, nothing skipped or leaked.
+    (first.value as Tensor).dispose();
+    await settle();
+    const base = torch.memory().tensors;
+    for (const prefetch of [true, false]) {
+      const par = new data.DataLoader(ds, { batchSize: 1, prefetch })[Symbol.asyncIterator]();
+      const r0 = await par.next();
+      const results = [r0, ...(await Promise.all([par.next(), par.next()]))];
+      for (let i = 0; i < 4; i++) results.push(await par.next());
+      expect(results.map((r) => (r.done ? 'done' : r.value.toArray()))).toEqual([[[0]], [[1]], [[2]], [[3]], [[4]], [[5]], 'done']);
+      for (const r of results) if (!r.done) r.value.dispose();
+    }
+    expect(torch.memory().tensors).toBe(base);
     // Errors in a prefetched batch reach the consumer.
     const bad: data.Dataset<Tensor> = { length: 4, getItem: (i) => (i === 3 ? torch.zeros([2]) : torch.zeros([1])) };
     const seen: number[][] = [];

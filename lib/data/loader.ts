@@ -133,22 +133,30 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B>, AsyncIterabl
       p.catch(() => undefined); // an error surfaces on the next next(), not as an unhandled rejection
       return p;
     };
+    const step = async (): Promise<IteratorResult<B>> => {
+      if (closed) return { done: true, value: undefined };
+      if (!this.prefetch) {
+        if (k >= batches.length) return { done: true, value: undefined };
+        return { done: false, value: this.build(batches[k++]) };
+      }
+      const current = pending ?? start();
+      pending = null;
+      if (current === null) return { done: true, value: undefined };
+      const batch = await current;
+      pending = start();
+      return { done: false, value: batch };
+    };
+    // Calls made without awaiting the previous one are served one after the other, in order.
+    let queue: Promise<unknown> = Promise.resolve();
     return {
-      next: async (): Promise<IteratorResult<B>> => {
-        if (closed) return { done: true, value: undefined };
-        if (!this.prefetch) {
-          if (k >= batches.length) return { done: true, value: undefined };
-          return { done: false, value: this.build(batches[k++]) };
-        }
-        const current = pending ?? start();
-        pending = null;
-        if (current === null) return { done: true, value: undefined };
-        const batch = await current;
-        pending = start();
-        return { done: false, value: batch };
+      next: (): Promise<IteratorResult<B>> => {
+        const result = queue.then(step);
+        queue = result.catch(() => undefined);
+        return result;
       },
       return: async (): Promise<IteratorResult<B>> => {
         closed = true;
+        await queue;
         if (pending !== null) {
           const p = pending;
           pending = null;
