@@ -1,7 +1,8 @@
 // Installs what a fresh Debian 12 machine lacks, then the npm dependencies. Idempotent and quick when
 // everything is in place. Run by `npm test`, `npm run bench` and `npm run demo`.
 //   - apt packages: libtorch-dev (unless LIBTORCH points elsewhere), libopenblas0-openmp (a fast BLAS for
-//     Debian's libtorch), python3-torch (the parity reference and speed baseline), cmake, g++, ninja;
+//     Debian's libtorch), python3-torch (the parity reference and speed baseline), cmake, g++, ninja,
+//     dataset-fashion-mnist (the IDX files data.fashionMnist reads and its tests check);
 //   - npm dependencies (npm ci) when node_modules is missing or older than package-lock.json.
 // Not root: prints the exact apt-get command instead and stops.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -15,7 +16,7 @@ const log = (m) => quiet || console.log(`[setup] ${m}`);
 
 function missingDebianPackages() {
   if (!existsSync('/usr/bin/dpkg-query')) return [];
-  const wanted = ['libopenblas0-openmp', 'python3-torch', 'cmake', 'g++', 'ninja-build'];
+  const wanted = ['libopenblas0-openmp', 'python3-torch', 'cmake', 'g++', 'ninja-build', 'dataset-fashion-mnist'];
   if (!process.env.LIBTORCH) wanted.unshift('libtorch-dev');
   return wanted.filter((pkg) => {
     const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
