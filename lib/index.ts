@@ -7,7 +7,8 @@
 import * as torch from './torch';
 import * as nn from './nn';
 import * as optim from './optim';
+import * as io from './io';
 
-export { torch, nn, optim };
+export { torch, nn, optim, io };
 export { Tensor, TorchError } from './torch';
 export type { DType, Device } from './torch';
