@@ -371,17 +371,17 @@ const finalizer = new FinalizationRegistry<number>((id) => {
  * inputs that require grad and the module's parameters.
  */
 export class ScriptModule {
-  #id: number;
+  private handle: number;
 
   /** @internal made by io.loadTorchScript */
   constructor(id: number) {
-    this.#id = id;
+    this.handle = id;
     finalizer.register(this, id, this);
   }
 
   private get id(): number {
-    if (this.#id < 0) throw new TorchError('ScriptModule: the module was disposed');
-    return this.#id;
+    if (this.handle < 0) throw new TorchError('ScriptModule: the module was disposed');
+    return this.handle;
   }
 
   /** Runs the module's forward on tensor inputs; returns its result (a Tensor, an array, an object...). */
@@ -435,10 +435,10 @@ export class ScriptModule {
 
   /** Frees the native module now. Idempotent; any later use throws. */
   dispose(): void {
-    if (this.#id < 0) return;
-    IO.jitDispose(this.#id);
+    if (this.handle < 0) return;
+    IO.jitDispose(this.handle);
     finalizer.unregister(this);
-    this.#id = -1;
+    this.handle = -1;
   }
   [Symbol.dispose](): void {
     this.dispose();
