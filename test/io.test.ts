@@ -266,6 +266,15 @@ out = 0
     expect(() => io.loadStateDict(file('counter.pt'))).toThrow(/collections\.Counter.*refused/);
     py(`torch.save([torch.zeros(2)], inputs)\nout = 0`, file('list.pt'));
     expect(() => io.loadStateDict(file('list.pt'))).toThrow(/does not hold a dict/);
+    const good = readFileSync(file('list.pt'));
+    for (const cut of [good.length - 10, Math.floor(good.length / 2), 30]) {
+      writeFileSync(file('cut.pt'), good.subarray(0, cut));
+      expect(() => io.loadStateDict(file('cut.pt')), `cut at ${cut}`).toThrow(TorchError);
+    }
+    const corrupt = Buffer.from(readFileSync(file('sd.pt')));
+    corrupt.writeUInt32LE(0, 0); // the first entry's local header signature
+    writeFileSync(file('cut.pt'), corrupt);
+    expect(() => io.loadStateDict(file('cut.pt'))).toThrow(/corrupt zip entry/);
     writeFileSync(file('junk.pt'), Buffer.from('definitely not a zip file'));
     expect(() => io.loadStateDict(file('junk.pt'))).toThrow(/not a zip archive/);
     expect(() => io.loadStateDict(file('absent.pt'))).toThrow(/cannot read/);

@@ -285,9 +285,24 @@ export function loadStateDict(path: string, options: LoadStateDictOptions = {}):
     return ioError(op, `cannot read ${JSON.stringify(path)}: ${(e as Error).message}`);
   }
   const device = options.device === undefined ? undefined : checkDevice(options.device);
+  try {
+    return readStateDict(op, buf, device);
+  } catch (e) {
+    // Reads past the end of a corrupt archive surface as RangeErrors from Buffer.
+    if (e instanceof TorchError) throw e;
+    return ioError(op, `${JSON.stringify(path)} is corrupt or truncated (${(e as Error).message})`);
+  }
+}
+
+function readStateDict(op: string, buf: Buffer, device: Device | undefined): Record<string, Tensor> {
   const zip = readZip(buf);
+  const order = [...zip.keys()].find((k) => k === 'byteorder' || k.endsWith('/byteorder'));
+  if (order !== undefined) {
+    const [bs, be] = zip.get(order) as [number, number];
+    if (buf.toString('latin1', bs, be) !== 'little') ioError(op, 'big-endian torch.save files are not supported');
+  }
   const pkl = [...zip.keys()].find((k) => k === 'data.pkl' || k.endsWith('/data.pkl'));
-  if (pkl === undefined) ioError(op, `${JSON.stringify(path)} has no data.pkl (not a torch.save file?)`);
+  if (pkl === undefined) ioError(op, 'the archive has no data.pkl (not a torch.save file?)');
   const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
   const [ps, pe] = zip.get(pkl) as [number, number];
   const root = unpickle(buf.subarray(ps, pe));
