@@ -8,7 +8,8 @@ import * as torch from './torch';
 import * as nn from './nn';
 import * as optim from './optim';
 import * as data from './data';
+import * as io from './io';
 
-export { torch, nn, optim, data };
+export { torch, nn, optim, data, io };
 export { Tensor, TorchError } from './torch';
 export type { DType, Device } from './torch';

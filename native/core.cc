@@ -757,5 +757,6 @@ NAPI_MODULE_INIT() {
   tkd::registerIndexing(r);
   tkd::registerAutograd(r);
   tkd::registerOptim(r);
+  tkd::registerIo(r);
   return exports;
 }

@@ -55,6 +55,7 @@ class Instance {
   int64_t pendingExternal = 0;  // bytes not yet reported to napi_adjust_external_memory
   napi_ref errorClass = nullptr;
   std::vector<std::unique_ptr<OpInfo>> ops;
+  std::shared_ptr<void> jitModules;  // io.cc's table of TorchScript modules
 
   double put(napi_env env, at::Tensor t);
   // The tensor behind a handle, or nullptr when the handle is stale or malformed.
@@ -180,5 +181,6 @@ void registerCuda(Registrar& r);
 void registerIndexing(Registrar& r);
 void registerAutograd(Registrar& r);
 void registerOptim(Registrar& r);
+void registerIo(Registrar& r);
 
 }  // namespace tkd
