@@ -418,8 +418,9 @@ napi_value Free(Ctx& c) {
   return c.retBool(c.inst->release(c.env, handle));
 }
 
-// Frees a batch of handles given as a Float64Array (tidy scopes end with one call).
-napi_value FreeMany(Ctx& c) {
+// Calls fn(handle) for each valid handle in argument 0, a Float64Array (junk entries are skipped).
+template <class F>
+void forEachHandle(Ctx& c, F fn) {
   napi_typedarray_type type;
   size_t length;
   void* data;
@@ -430,25 +431,19 @@ napi_value FreeMany(Ctx& c) {
   const double* handles = static_cast<const double*>(data);
   for (size_t k = 0; k < length; k++) {
     double d = handles[k];
-    if (d >= 0 && d <= 9007199254740991.0 && std::floor(d) == d) c.inst->release(c.env, static_cast<int64_t>(d));
+    if (d >= 0 && d <= 9007199254740991.0 && std::floor(d) == d) fn(static_cast<int64_t>(d));
   }
+}
+
+// Frees a batch of handles (tidy scopes end with one call).
+napi_value FreeMany(Ctx& c) {
+  forEachHandle(c, [&](int64_t h) { c.inst->release(c.env, h); });
   return c.undefined();
 }
 
-// Hands a batch of handles (a Float64Array) to the GC's accounting: see Instance::reportToGc.
+// Hands a batch of handles to the GC's accounting: see Instance::reportToGc.
 napi_value ReportToGc(Ctx& c) {
-  napi_typedarray_type type;
-  size_t length;
-  void* data;
-  if (napi_get_typedarray_info(c.env, c.argv[0], &type, &length, &data, nullptr, nullptr) != napi_ok ||
-      type != napi_float64_array) {
-    throw ArgError("handles must be a Float64Array");
-  }
-  const double* handles = static_cast<const double*>(data);
-  for (size_t k = 0; k < length; k++) {
-    double d = handles[k];
-    if (d >= 0 && d <= 9007199254740991.0 && std::floor(d) == d) c.inst->reportToGc(c.env, static_cast<int64_t>(d));
-  }
+  forEachHandle(c, [&](int64_t h) { c.inst->reportToGc(c.env, h); });
   return c.undefined();
 }
 

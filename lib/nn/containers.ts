@@ -17,40 +17,6 @@ function normIndex(i: number, n: number, what: string): number {
   return j;
 }
 
-/**
- * Chains modules: forward(x) = m_n(...m_1(x)), each invoked through call() (so hooks run). Indexable
- * (`seq[0]`, `seq.at(-1)`), iterable, `length`; children are named '0', '1', ...
- */
-export class Sequential extends Module implements Iterable<Module> {
-  [index: number]: Module;
-  constructor(...modules: Module[]) {
-    super();
-    modules.forEach((m) => this.append(m));
-  }
-  get length(): number {
-    return this.children().length;
-  }
-  /** Adds a module at the end; returns this. */
-  append(module: Module): this {
-    const i = this.namedChildren().length;
-    this.registerModule(String(i), module);
-    this[i] = module;
-    return this;
-  }
-  at(index: number): Module {
-    const list = this.children();
-    return list[normIndex(index, list.length, 'Sequential')];
-  }
-  [Symbol.iterator](): Iterator<Module> {
-    return this.children()[Symbol.iterator]();
-  }
-  forward(input: unknown): unknown {
-    let x = input;
-    for (const m of this.children()) x = callModule(m as Chainable, x);
-    return x;
-  }
-}
-
 /** A list of registered modules ('0', '1', ...): indexable, iterable, no forward. */
 export class ModuleList extends Module implements Iterable<Module> {
   [index: number]: Module;
@@ -73,10 +39,25 @@ export class ModuleList extends Module implements Iterable<Module> {
   }
   at(index: number): Module {
     const list = this.children();
-    return list[normIndex(index, list.length, 'ModuleList')];
+    return list[normIndex(index, list.length, this.constructor.name)];
   }
   [Symbol.iterator](): Iterator<Module> {
     return this.children()[Symbol.iterator]();
+  }
+}
+
+/**
+ * Chains modules: forward(x) = m_n(...m_1(x)), each invoked through call() (so hooks run). A ModuleList
+ * with a forward: indexable (`seq[0]`, `seq.at(-1)`), iterable, `length`; children are named '0', '1', ...
+ */
+export class Sequential extends ModuleList {
+  constructor(...modules: Module[]) {
+    super(modules);
+  }
+  forward(input: unknown): unknown {
+    let x = input;
+    for (const m of this.children()) x = callModule(m as Chainable, x);
+    return x;
   }
 }
 
