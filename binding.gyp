@@ -4,7 +4,7 @@
   "targets": [
     {
       "target_name": "torchkd",
-      "sources": ["native/core.cc", "native/ops.cc", "native/cuda.cc", "native/indexing.cc", "native/autograd.cc", "native/optim.cc", "native/io.cc"],
+      "sources": ["native/core.cc", "native/ops.cc", "native/cuda.cc", "native/indexing.cc", "native/amp.cc", "native/autograd.cc", "native/optim.cc", "native/io.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node scripts/libtorch.mjs include)"

@@ -750,6 +750,7 @@ NAPI_MODULE_INIT() {
   tkd::registerOps(r);
   tkd::registerCuda(r);
   tkd::registerIndexing(r);
+  tkd::registerAmp(r);
   tkd::registerAutograd(r);
   tkd::registerOptim(r);
   tkd::registerIo(r);

@@ -179,6 +179,7 @@ void registerCore(Registrar& r);
 void registerOps(Registrar& r);
 void registerCuda(Registrar& r);
 void registerIndexing(Registrar& r);
+void registerAmp(Registrar& r);
 void registerAutograd(Registrar& r);
 void registerOptim(Registrar& r);
 void registerIo(Registrar& r);

@@ -19,6 +19,8 @@ export * from './creation';
 export * from './ops.generated';
 export { slice, Slice, unique, type Index, type UniqueOptions } from './indexing';
 import './properties';
+export { autocast, type AutocastOptions } from './amp';
+export * as amp from './amp';
 export * as cuda from './cuda';
 export * as autograd from './autograd';
 export { noGrad, enableGrad, inferenceMode, isGradEnabled, setGradEnabled } from './autograd';

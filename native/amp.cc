@@ -1,0 +1,83 @@
+// Autocast state (torch.autocast): thread-local in ATen, set and restored around a JS function by
+// lib/torch/amp.ts. libtorch 2.4 replaced the per-device setters with set_autocast_enabled(DeviceType, ...).
+#include "torchkd.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
+namespace tkd {
+namespace {
+
+#define TORCHKD_AUTOCAST_BY_DEVICE (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
+
+at::DeviceType autocastDevice(Ctx& c, size_t i) {
+  std::string type = c.string(i);
+  if (type == "cpu") return at::kCPU;
+  if (type == "cuda") return at::kCUDA;
+  throw ArgError("deviceType must be 'cpu' or 'cuda', got '" + type + "'");
+}
+
+bool isEnabled(at::DeviceType device) {
+#if TORCHKD_AUTOCAST_BY_DEVICE
+  return at::autocast::is_autocast_enabled(device);
+#else
+  return device == at::kCPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
+#endif
+}
+
+at::ScalarType dtypeOf(at::DeviceType device) {
+#if TORCHKD_AUTOCAST_BY_DEVICE
+  return at::autocast::get_autocast_dtype(device);
+#else
+  return device == at::kCPU ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype();
+#endif
+}
+
+// autocastState(deviceType) -> [enabled, dtype code]
+napi_value State(Ctx& c) {
+  at::DeviceType device = autocastDevice(c, 0);
+  napi_value arr;
+  napi_create_array_with_length(c.env, 2, &arr);
+  napi_set_element(c.env, arr, 0, c.retBool(isEnabled(device)));
+  napi_set_element(c.env, arr, 1, c.ret(static_cast<double>(dtypeOf(device))));
+  return arr;
+}
+
+// autocastSet(deviceType, enabled, dtype): also counts the nesting, as torch.autocast's __enter__ does.
+napi_value Set(Ctx& c) {
+  at::DeviceType device = autocastDevice(c, 0);
+  bool enabled = c.boolean(1);
+  at::ScalarType dtype = c.dtype(2);
+#if TORCHKD_AUTOCAST_BY_DEVICE
+  at::autocast::set_autocast_enabled(device, enabled);
+  at::autocast::set_autocast_dtype(device, dtype);
+#else
+  if (device == at::kCPU) {
+    at::autocast::set_cpu_enabled(enabled);
+    at::autocast::set_autocast_cpu_dtype(dtype);
+  } else {
+    at::autocast::set_enabled(enabled);
+    at::autocast::set_autocast_gpu_dtype(dtype);
+  }
+#endif
+  return c.undefined();
+}
+
+napi_value Enter(Ctx& c) { return c.ret(static_cast<double>(at::autocast::increment_nesting())); }
+
+// Leaving the outermost autocast region frees the cache of casted weights, as torch.autocast's __exit__.
+napi_value Exit(Ctx& c) {
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  return c.undefined();
+}
+
+}  // namespace
+
+void registerAmp(Registrar& r) {
+  r.def("autocastState", Entry<State>, {"deviceType"}, "autocast");
+  r.def("autocastSet", Entry<Set>, {"deviceType", "enabled", "dtype"}, "autocast");
+  r.def("autocastEnter", Entry<Enter>, {}, "autocast");
+  r.def("autocastExit", Entry<Exit>, {}, "autocast");
+}
+
+}  // namespace tkd
