@@ -207,7 +207,8 @@ function parseHeader(op: string, header: unknown, dataLength: number): { entries
  * Reads a safetensors file. The header is validated against the file's size before any tensor memory is
  * allocated (truncated files, offsets out of range, overlaps and gaps, unknown dtypes and byte counts that
  * do not match the shape are TorchErrors). Each tensor's bytes are read from the file once and copied once
- * into the tensor.
+ * into the tensor. The file is deliberately not memory-mapped: a mapped file that another writer
+ * truncates in place raises SIGBUS on the next access and kills the process.
  */
 export function loadSafetensors(path: string, options: LoadSafetensorsOptions = {}): Safetensors {
   const op = 'io.loadSafetensors';
