@@ -9,7 +9,8 @@ import * as nn from './nn';
 import * as optim from './optim';
 import * as data from './data';
 import * as io from './io';
+import * as distill from './distill';
 
-export { torch, nn, optim, data, io };
+export { torch, nn, optim, data, io, distill };
 export { Tensor, TorchError } from './torch';
 export type { DType, Device } from './torch';

@@ -31,8 +31,18 @@ export function testDevices(): string[] {
   return torch.cuda.isAvailable() ? ['cpu', 'cuda'] : ['cpu'];
 }
 
-/** Element-wise closeness of nested arrays, with a readable failure. */
+/** Element-wise closeness of nested arrays (or plain objects of them, key by key), with a readable failure. */
 export function expectClose(actual: unknown, expected: unknown, rtol = 1e-6, atol = 1e-7): void {
+  if (expected !== null && typeof expected === 'object' && !Array.isArray(expected)) {
+    for (const [key, value] of Object.entries(expected)) {
+      try {
+        expectClose((actual as Record<string, unknown>)[key], value, rtol, atol);
+      } catch (e) {
+        throw new Error(`${key}: ${(e as Error).message}`);
+      }
+    }
+    return;
+  }
   const a = flat(actual);
   const e = flat(expected);
   if (a.length !== e.length) throw new Error(`length ${a.length} != ${e.length}`);

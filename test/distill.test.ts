@@ -1,0 +1,99 @@
+// Distillation losses against values computed in Python PyTorch from each paper's formula (not from the
+// TypeScript), plus the identities the methods rest on.
+import { describe, expect, it } from 'vitest';
+import { distill, torch, type Tensor } from '../dist/index.js';
+import { expectClose, py } from './helpers';
+
+function logits(seed: number, b = 6, c = 5) {
+  torch.manualSeed(seed);
+  const s = torch.randn([b, c], { dtype: 'float64' });
+  const t = torch.randn([b, c], { dtype: 'float64' }).mul(2);
+  const y = torch.randint(0, c, [b]);
+  return { s, t, y, inputs: { s: s.toArray(), t: t.toArray(), y: y.toArray() } };
+}
+
+const PY_PRELUDE = `s = torch.tensor(inputs['s'], dtype=torch.float64); t = torch.tensor(inputs['t'], dtype=torch.float64)
+y = torch.tensor(inputs['y']); B, C = s.shape`;
+
+describe('Hinton KD', () => {
+  it('kdLoss = T²·KL(softmax(t/T) ‖ softmax(s/T)) under every reduction, and hintonLoss mixes it with CE', () => {
+    const { s, t, y, inputs } = logits(1);
+    const ours = {
+      batchmean: distill.kdLoss(s, t).item(),
+      sum: distill.kdLoss(s, t, { reduction: 'sum' }).item(),
+      none: distill.kdLoss(s, t, { reduction: 'none' }).toArray(),
+      mean: distill.kdLoss(s, t, { reduction: 'mean', temperature: 2 }).item(),
+      hinton: distill.hintonLoss(s, t, y, { temperature: 3, alpha: 0.7 }).item(),
+    };
+    const ref = py(`${PY_PRELUDE}
+def kl(T):  # the paper's soft-target term, elementwise: p_t (log p_t − log p_s)
+    ps, pt = torch.softmax(s / T, 1), torch.softmax(t / T, 1)
+    return pt * (pt.log() - ps.log())
+out = dict(batchmean=16 * kl(4).sum().item() / B, sum=16 * kl(4).sum().item(), none=(16 * kl(4).sum(1)).tolist(),
+           mean=4 * kl(2).mean().item(),
+           hinton=(0.3 * torch.nn.functional.cross_entropy(s, y) + 0.7 * 9 * kl(3).sum() / B).item())`, inputs);
+    expectClose(ours, ref, 1e-12, 1e-14);
+  });
+
+  it('∂kdLoss/∂s = T·(softmax(s/T) − softmax(t/T))/B, tending to (s − t)/(C·B) for large T and zero-mean logits', () => {
+    const { s, t } = logits(2);
+    const B = 6;
+    const C = 5;
+    for (const T of [4, 1000]) {
+      const leaf = s.detach().clone().requiresGrad_();
+      distill.kdLoss(leaf, t, { temperature: T }).backward();
+      const expected = leaf.detach().div(T).softmax(1).sub(t.div(T).softmax(1)).mul(T / B);
+      expectClose((leaf.grad as Tensor).toArray(), expected.toArray(), 1e-9, 1e-12);
+    }
+    const sc = s.sub(s.mean(1, { keepdim: true }));
+    const tc = t.sub(t.mean(1, { keepdim: true }));
+    const leaf = sc.detach().clone().requiresGrad_();
+    distill.kdLoss(leaf, tc, { temperature: 1e4 }).backward();
+    expectClose((leaf.grad as Tensor).toArray(), sc.sub(tc).div(C * B).toArray(), 1e-3, 1e-6);
+  });
+
+  it('rejects bad options and frees its intermediates', () => {
+    const { s, t } = logits(3);
+    expect(() => distill.kdLoss(s, t, { temperature: 0 })).toThrow(/temperature must be positive/);
+    expect(() => distill.kdLoss(s, t, { reduction: 'avg' as never })).toThrow(/unknown reduction/);
+    const before = torch.memory().tensors;
+    distill.kdLoss(s, t).dispose();
+    distill.hintonLoss(s, t, torch.zeros([6], { dtype: 'int64' })).dispose();
+    expect(torch.memory().tensors).toBe(before + 1);
+  });
+});
+
+describe('Decoupled KD', () => {
+  it("TCKD and NCKD equal the paper's binary and renormalised non-target KLs; dkdLoss = α·TCKD + β·NCKD", () => {
+    const { s, t, y, inputs } = logits(4);
+    const { tckd, nckd } = distill.dkdParts(s, t, y);
+    const ours = { tckd: tckd.item(), nckd: nckd.item(), loss: distill.dkdLoss(s, t, y, { alpha: 0.5, beta: 2 }).item() };
+    const ref = py(`${PY_PRELUDE}
+T = 4
+ps, pt = torch.softmax(s / T, 1), torch.softmax(t / T, 1)
+rows = torch.arange(B)
+bs = torch.stack([ps[rows, y], 1 - ps[rows, y]], 1); bt = torch.stack([pt[rows, y], 1 - pt[rows, y]], 1)
+tckd = T * T * (bt * (bt.log() - bs.log())).sum() / B
+keep = torch.ones(B, C, dtype=torch.bool); keep[rows, y] = False
+qs = ps * keep / (ps * keep).sum(1, keepdim=True); qt = pt * keep / (pt * keep).sum(1, keepdim=True)
+nckd = T * T * torch.where(keep, qt * (qt.log() - qs.log()), torch.zeros(())).sum() / B
+out = dict(tckd=tckd.item(), nckd=nckd.item(), loss=(0.5 * tckd + 2 * nckd).item())`, inputs);
+    expectClose(ours, ref, 1e-10, 1e-14);
+  });
+
+  it('per sample, KD = TCKD + (1 − p_target^teacher) · NCKD', () => {
+    const { s, t, y } = logits(5);
+    for (let i = 0; i < 6; i++) {
+      torch.tidy(() => {
+        const [si, ti, yi] = [s.narrow(0, i, 1), t.narrow(0, i, 1), y.narrow(0, i, 1)];
+        const { tckd, nckd } = distill.dkdParts(si, ti, yi);
+        const pTarget = ti.div(4).softmax(1).gather(1, yi.unsqueeze(1)).item();
+        expect(distill.kdLoss(si, ti).item()).toBeCloseTo(tckd.item() + (1 - pTarget) * nckd.item(), 10);
+      });
+    }
+  });
+
+  it('the warm-up factor is min(epoch / warmup, 1)', () => {
+    expect([0, 5, 20, 40].map((e) => distill.dkdWarmup(e, 20))).toEqual([0, 0.25, 1, 1]);
+  });
+});
