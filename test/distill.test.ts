@@ -97,3 +97,54 @@ out = dict(tckd=tckd.item(), nckd=nckd.item(), loss=(0.5 * tckd + 2 * nckd).item
     expect([0, 5, 20, 40].map((e) => distill.dkdWarmup(e, 20))).toEqual([0, 0.25, 1, 1]);
   });
 });
+
+describe('noisy teacher', () => {
+  it('σ = 0 is the identity; ξ, the applied fraction and the per-batch switch follow the formula', () => {
+    torch.manualSeed(6);
+    const z = torch.randn([4000, 10], { dtype: 'float64' }).add(3);
+    expect(distill.perturbLogits(z, { sigma: 0, prob: 1 }).toArray()).toEqual(z.toArray());
+    const out = distill.perturbLogits(z, { sigma: 0.2, prob: 0.3 });
+    const xi = out.div(z).sub(1).div(0.2);
+    const changed = xi.abs().sum(1).gt(0);
+    const fraction = changed.double().mean().item();
+    expect(Math.abs(fraction - 0.3)).toBeLessThan(0.03);
+    const drawn = xi.index(changed);
+    expect(Math.abs(drawn.mean().item())).toBeLessThan(0.02);
+    expect(Math.abs(drawn.std().item() - 1)).toBeLessThan(0.02);
+    const batchwise = distill.perturbLogits(z, { sigma: 0.2, prob: 0.5, perSample: false });
+    const rowsChanged = batchwise.sub(z).abs().sum(1).gt(0).double().mean().item();
+    expect([0, 1]).toContain(rowsChanged);
+    expect(() => distill.perturbLogits(z, { prob: 2 })).toThrow(/prob must be in \[0, 1\]/);
+  });
+});
+
+describe('multi-teacher KD', () => {
+  it('each mode equals its formula in PyTorch', () => {
+    const { s, t, inputs } = logits(7);
+    const t2 = t.flip([1]).mul(0.5);
+    const ours = {
+      avgLogits: distill.multiTeacherKdLoss(s, [t, t2], { mode: 'avgLogits' }).item(),
+      avgProbs: distill.multiTeacherKdLoss(s, [t, t2], { weights: [0.25, 0.75] }).item(),
+      sumKl: distill.multiTeacherKdLoss(s, [t, t2], { mode: 'sumKl', temperature: 2 }).item(),
+    };
+    const ref = py(`${PY_PRELUDE}
+t2 = t.flip(1) * 0.5
+def kd(s, p, T):  # T² · KL(p ‖ softmax(s/T)), batch mean
+    return (T * T * (p * (p.log() - torch.log_softmax(s / T, 1))).sum() / B).item()
+out = dict(avgLogits=kd(s, torch.softmax((t + t2) / 2 / 4, 1), 4),
+           avgProbs=kd(s, 0.25 * torch.softmax(t / 4, 1) + 0.75 * torch.softmax(t2 / 4, 1), 4),
+           sumKl=kd(s, torch.softmax(t / 2, 1), 2) + kd(s, torch.softmax(t2 / 2, 1), 2))`, inputs);
+    expectClose(ours, ref, 1e-12, 1e-14);
+  });
+
+  it('the gradient of Σ_k KL(p_k ‖ q) is K times that of KL(p̄ ‖ q)', () => {
+    const { s, t } = logits(8);
+    const teachers = [t, t.mul(-1), t.flip([0]), t.add(1)];
+    const grad = (mode: 'sumKl' | 'avgProbs') => {
+      const leaf = s.detach().clone().requiresGrad_();
+      distill.multiTeacherKdLoss(leaf, teachers, { mode }).backward();
+      return leaf.grad as Tensor;
+    };
+    expectClose(grad('sumKl').toArray(), grad('avgProbs').mul(4).toArray(), 1e-10, 1e-13);
+  });
+});

@@ -27,16 +27,19 @@ export function kdLoss(studentLogits: Tensor, teacherLogits: Tensor, options: Kd
   return torch.tidy(() => {
     const logQ = studentLogits.div(temperature).logSoftmax(1);
     const logP = teacherLogits.div(temperature).logSoftmax(1);
-    const pointwise = logP.exp().mul(logP.sub(logQ));
-    const scale = temperature * temperature;
-    switch (reduction) {
-      case 'batchmean': return pointwise.sum().mul(scale / studentLogits.size(0));
-      case 'sum': return pointwise.sum().mul(scale);
-      case 'mean': return pointwise.mean().mul(scale);
-      case 'none': return pointwise.sum(1).mul(scale);
-      default: throw new TorchError(`kdLoss(): unknown reduction ${JSON.stringify(reduction)} (batchmean | sum | none | mean)`);
-    }
+    return reduceKl(logP.exp().mul(logP.sub(logQ)), reduction, temperature * temperature, 'kdLoss');
   });
+}
+
+/** Reduces pointwise KL terms [B, C, ...] as a KdReduction, times scale (T²). */
+export function reduceKl(pointwise: Tensor, reduction: KdReduction, scale: number, op: string): Tensor {
+  switch (reduction) {
+    case 'batchmean': return pointwise.sum().mul(scale / pointwise.size(0));
+    case 'sum': return pointwise.sum().mul(scale);
+    case 'mean': return pointwise.mean().mul(scale);
+    case 'none': return pointwise.sum(1).mul(scale);
+    default: throw new TorchError(`${op}(): unknown reduction ${JSON.stringify(reduction)} (batchmean | sum | none | mean)`);
+  }
 }
 
 export interface HintonOptions {

@@ -1,3 +1,5 @@
 // The distillation methods, as plain functions over tensors (one file per method).
 export { kdLoss, hintonLoss, type KdOptions, type KdReduction, type HintonOptions } from './hinton';
 export { dkdLoss, dkdParts, dkdWarmup, type DkdOptions } from './dkd';
+export { perturbLogits, type PerturbOptions } from './noisy';
+export { multiTeacherKdLoss, type MultiTeacherOptions } from './multiTeacher';
