@@ -148,3 +148,56 @@ out = dict(avgLogits=kd(s, torch.softmax((t + t2) / 2 / 4, 1), 4),
     expectClose(grad('sumKl').toArray(), grad('avgProbs').mul(4).toArray(), 1e-10, 1e-13);
   });
 });
+
+describe('intra-distillation', () => {
+  it('xDivergence is the mean symmetric KL to the mean (PyTorch formula), 0 when all passes agree', () => {
+    torch.manualSeed(9);
+    const probs = [0, 1, 2].map(() => torch.randn([4, 6], { dtype: 'float64' }).softmax(1));
+    const ref = py<number>(`ps = [torch.tensor(p, dtype=torch.float64) for p in inputs]
+m = sum(ps) / 3
+kl = lambda a, b: (a * (a.log() - b.log())).sum(1)
+out = (sum(kl(p, m) + kl(m, p) for p in ps) / 3).mean().item()`, probs.map((p) => p.toArray()));
+    expect(distill.xDivergence(probs).item()).toBeCloseTo(ref, 12);
+    expect(distill.xDivergence([probs[0], probs[0], probs[0]]).item()).toBe(0);
+    const outs = [torch.tensor([1, 2], { dtype: 'float64' }), torch.tensor([3, 6], { dtype: 'float64' })];
+    expect(distill.intraMse(outs).item()).toBe((1 + 4) / 2);
+  });
+
+  it('adaptiveAlpha rises to 1 at N/q and α at N/p, and is α itself when α ≤ 1', () => {
+    const o = { alpha: 5, p: 5, q: 10 };
+    expect(distill.adaptiveAlpha(0, 1000, o)).toBe(0);
+    expect(distill.adaptiveAlpha(100, 1000, o)).toBeCloseTo(1, 12);
+    expect(distill.adaptiveAlpha(200, 1000, o)).toBeCloseTo(5, 12);
+    expect(distill.adaptiveAlpha(900, 1000, o)).toBe(5);
+    expect(distill.adaptiveAlpha(10, 1000, { alpha: 0.5, p: 5, q: 10 })).toBe(0.5);
+  });
+
+  it('parameterSensitivity is |θ ⊙ ∂L/∂θ| as computed in PyTorch; sensitivityBalance their std', () => {
+    const model = new OneMatrixModel();
+    const x = torch.tensor([[1, -2, 0.5]], { dtype: 'float64' });
+    const sens = distill.parameterSensitivity(model, () => model.weight.matmul(x.t()).square().sum());
+    const ref = py<{ w: number[][]; std: number }>(`w = torch.tensor([[0.5, -1., 2.], [1.5, 0.25, -0.75]], dtype=torch.float64, requires_grad=True)
+x = torch.tensor([[1., -2., 0.5]], dtype=torch.float64)
+(w @ x.t()).square().sum().backward()
+s = (w * w.grad).abs()
+out = dict(w=s.tolist(), std=s.flatten().std().item())`);
+    expectClose(sens.get('weight')!.toArray(), ref.w, 1e-12);
+    expect(distill.sensitivityBalance(sens)).toBeCloseTo(ref.std, 12);
+  });
+});
+
+describe('BSS schedules', () => {
+  it('r(e) = max(3(1 − e/E), 0) + 1 and r_a(e) = max(2(1 − 4e/(3E)), 0)', () => {
+    expect(distill.bssWeights(0, 80)).toEqual({ r: 4, ra: 2 });
+    expect(distill.bssWeights(30, 80)).toEqual({ r: 3 * (1 - 30 / 80) + 1, ra: 2 * (1 - 120 / 240) });
+    expect(distill.bssWeights(70, 80)).toEqual({ r: 3 * (1 - 70 / 80) + 1, ra: 0 });
+  });
+});
+
+/** A one-parameter module for the sensitivity test. */
+class OneMatrixModel {
+  weight = torch.tensor([[0.5, -1, 2], [1.5, 0.25, -0.75]], { dtype: 'float64', requiresGrad: true });
+  namedParameters(): [string, Tensor][] {
+    return [['weight', this.weight]];
+  }
+}

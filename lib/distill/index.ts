@@ -3,3 +3,5 @@ export { kdLoss, hintonLoss, type KdOptions, type KdReduction, type HintonOption
 export { dkdLoss, dkdParts, dkdWarmup, type DkdOptions } from './dkd';
 export { perturbLogits, type PerturbOptions } from './noisy';
 export { multiTeacherKdLoss, type MultiTeacherOptions } from './multiTeacher';
+export { xDivergence, intraMse, adaptiveAlpha, parameterSensitivity, sensitivityBalance } from './intra';
+export { bssWeights } from './bss';
