@@ -201,3 +201,56 @@ class OneMatrixModel {
     return [['weight', this.weight]];
   }
 }
+
+describe('SpectralKD', () => {
+  it('spectral intensity is the mean FFT magnitude along the channel axis (PyTorch formula), per layout', () => {
+    torch.manualSeed(10);
+    const nlh = torch.randn([2, 5, 8], { dtype: 'float64' });
+    const bchw = torch.randn([2, 6, 3, 4], { dtype: 'float64' });
+    const ours = {
+      nlh: distill.spectralIntensity(nlh).intensity,
+      bchw: distill.spectralIntensity(bchw, { layout: 'BCHW' }).intensity,
+      binned: distill.spectralIntensity(nlh, { bins: 3 }),
+    };
+    const ref = py(`a = torch.tensor(inputs['nlh'], dtype=torch.float64); b = torch.tensor(inputs['bchw'], dtype=torch.float64)
+mag = torch.fft.fft(a, dim=-1).abs()
+out = dict(nlh=mag.mean().item(), bchw=torch.fft.fft(b, dim=1).abs().mean().item(),
+           binned=dict(intensity=mag[..., :3].mean().item(), profile=mag[..., :3].reshape(-1, 3).mean(0).tolist()))`,
+    { nlh: nlh.toArray(), bchw: bchw.toArray() });
+    expectClose(ours, ref, 1e-12, 1e-14);
+    expect(() => distill.spectralIntensity(bchw)).toThrow(/layout NLH expects a 3-D tensor/);
+  });
+
+  it('profiles layers and selects top, edge runs (the U shape) and thresholded layers', () => {
+    const scaled = [3, 2.5, 1, 0.8, 0.9, 2.8].map((s) => torch.ones([1, 4, 8]).mul(s));
+    const profile = distill.spectralProfile(scaled);
+    // A constant signal's spectrum is all DC: |X_0| = 8·s over 8 bins, so the intensity is s.
+    expectClose(profile, [3, 2.5, 1, 0.8, 0.9, 2.8], 1e-6);
+    expect(distill.selectLayers(profile, { strategy: 'top', k: 2 })).toEqual([0, 5]);
+    expect(distill.selectLayers(profile, { strategy: 'edges', k: 3 })).toEqual([0, 1, 5]);
+    expect(distill.selectLayers(profile, { strategy: 'threshold', k: 0.9 })).toEqual([0, 5]);
+  });
+
+  it('spectralLoss pools teacher channels, matches its PyTorch formula, and equals half the spatial MSE with a full FFT', () => {
+    torch.manualSeed(11);
+    const s = torch.randn([2, 4, 6, 5], { dtype: 'float64' });
+    const t = torch.randn([2, 8, 6, 5], { dtype: 'float64' });
+    const ours = distill.spectralLoss(s, t, { layout: 'BCHW' }).item();
+    const ref = py<number>(`s = torch.tensor(inputs['s'], dtype=torch.float64); t = torch.tensor(inputs['t'], dtype=torch.float64)
+B, C, H, W = t.shape
+tp = torch.nn.functional.adaptive_avg_pool1d(t.permute(0, 2, 3, 1).reshape(-1, 1, C), 4).reshape(B, H, W, 4).permute(0, 3, 1, 2)
+S, T = torch.fft.rfft2(s, norm='ortho'), torch.fft.rfft2(tp, norm='ortho')
+out = torch.nn.functional.mse_loss(torch.view_as_real(S), torch.view_as_real(T)).item()`, { s: s.toArray(), t: t.toArray() });
+    expect(ours).toBeCloseTo(ref, 12);
+    const t4 = torch.randn([2, 4, 6, 5], { dtype: 'float64' });
+    const spatial = nnMse(s, t4);
+    expect(distill.spectralLoss(s, t4, { layout: 'BCHW', full: true }).item()).toBeCloseTo(spatial / 2, 12);
+    const seqS = torch.randn([2, 7, 4], { dtype: 'float64' });
+    const seqT = torch.randn([2, 7, 4], { dtype: 'float64' });
+    expect(distill.spectralLoss(seqS, seqT, { full: true }).item()).toBeCloseTo(nnMse(seqS, seqT) / 2, 12);
+  });
+});
+
+function nnMse(a: Tensor, b: Tensor): number {
+  return a.sub(b).square().mean().item();
+}

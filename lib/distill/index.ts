@@ -5,3 +5,7 @@ export { perturbLogits, type PerturbOptions } from './noisy';
 export { multiTeacherKdLoss, type MultiTeacherOptions } from './multiTeacher';
 export { xDivergence, intraMse, adaptiveAlpha, parameterSensitivity, sensitivityBalance } from './intra';
 export { bssWeights } from './bss';
+export {
+  spectralIntensity, spectralProfile, selectLayers, spectralLoss,
+  type FeatureLayout, type IntensityOptions, type SelectOptions, type SpectralLossOptions,
+} from './spectral';
