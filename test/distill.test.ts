@@ -1,7 +1,7 @@
 // Distillation losses against values computed in Python PyTorch from each paper's formula (not from the
 // TypeScript), plus the identities the methods rest on.
 import { describe, expect, it } from 'vitest';
-import { distill, torch, type Tensor } from '../dist/index.js';
+import { distill, nn, torch, type Tensor } from '../dist/index.js';
 import { expectClose, py } from './helpers';
 
 function logits(seed: number, b = 6, c = 5) {
@@ -254,3 +254,67 @@ out = torch.nn.functional.mse_loss(torch.view_as_real(S), torch.view_as_real(T))
 function nnMse(a: Tensor, b: Tensor): number {
   return a.sub(b).square().mean().item();
 }
+
+describe('hidden-state and attention distillation', () => {
+  it('layer maps follow each strategy', () => {
+    const pairs = (m: ReturnType<typeof distill.layerMap>) => m.map((p) => [p.student, p.teacher, p.weights]);
+    expect(pairs(distill.layerMap(12, 4, 'uniform'))).toEqual([[0, [0], [1]], [1, [3], [1]], [2, [6], [1]], [3, [9], [1]], [4, [12], [1]]]);
+    expect(pairs(distill.layerMap(6, 3, 'skip'))).toEqual([[0, [1], [1]], [1, [3], [1]], [2, [5], [1]]]);
+    expect(pairs(distill.layerMap(6, 2, 'last'))).toEqual([[0, [4], [1]], [1, [5], [1]]]);
+    expect(pairs(distill.layerMap(4, 2, 'average'))).toEqual([[0, [0, 1], [0.5, 0.5]], [1, [2, 3], [0.5, 0.5]]]);
+    expect(pairs(distill.layerMap(4, 2, 'weighted', { weights: [0.3, 0.7] }))).toEqual([[0, [0, 1], [0.3, 0.7]], [1, [2, 3], [0.3, 0.7]]]);
+    expect(pairs(distill.layerMap(4, 2, [[0, 1], [1, [2, 3]]]))).toEqual([[0, [1], [1]], [1, [2, 3], [0.5, 0.5]]]);
+    expect(() => distill.layerMap(5, 2, 'skip')).toThrow(/multiple of the student's/);
+  });
+
+  it('hiddenStateLoss sums the per-pair MSE or cosine terms (PyTorch formulas), with a projection for other widths', () => {
+    torch.manualSeed(12);
+    const sh = [0, 1].map(() => torch.randn([2, 3, 4], { dtype: 'float64' }));
+    const th = [0, 1, 2, 3].map(() => torch.randn([2, 3, 4], { dtype: 'float64' }));
+    const map = distill.layerMap(4, 2, 'weighted', { weights: [0.3, 0.7] });
+    const ours = {
+      mse: distill.hiddenStateLoss(sh, th, { map }).item(),
+      cosine: distill.hiddenStateLoss(sh, th, { map, loss: 'cosine' }).item(),
+    };
+    const ref = py(`sh = [torch.tensor(x, dtype=torch.float64) for x in inputs['s']]; th = [torch.tensor(x, dtype=torch.float64) for x in inputs['t']]
+tg = [0.3 * th[0] + 0.7 * th[1], 0.3 * th[2] + 0.7 * th[3]]
+F = torch.nn.functional
+out = dict(mse=sum(F.mse_loss(s, t) for s, t in zip(sh, tg)).item(),
+           cosine=sum((1 - F.cosine_similarity(s, t, dim=-1)).mean() for s, t in zip(sh, tg)).item())`,
+    { s: sh.map((x) => x.toArray()), t: th.map((x) => x.toArray()) });
+    expectClose(ours, ref, 1e-12, 1e-14);
+    const wide = [torch.randn([2, 3, 6], { dtype: 'float64' })];
+    const narrow = [torch.randn([2, 3, 4], { dtype: 'float64' })];
+    const one = distill.layerMap(1, 1, [[0, 0]]);
+    expect(() => distill.hiddenStateLoss(narrow, wide, { map: one })).toThrow(/widths differ/);
+    const proj = new nn.Linear(4, 6).double();
+    const viaProjection = distill.hiddenStateLoss(narrow, wide, { map: one, projection: proj }).item();
+    expect(viaProjection).toBeCloseTo(narrow[0].matmul(proj.weight.t()).add(proj.bias!).sub(wide[0]).square().mean().item(), 12);
+  });
+
+  it('attentionLoss excludes masked positions (MSE and KL against the formulas)', () => {
+    torch.manualSeed(13);
+    const s = torch.randn([2, 2, 4, 4], { dtype: 'float64' }).softmax(-1);
+    const t = torch.randn([2, 2, 4, 4], { dtype: 'float64' }).softmax(-1);
+    const mask = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]]);
+    const ours = {
+      mse: distill.attentionLoss(s, t, { mask }).item(),
+      kl: distill.attentionLoss(s, t, { mask, mode: 'kl' }).item(),
+      full: distill.attentionLoss(s, t).item(),
+    };
+    const ref = py(`s = torch.tensor(inputs['s'], dtype=torch.float64); t = torch.tensor(inputs['t'], dtype=torch.float64)
+m = torch.tensor(inputs['m'], dtype=torch.float64)
+mse, n, kl, q = 0.0, 0, 0.0, 0
+for b in range(2):
+    for h in range(2):
+        for i in range(4):
+            if not m[b, i]: continue
+            q += 1
+            for j in range(4):
+                if not m[b, j]: continue
+                mse += (s[b, h, i, j] - t[b, h, i, j]).item() ** 2; n += 1
+                kl += (t[b, h, i, j] * (t[b, h, i, j].log() - s[b, h, i, j].log())).item()
+out = dict(mse=mse / n, kl=kl / q, full=((s - t) ** 2).mean().item())`, { s: s.toArray(), t: t.toArray(), m: mask.toArray() });
+    expectClose(ours, ref, 1e-12, 1e-14);
+  });
+});

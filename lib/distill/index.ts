@@ -9,3 +9,7 @@ export {
   spectralIntensity, spectralProfile, selectLayers, spectralLoss,
   type FeatureLayout, type IntensityOptions, type SelectOptions, type SpectralLossOptions,
 } from './spectral';
+export {
+  layerMap, hiddenStateLoss, attentionLoss,
+  type LayerPair, type LayerMapStrategy, type HiddenStateLossOptions, type AttentionLossOptions,
+} from './hidden';

@@ -1,0 +1,115 @@
+// Hidden-state and attention distillation with layer maps (TinyBERT: Jiao et al. 2020; the 'average' and
+// 'weighted' maps follow the layer-combination variants used in later work).
+import * as nn from '../nn';
+import * as torch from '../torch';
+import { TorchError } from '../torch/errors';
+import type { Tensor } from '../torch/tensor';
+
+/** Student hidden state `student` is matched with Σ_k weights[k] · teacher hidden state teacher[k]. */
+export interface LayerPair {
+  student: number;
+  teacher: number[];
+  weights: number[];
+}
+
+export type LayerMapStrategy = 'uniform' | 'skip' | 'last' | 'average' | 'weighted';
+
+/**
+ * Which teacher layers each student layer learns from, for N teacher and M student layers, k = N / M:
+ * - 'uniform' (TinyBERT): hidden-state lists that include the embeddings at index 0; student i ↔ teacher i·k
+ *   for i = 0..M;
+ * - 'skip': student j ↔ teacher (j + 1)·k − 1 (the last of each group of k), j = 0..M−1;
+ * - 'last': student j ↔ teacher N − M + j;
+ * - 'average': student j ↔ the mean of teacher group [j·k, (j + 1)·k);
+ * - 'weighted': the same groups with the given weights (e.g. [0.3, 0.7] for k = 2);
+ * - an explicit list of [student, teacher] pairs.
+ */
+export function layerMap(teacherLayers: number, studentLayers: number,
+  strategy: LayerMapStrategy | [number, number | number[]][], options: { weights?: number[] } = {}): LayerPair[] {
+  if (Array.isArray(strategy)) {
+    return strategy.map(([s, t]) => {
+      const teacher = Array.isArray(t) ? t : [t];
+      return { student: s, teacher, weights: teacher.map(() => 1 / teacher.length) };
+    });
+  }
+  const k = teacherLayers / studentLayers;
+  const needsGroups = strategy === 'skip' || strategy === 'average' || strategy === 'weighted' || strategy === 'uniform';
+  if (needsGroups && !Number.isInteger(k)) {
+    throw new TorchError(`layerMap(): '${strategy}' needs the teacher's depth (${teacherLayers}) to be a multiple of the student's (${studentLayers})`);
+  }
+  const range = (n: number) => [...Array(n).keys()];
+  const one = (student: number, teacher: number): LayerPair => ({ student, teacher: [teacher], weights: [1] });
+  switch (strategy) {
+    case 'uniform': return range(studentLayers + 1).map((i) => one(i, i * k));
+    case 'skip': return range(studentLayers).map((j) => one(j, (j + 1) * k - 1));
+    case 'last': return range(studentLayers).map((j) => one(j, teacherLayers - studentLayers + j));
+    case 'average':
+    case 'weighted': {
+      const weights = strategy === 'average' ? range(k).map(() => 1 / k) : options.weights;
+      if (!weights || weights.length !== k) throw new TorchError(`layerMap(): 'weighted' needs ${k} weights per student layer`);
+      return range(studentLayers).map((j) => ({ student: j, teacher: range(k).map((i) => j * k + i), weights }));
+    }
+    default:
+      throw new TorchError(`layerMap(): unknown strategy ${JSON.stringify(strategy)}`);
+  }
+}
+
+export interface HiddenStateLossOptions {
+  map: LayerPair[];
+  /** 'mse' (default): mean squared error; 'cosine': 1 − cosine similarity along the last dim, averaged. */
+  loss?: 'mse' | 'cosine';
+  /** Applied to the student's states (e.g. an nn.Linear from student to teacher width), one for all pairs or one per pair. */
+  projection?: nn.Module | nn.Module[];
+}
+
+type Callable = nn.Module & { call(x: Tensor): Tensor };
+
+/** Σ over the map's pairs of the per-pair loss (TinyBERT sums the layer terms). */
+export function hiddenStateLoss(studentHidden: Tensor[], teacherHidden: Tensor[], options: HiddenStateLossOptions): Tensor {
+  const { map, loss = 'mse', projection } = options;
+  const terms = map.map((pair, p) => {
+    const s0 = studentHidden[pair.student];
+    if (!s0) throw new TorchError(`hiddenStateLoss(): no student hidden state ${pair.student}`);
+    const proj = Array.isArray(projection) ? projection[p] : projection;
+    const s = proj ? (proj as Callable).call(s0) : s0;
+    const t = pair.teacher.map((i, k) => {
+      const h = teacherHidden[i];
+      if (!h) throw new TorchError(`hiddenStateLoss(): no teacher hidden state ${i}`);
+      return h.mul(pair.weights[k]);
+    }).reduce((a, b) => a.add(b));
+    if (s.size(-1) !== t.size(-1)) {
+      throw new TorchError(`hiddenStateLoss(): widths differ (student ${s.size(-1)}, teacher ${t.size(-1)}): pass a projection`);
+    }
+    return loss === 'mse' ? nn.functional.mseLoss(s, t) : nn.functional.cosineSimilarity(s, t, { dim: -1 }).neg().add(1).mean();
+  });
+  return terms.reduce((a, b) => a.add(b));
+}
+
+export interface AttentionLossOptions {
+  /** [B, L]: 1 (or true) where the token is real; pairs touching padding are excluded. */
+  mask?: Tensor;
+  /** 'mse' (default) between the maps, or 'kl': KL(t ‖ s) over keys per query (maps hold probabilities). */
+  mode?: 'mse' | 'kl';
+}
+
+/**
+ * Attention-map distillation for maps [B, heads, L, L]: the mean over heads and valid (query, key) pairs
+ * of (s − t)² ('mse'), or the mean over heads and valid queries of Σ_keys t·(log t − log s) ('kl').
+ */
+export function attentionLoss(sAttn: Tensor, tAttn: Tensor, options: AttentionLossOptions = {}): Tensor {
+  const { mask, mode = 'mse' } = options;
+  return torch.tidy(() => {
+    const [B, H, L] = sAttn.shape;
+    const valid = mask ? mask.to(sAttn.dtype) : torch.ones([B, L], { dtype: sAttn.dtype, device: sAttn.device });
+    const queries = valid.reshape([B, 1, L, 1]);
+    const keys = valid.reshape([B, 1, 1, L]);
+    if (mode === 'mse') {
+      const pairs = queries.mul(keys);
+      return sAttn.sub(tAttn).square().mul(pairs).sum().div(pairs.sum().mul(H));
+    }
+    if (mode !== 'kl') throw new TorchError(`attentionLoss(): unknown mode ${JSON.stringify(mode)} (mse | kl)`);
+    const tiny = 1e-12;
+    const pointwise = tAttn.mul(tAttn.clamp(tiny).log().sub(sAttn.clamp(tiny).log())).mul(keys);
+    return pointwise.sum(-1).mul(queries.squeeze(-1)).sum().div(valid.sum().mul(H));
+  });
+}
