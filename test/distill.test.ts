@@ -318,3 +318,47 @@ out = dict(mse=mse / n, kl=kl / q, full=((s - t) ** 2).mean().item())`, { s: s.t
     expectClose(ours, ref, 1e-12, 1e-14);
   });
 });
+
+describe('Sobolev training', () => {
+  const student = (x: Tensor) => x.matmul(torch.tensor([[1, -0.5], [0.25, 2], [0, 1]], { dtype: 'float64' })).tanh();
+  const teacher = (x: Tensor) => x.square().matmul(torch.tensor([[0.5, 0], [1, -1], [0.3, 0.2]], { dtype: 'float64' }));
+
+  it('equals the MSE of finite-difference input-gradients of ⟨v, f(x)⟩, and trains the student', () => {
+    torch.manualSeed(14);
+    const x = torch.randn([3, 3], { dtype: 'float64' });
+    const v = torch.randn([3, 2], { dtype: 'float64' });
+    const dir = v.div(v.square().sum(-1, { keepdim: true }).sqrt());
+    const loss = distill.sobolevLoss(student, teacher, x, { directions: [dir] });
+    const eps = 1e-6;
+    const fd = (f: (x: Tensor) => Tensor) => torch.noGrad(() => {
+      const rows: number[][] = [];
+      for (let b = 0; b < 3; b++) {
+        rows.push([0, 1, 2].map((d) => {
+          const e = torch.zeros([3, 3], { dtype: 'float64' }).indexPut_([b, d], eps);
+          const plus = f(x.add(e)).mul(dir).sum().item();
+          const minus = f(x.sub(e)).mul(dir).sum().item();
+          return (plus - minus) / (2 * eps);
+        }));
+      }
+      return rows;
+    });
+    const gs = fd(student).flat();
+    const gt = fd(teacher).flat();
+    const mse = gs.reduce((acc, g, i) => acc + (g - gt[i]) ** 2, 0) / gs.length;
+    expect(loss.item()).toBeCloseTo(mse, 8);
+    const w = torch.tensor([[1, -0.5], [0.25, 2], [0, 1]], { dtype: 'float64', requiresGrad: true });
+    distill.sobolevLoss((z) => z.matmul(w).tanh(), teacher, x, { directions: [dir] }).backward();
+    expect((w.grad as Tensor).abs().sum().item()).toBeGreaterThan(0);
+  });
+
+  it('for linear maps, E_v ‖(W_s − W_t)ᵀ v‖² = ‖W_s − W_t‖²_F / k', () => {
+    torch.manualSeed(15);
+    const ws = torch.randn([5, 4], { dtype: 'float64' });
+    const wt = torch.randn([5, 4], { dtype: 'float64' });
+    const x = torch.randn([4000, 5], { dtype: 'float64' });
+    // MSE over [B, D] = mean_b ‖(W_s − W_t) v_b‖² / D with D = 5 inputs and k = 4 outputs.
+    const loss = distill.sobolevLoss((z) => z.matmul(ws), (z) => z.matmul(wt), x, { projections: 4 }).item();
+    const frob = ws.sub(wt).square().sum().item();
+    expect(Math.abs(loss * 5 - frob / 4) / (frob / 4)).toBeLessThan(0.03);
+  });
+});

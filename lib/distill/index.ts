@@ -13,3 +13,4 @@ export {
   layerMap, hiddenStateLoss, attentionLoss,
   type LayerPair, type LayerMapStrategy, type HiddenStateLossOptions, type AttentionLossOptions,
 } from './hidden';
+export { sobolevLoss, type SobolevOptions } from './sobolev';
