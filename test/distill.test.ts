@@ -362,3 +362,56 @@ describe('Sobolev training', () => {
     expect(Math.abs(loss * 5 - frob / 4) / (frob / 4)).toBeLessThan(0.03);
   });
 });
+
+describe('BSS', () => {
+  // Two classes, f(x) = W x: L = (w_0 − w_1)·x and ∇L = w_0 − w_1, so with η = 1/‖w_0 − w_1‖ one step
+  // lands every sample at L = −1e-4: just across the boundary.
+  const W = torch.tensor([[2, -1], [0.5, 1.5]], { dtype: 'float64' });
+  const teacher = (x: Tensor) => x.matmul(W.t());
+
+  it('one computable step flips a linear teacher exactly past the boundary, and flipped samples stop', () => {
+    const x = torch.tensor([[2, 0], [3, -1], [1, -2]], { dtype: 'float64' });
+    const dw = Math.hypot(2 - 0.5, -1 - 1.5);
+    const result = distill.bssAttack(teacher, x, { targetClasses: torch.tensor([1, 1, 1]), stepSize: 1 / dw, maxSteps: 5 });
+    const logits = teacher(result.x);
+    const L = logits.select(1, 0).sub(logits.select(1, 1)).toArray() as number[];
+    L.forEach((l) => expect(l).toBeCloseTo(-1e-4, 9));
+    expect(result.flipRate).toBe(1);
+    expect(result.flipped.toArray()).toEqual([1, 1, 1]);
+    const p = logits.softmax(1);
+    expect(result.top2Gap).toBeCloseTo(p.max(1).values.sub(p.min(1).values).mean().item(), 12);
+  });
+
+  it('small steps approach the boundary monotonically; clamping bounds every coordinate', () => {
+    const x = torch.tensor([[2, 0]], { dtype: 'float64' });
+    const margin = (z: Tensor) => { const l = teacher(z); return l.index([0, 0]).item() - l.index([0, 1]).item(); };
+    const margins = [1, 2, 3].map((steps) => margin(distill.bssAttack(teacher, x, { targetClasses: torch.tensor([1]), stepSize: 0.01, maxSteps: steps }).x));
+    expect(margins[0]).toBeLessThan(margin(x));
+    expect(margins[1]).toBeLessThan(margins[0]);
+    expect(margins[2]).toBeLessThan(margins[1]);
+    expect(margins[2]).toBeGreaterThan(0);
+    const clamped = distill.bssAttack(teacher, x, { targetClasses: torch.tensor([1]), stepSize: 0.5, clampMin: 0, clampMax: 1 }).x;
+    (clamped.toArray() as number[][])[0].forEach((v) => { expect(v).toBeGreaterThanOrEqual(0); expect(v).toBeLessThanOrEqual(1); });
+  });
+
+  it('target classes follow the teacher softmax over the non-top classes; base samples are correct and ranked', () => {
+    torch.manualSeed(16);
+    const t = torch.tensor([[5, 1, 0, 1]], { dtype: 'float64' }).expand([20000, 4]);
+    const k = distill.sampleTargetClasses(t);
+    const p = [1, 0, 1].map((v) => Math.exp(v));
+    const sum = p.reduce((a, b) => a + b);
+    [1, 2, 3].forEach((c, i) => expect(Math.abs(k.eq(c).double().mean().item() - p[i] / sum)).toBeLessThan(0.015));
+    expect(k.eq(0).any().item()).toBe(0);
+    const tl = torch.tensor([[3, 0, 0], [0, 2, 0], [0, 0, 1], [2, 1, 0]], { dtype: 'float64' });
+    const sl = torch.tensor([[1, 0, 0], [0, 1, 0], [1, 0, 0], [1.9, 1.8, 0]], { dtype: 'float64' });
+    const labels = torch.tensor([0, 1, 2, 0]);
+    // Sample 2: the student is wrong; of the rest, the largest non-target disagreement comes first.
+    const pt = tl.softmax(1);
+    const ps = sl.softmax(1);
+    const score = (i: number) => [0, 1, 2].filter((c) => c !== (labels.toArray() as number[])[i])
+      .reduce((acc, c) => acc + (pt.index([i, c]).item() - ps.index([i, c]).item()) ** 2, 0);
+    const expected = [0, 1, 3].sort((a, b) => score(b) - score(a));
+    expect(distill.selectBaseSamples(tl, sl, labels).toArray()).toEqual(expected);
+    expect(distill.selectBaseSamples(tl, sl, labels, { max: 1 }).toArray()).toEqual(expected.slice(0, 1));
+  });
+});

@@ -4,7 +4,7 @@ export { dkdLoss, dkdParts, dkdWarmup, type DkdOptions } from './dkd';
 export { perturbLogits, type PerturbOptions } from './noisy';
 export { multiTeacherKdLoss, type MultiTeacherOptions } from './multiTeacher';
 export { xDivergence, intraMse, adaptiveAlpha, parameterSensitivity, sensitivityBalance } from './intra';
-export { bssWeights } from './bss';
+export { bssWeights, bssAttack, sampleTargetClasses, selectBaseSamples, type BssAttackOptions, type BssAttackResult } from './bss';
 export {
   spectralIntensity, spectralProfile, selectLayers, spectralLoss,
   type FeatureLayout, type IntensityOptions, type SelectOptions, type SpectralLossOptions,
