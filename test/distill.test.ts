@@ -1,7 +1,7 @@
 // Distillation losses against values computed in Python PyTorch from each paper's formula (not from the
 // TypeScript), plus the identities the methods rest on.
 import { describe, expect, it } from 'vitest';
-import { distill, nn, torch, type Tensor } from '../dist/index.js';
+import { distill, nn, optim, torch, type Tensor } from '../dist/index.js';
 import { expectClose, py } from './helpers';
 
 function logits(seed: number, b = 6, c = 5) {
@@ -413,5 +413,52 @@ describe('BSS', () => {
     const expected = [0, 1, 3].sort((a, b) => score(b) - score(a));
     expect(distill.selectBaseSamples(tl, sl, labels).toArray()).toEqual(expected);
     expect(distill.selectBaseSamples(tl, sl, labels, { max: 1 }).toArray()).toEqual(expected.slice(0, 1));
+  });
+});
+
+describe('intra-distillation step', () => {
+  it('averages the task loss over K dropout passes and adds α · X-divergence (same draws as by hand)', () => {
+    torch.manualSeed(17);
+    const model = new nn.Sequential(new nn.Linear(6, 8), new nn.ReLU(), new nn.Dropout(0.5), new nn.Linear(8, 3)).double();
+    const x = torch.randn([5, 6], { dtype: 'float64' });
+    const y = torch.tensor([0, 2, 1, 1, 0]);
+    torch.manualSeed(99);
+    const ours = distill.intraDistillationLoss(model, x, y, { passes: 3, alpha: 2 });
+    torch.manualSeed(99);
+    const outs = [0, 1, 2].map(() => model.call(x));
+    const task = outs.map((o) => nn.functional.crossEntropy(o, y).item()).reduce((a, b) => a + b) / 3;
+    const intra = distill.xDivergence(outs.map((o) => o.softmax(1))).item();
+    expect(ours.task.item()).toBeCloseTo(task, 12);
+    expect(ours.intra.item()).toBeCloseTo(intra, 12);
+    expect(ours.loss.item()).toBeCloseTo(task + 2 * intra, 12);
+    expect(intra).toBeGreaterThan(0);
+    model.eval();
+    // Identical passes: only rounding residue of their mean is left.
+    expect(distill.intraDistillationLoss(model, x, y).intra.item()).toBeLessThan(1e-20);
+  });
+});
+
+describe('theory check (Phuong & Lampert 2019)', () => {
+  it('a linear student trained from zero on a linear teacher\'s soft targets converges to the projection of w* onto the span of the data', () => {
+    torch.manualSeed(18);
+    const n = 5;
+    const d = 12;
+    const X = torch.randn([n, d], { dtype: 'float64' });
+    // Moderate teacher logits keep the sigmoid out of saturation, so plain gradient descent converges fast.
+    const wStar = torch.randn([d], { dtype: 'float64' }).mul(0.3);
+    const soft = X.matmul(wStar).sigmoid();
+    const w = torch.zeros([d], { dtype: 'float64', requiresGrad: true });
+    const opt = new optim.SGD([w], { lr: 1 }); // below 2 / λ_max of the loss's Hessian (≈ 1.6 here)
+    for (let step = 0; step < 5000; step++) {
+      torch.tidy(() => {
+        opt.zeroGrad();
+        nn.functional.binaryCrossEntropyWithLogits(X.matmul(w), soft).backward();
+        opt.step();
+      });
+    }
+    // P w* = Xᵀ (X Xᵀ)⁻¹ X w*
+    const projection = X.t().matmul(torch.linalg.solve(X.matmul(X.t()), X.matmul(wStar)));
+    const error = w.detach().sub(projection).norm().item() / projection.norm().item();
+    expect(error).toBeLessThan(1e-6);
   });
 });

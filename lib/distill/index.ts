@@ -3,7 +3,10 @@ export { kdLoss, hintonLoss, type KdOptions, type KdReduction, type HintonOption
 export { dkdLoss, dkdParts, dkdWarmup, type DkdOptions } from './dkd';
 export { perturbLogits, type PerturbOptions } from './noisy';
 export { multiTeacherKdLoss, type MultiTeacherOptions } from './multiTeacher';
-export { xDivergence, intraMse, adaptiveAlpha, parameterSensitivity, sensitivityBalance } from './intra';
+export {
+  xDivergence, intraMse, adaptiveAlpha, parameterSensitivity, sensitivityBalance, intraDistillationLoss,
+  type IntraDistillationOptions,
+} from './intra';
 export { bssWeights, bssAttack, sampleTargetClasses, selectBaseSamples, type BssAttackOptions, type BssAttackResult } from './bss';
 export {
   spectralIntensity, spectralProfile, selectLayers, spectralLoss,

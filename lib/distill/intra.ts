@@ -1,4 +1,5 @@
 // Xu et al. 2022, "The Importance of Being Parameters: An Intra-Distillation Method for Serious Gains".
+import * as nn from '../nn';
 import * as torch from '../torch';
 import { TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
@@ -65,4 +66,33 @@ export function parameterSensitivity(
 /** The spread of the sensitivities (their standard deviation over all parameters, with correction 1). */
 export function sensitivityBalance(sensitivities: Map<string, Tensor>): number {
   return torch.tidy(() => torch.cat([...sensitivities.values()].map((s) => s.flatten())).std().item());
+}
+
+export interface IntraDistillationOptions {
+  /** K forward passes with dropout active (default 3). */
+  passes?: number;
+  /** Weight of the intra-distillation term (default 1; see adaptiveAlpha for the paper's schedule). */
+  alpha?: number;
+  /** Task loss of one pass (default cross entropy). */
+  taskLoss?: (output: Tensor, target: Tensor) => Tensor;
+  /** 'x' (default): X-divergence of the softmax outputs; 'mse': intraMse of the raw outputs (regression). */
+  divergence?: 'x' | 'mse';
+}
+
+/**
+ * Intra-distillation step: K passes of a model in training mode (different dropout masks), the task loss
+ * averaged over passes, plus α times the disagreement between the passes. Returns the named terms
+ * { loss, task, intra } (loss = task + α · intra).
+ */
+export function intraDistillationLoss(model: { call(x: Tensor): Tensor }, input: Tensor, target: Tensor,
+  options: IntraDistillationOptions = {}): { loss: Tensor; task: Tensor; intra: Tensor } {
+  const { passes = 3, alpha = 1, divergence = 'x' } = options;
+  const taskLoss = options.taskLoss ?? ((o: Tensor, t: Tensor) => nn.functional.crossEntropy(o, t));
+  if (!(passes >= 2)) throw new TorchError(`intraDistillationLoss(): needs at least 2 passes, got ${passes}`);
+  return torch.tidy(() => {
+    const outputs = Array.from({ length: passes }, () => model.call(input));
+    const task = mean(outputs.map((o) => taskLoss(o, target)));
+    const intra = divergence === 'x' ? xDivergence(outputs.map((o) => o.softmax(1))) : intraMse(outputs);
+    return { loss: task.add(intra.mul(alpha)), task, intra };
+  });
 }
