@@ -462,3 +462,31 @@ describe('theory check (Phuong & Lampert 2019)', () => {
     expect(error).toBeLessThan(1e-6);
   });
 });
+
+describe('specialists (Hinton et al. 2015)', () => {
+  const pg = torch.tensor([[0.5, 0.2, 0.2, 0.1], [0.1, 0.6, 0.2, 0.1]], { dtype: 'float64' });
+
+  it('a specialist that agrees with the generalist leaves q = p_g', () => {
+    const agreeing = torch.tensor([[0.2, 0.2, 0.6], [0.6, 0.2, 0.2]], { dtype: 'float64' }); // classes 1, 2 + dustbin
+    const q = distill.combineSpecialists(pg, [{ classes: [1, 2], probs: agreeing }]);
+    expectClose(q.toArray(), pg.toArray(), 1e-12, 1e-14);
+  });
+
+  it('otherwise q is a stationary point of the objective (evaluated independently in PyTorch) and improves on p_g', () => {
+    const spec = torch.tensor([[0.7, 0.1, 0.2], [0.1, 0.8, 0.1]], { dtype: 'float64' });
+    const q = distill.combineSpecialists(pg, [{ classes: [1, 2], probs: spec }], { steps: 3000 });
+    const ref = py<{ grad: number; atQ: number; atPg: number }>(`pg = torch.tensor([[0.5, 0.2, 0.2, 0.1], [0.1, 0.6, 0.2, 0.1]], dtype=torch.float64)
+ps = torch.tensor([[0.7, 0.1, 0.2], [0.1, 0.8, 0.1]], dtype=torch.float64)
+def objective(z):
+    q = torch.softmax(z, 1)
+    qm = torch.stack([q[:, 1], q[:, 2], q[:, 0] + q[:, 3]], 1)
+    kl = lambda p, r: (p * (p.log() - r.log())).sum()
+    return kl(pg, q) + kl(ps, qm)
+z = torch.tensor(inputs, dtype=torch.float64).log().requires_grad_()
+value = objective(z); value.backward()
+out = dict(grad=z.grad.abs().max().item(), atQ=value.item(), atPg=objective(pg.log()).item())`, q.toArray());
+    expect(ref.grad).toBeLessThan(1e-8);
+    expect(ref.atQ).toBeLessThan(ref.atPg);
+    expectClose(q.sum(1).toArray(), [1, 1], 1e-12);
+  });
+});

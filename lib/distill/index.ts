@@ -17,3 +17,4 @@ export {
   type LayerPair, type LayerMapStrategy, type HiddenStateLossOptions, type AttentionLossOptions,
 } from './hidden';
 export { sobolevLoss, type SobolevOptions } from './sobolev';
+export { combineSpecialists, type Specialist } from './specialists';
