@@ -490,3 +490,35 @@ out = dict(grad=z.grad.abs().max().item(), atQ=value.item(), atPg=objective(pg.l
     expectClose(q.sum(1).toArray(), [1, 1], 1e-12);
   });
 });
+
+describe('memory', () => {
+  it('no distillation function leaves tensors behind', () => {
+    torch.manualSeed(19);
+    const s = torch.randn([4, 5], { dtype: 'float64' });
+    const t = torch.randn([4, 5], { dtype: 'float64' });
+    const y = torch.tensor([0, 1, 2, 3]);
+    const h = [0, 1].map(() => torch.randn([2, 3, 4], { dtype: 'float64' }));
+    const attn = torch.randn([2, 2, 3, 3], { dtype: 'float64' }).softmax(-1);
+    const W = torch.randn([5, 3], { dtype: 'float64' });
+    const model = new nn.Sequential(new nn.Linear(5, 5), new nn.Dropout(0.2)).double();
+    const [ps, pt, targets] = [s.softmax(1), t.softmax(1), torch.tensor([1, 1, 1, 1])];
+    const specialistProbs = torch.full([4, 2], 0.5, { dtype: 'float64' });
+    const base = torch.memory().tensors;
+    const results: Tensor[] = [
+      distill.kdLoss(s, t), distill.hintonLoss(s, t, y), distill.dkdLoss(s, t, y), ...Object.values(distill.dkdParts(s, t, y)),
+      distill.perturbLogits(t), distill.multiTeacherKdLoss(s, [t, s]), distill.xDivergence([ps, pt]),
+      distill.intraMse([s, t]), ...Object.values(distill.intraDistillationLoss(model, s, y)),
+      distill.hiddenStateLoss(h, h, { map: distill.layerMap(2, 2, 'skip') }), distill.attentionLoss(attn, attn, { mode: 'kl' }),
+      distill.spectralLoss(h[0], h[1]), distill.sobolevLoss((x) => x.matmul(W), (x) => x.matmul(W).tanh(), s),
+      distill.sampleTargetClasses(t), distill.selectBaseSamples(t, s, y),
+      distill.combineSpecialists(pt, [{ classes: [0], probs: specialistProbs }], { steps: 3 }),
+    ];
+    const attack = distill.bssAttack((x) => x.matmul(W), s, { targetClasses: targets, maxSteps: 2 });
+    results.push(attack.x, attack.flipped);
+    const sens = distill.parameterSensitivity(model, () => model.call(s).sum());
+    distill.spectralIntensity(h[0], { bins: 2 });
+    expect(torch.memory().tensors - base).toBe(results.length + sens.size);
+    torch.dispose(results);
+    torch.dispose([...sens.values()]);
+  });
+});

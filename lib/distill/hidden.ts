@@ -67,7 +67,7 @@ type Callable = nn.Module & { call(x: Tensor): Tensor };
 /** Σ over the map's pairs of the per-pair loss (TinyBERT sums the layer terms). */
 export function hiddenStateLoss(studentHidden: Tensor[], teacherHidden: Tensor[], options: HiddenStateLossOptions): Tensor {
   const { map, loss = 'mse', projection } = options;
-  const terms = map.map((pair, p) => {
+  return torch.tidy(() => map.map((pair, p) => {
     const s0 = studentHidden[pair.student];
     if (!s0) throw new TorchError(`hiddenStateLoss(): no student hidden state ${pair.student}`);
     const proj = Array.isArray(projection) ? projection[p] : projection;
@@ -81,8 +81,7 @@ export function hiddenStateLoss(studentHidden: Tensor[], teacherHidden: Tensor[]
       throw new TorchError(`hiddenStateLoss(): widths differ (student ${s.size(-1)}, teacher ${t.size(-1)}): pass a projection`);
     }
     return loss === 'mse' ? nn.functional.mseLoss(s, t) : nn.functional.cosineSimilarity(s, t, { dim: -1 }).neg().add(1).mean();
-  });
-  return terms.reduce((a, b) => a.add(b));
+  }).reduce((a, b) => a.add(b)));
 }
 
 export interface AttentionLossOptions {

@@ -51,9 +51,8 @@ export function parameterSensitivity(
   lossFn: () => Tensor,
 ): Map<string, Tensor> {
   const named = model.namedParameters().filter(([, p]) => p.requiresGrad);
-  const loss = lossFn();
-  const grads = torch.autograd.grad([loss], named.map(([, p]) => p), { allowUnused: true });
-  loss.dispose();
+  // The loss and its intermediates are freed; only the gradients leave the scope.
+  const grads = torch.tidy(() => torch.autograd.grad([lossFn()], named.map(([, p]) => p), { allowUnused: true }));
   const out = new Map<string, Tensor>();
   named.forEach(([name, p], k) => {
     const g = grads[k];
