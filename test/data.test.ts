@@ -6,23 +6,12 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { data, torch, TorchError, type Tensor } from '../dist/index.js';
-import { py } from './helpers';
+import { collectGarbage, py } from './helpers';
 
 const dir = mkdtempSync(join(tmpdir(), 'torchkd-data-'));
 
 function rows(n: number, width: number): Tensor {
   return torch.arange(n * width).reshape([n, width]);
-}
-
-const gc = (globalThis as { gc?: () => void }).gc;
-
-/** Lets the finalizers free garbage tensors of earlier tests, so that leak counts only see this test's. */
-async function settle(): Promise<void> {
-  if (!gc) throw new Error('tests need --expose-gc (set in vitest.config.mts)');
-  for (let i = 0; i < 6; i++) {
-    await new Promise((r) => setImmediate(r));
-    gc();
-  }
 }
 
 function collectAll<B>(loader: Iterable<B>, read: (b: B) => unknown): unknown[] {
@@ -145,7 +134,7 @@ describe('TensorDataset and DataLoader', () => {
     const y = torch.arange(20);
     const ds = new data.TensorDataset(x, y);
     const generic: data.Dataset<{ a: Tensor; b: number }> = { length: 20, getItem: (i) => ({ a: x.select(0, i).mul(2), b: i }) };
-    await settle();
+    await collectGarbage();
     const base = torch.memory().tensors;
     for (const loader of [
       new data.DataLoader(ds, { batchSize: 6, shuffle: true, seed: 1 }),
@@ -191,7 +180,7 @@ describe('TensorDataset and DataLoader', () => {
     expect(plain).toEqual(got);
     // next() called again before the previous call settled: served in order, nothing skipped or leaked.
     (first.value as Tensor).dispose();
-    await settle();
+    await collectGarbage();
     const base = torch.memory().tensors;
     for (const prefetch of [true, false]) {
       const par = new data.DataLoader(ds, { batchSize: 1, prefetch })[Symbol.asyncIterator]();

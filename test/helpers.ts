@@ -56,3 +56,17 @@ export function expectClose(actual: unknown, expected: unknown, rtol = 1e-6, ato
 function flat(v: unknown): number[] {
   return Array.isArray(v) ? v.flatMap(flat) : [Number(v)];
 }
+
+/**
+ * Lets finalizers run: a few turns of the event loop with forced collections (tests run with
+ * --expose-gc, set in vitest.config.mts), so that garbage tensors of earlier code are freed.
+ */
+export async function collectGarbage(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('tests need --expose-gc (set in vitest.config.mts)');
+  for (let i = 0; i < 6; i++) {
+    await new Promise((r) => setImmediate(r));
+    gc();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

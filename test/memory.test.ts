@@ -1,18 +1,8 @@
 // The memory model: dispose, using, tidy, keep, the finalizer safety net, and leak tests.
 import { describe, expect, it } from 'vitest';
 import { torch, TorchError, type Tensor } from '../dist/index.js';
+import { collectGarbage } from './helpers';
 
-const gc = (globalThis as { gc?: () => void }).gc;
-
-async function collectGarbage(): Promise<void> {
-  if (!gc) throw new Error('tests need --expose-gc (set in vitest.config.mts)');
-  // Finalizers run on later turns of the event loop; the nursery flushes on the next one.
-  for (let i = 0; i < 6; i++) {
-    await new Promise((r) => setImmediate(r));
-    gc();
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('dispose', () => {
   it('frees native memory at once, is idempotent, and makes later use a clear error', () => {

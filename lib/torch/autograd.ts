@@ -207,17 +207,25 @@ function checkSync<T>(result: T, op: string): T {
   return result;
 }
 
-function withGradMode<T>(mode: boolean, fn: () => T, op: string): T {
+/** Runs fn (synchronous) inside a mode: enter() switches it on and returns what restores it, even if fn throws. */
+function inMode<T>(op: string, fn: (() => T) | undefined, enter: () => () => void): T {
   checkFn(fn, op);
-  const previous = N.isGradEnabled();
-  N.setGradEnabled(mode);
+  const restore = enter();
   let result: T;
   try {
-    result = fn();
+    result = (fn as () => T)();
   } finally {
-    N.setGradEnabled(previous);
+    restore();
   }
   return checkSync(result, op);
+}
+
+function withGradMode<T>(mode: boolean, fn: () => T, op: string): T {
+  return inMode(op, fn, () => {
+    const previous = N.isGradEnabled();
+    N.setGradEnabled(mode);
+    return () => N.setGradEnabled(previous);
+  });
 }
 
 /** Whether operations record a graph for autograd (thread-local, default true). */
@@ -250,15 +258,10 @@ export function inferenceMode<T>(mode: boolean, fn: () => T): T;
 export function inferenceMode<T>(modeOrFn: boolean | (() => T), maybeFn?: () => T): T {
   const mode = typeof modeOrFn === 'boolean' ? modeOrFn : true;
   const fn = typeof modeOrFn === 'boolean' ? maybeFn : modeOrFn;
-  checkFn(fn, 'inferenceMode');
-  N.enterInferenceMode(mode);
-  let result: T;
-  try {
-    result = (fn as () => T)();
-  } finally {
-    N.exitInferenceMode();
-  }
-  return checkSync(result, 'inferenceMode');
+  return inMode('inferenceMode', fn, () => {
+    N.enterInferenceMode(mode);
+    return () => N.exitInferenceMode();
+  });
 }
 
 /** Whether inference mode is on in this thread. */
@@ -281,16 +284,11 @@ export function isAnomalyEnabled(): boolean {
 
 /** Runs fn (synchronous) with anomaly detection on, then restores the previous setting. */
 export function detectAnomaly<T>(fn: () => T): T {
-  checkFn(fn, 'detectAnomaly');
-  const previous = N.isAnomalyEnabled();
-  N.setDetectAnomaly(true);
-  let result: T;
-  try {
-    result = fn();
-  } finally {
-    N.setDetectAnomaly(previous);
-  }
-  return checkSync(result, 'detectAnomaly');
+  return inMode('detectAnomaly', fn, () => {
+    const previous = N.isAnomalyEnabled();
+    N.setDetectAnomaly(true);
+    return () => N.setDetectAnomaly(previous);
+  });
 }
 
 // ------------------------------------------------------------------------------- Tensor augmentation
