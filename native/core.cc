@@ -592,6 +592,28 @@ napi_value ManualSeed(Ctx& c) {
   return c.undefined();
 }
 
+// getRngState(device) / setRngState(state, device): the default generator of a device as a uint8 tensor
+// (torch.get_rng_state / torch.cuda.get_rng_state), for checkpoints that resume a run bit for bit.
+at::Generator defaultGenerator(Ctx& c, size_t i) {
+  at::Device device = c.isNullish(i) ? at::Device(at::kCPU) : c.device(i);
+  if (device.is_cuda() && !device.has_index()) device = at::Device(at::kCUDA, 0);
+  return at::globalContext().defaultGenerator(device);
+}
+
+napi_value GetRngState(Ctx& c) {
+  at::Generator gen = defaultGenerator(c, 0);
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return c.ret(gen.get_state());
+}
+
+napi_value SetRngState(Ctx& c) {
+  const at::Tensor& state = c.tensor(0);
+  at::Generator gen = defaultGenerator(c, 1);
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+  return c.undefined();
+}
+
 // ----------------------------------------------------------------------------------------- conversion
 
 // to(t, device | null, dtype | null, nonBlocking, copy)
@@ -731,6 +753,8 @@ void registerCore(Registrar& r) {
   r.def("randint", Entry<Randint>, {"low", "high", "size", "dtype", "device", "requiresGrad"});
   r.def("randperm", Entry<Randperm>, {"n", "dtype", "device", "requiresGrad"});
   r.def("manualSeed", Entry<ManualSeed>, {"seed"});
+  r.def("getRngState", Entry<GetRngState>, {"device"});
+  r.def("setRngState", Entry<SetRngState>, {"newState", "device"});
   r.def("to", Entry<To>, {"self", "device", "dtype", "nonBlocking", "copy"});
   r.def("data", Entry<Data>, {"self"});
   r.def("dataAsync", Entry<DataAsync>, {"self"});

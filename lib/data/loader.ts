@@ -88,8 +88,11 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B>, AsyncIterabl
     return out;
   }
 
-  /** Builds one batch; temporaries (sample tensors) are freed, the batch is returned. */
-  private build(indices: number[]): B {
+  /**
+   * The batch of these sample indices, built as iteration builds it (batchIndices(epoch)[k] gives
+   * iteration's k-th batch of an epoch, so a run can resume mid-epoch); sample temporaries are freed.
+   */
+  batch(indices: readonly number[]): B {
     return tidy(() => {
       if (this.collate === undefined && this.dataset.getBatch !== undefined) {
         return this.dataset.getBatch(indices) as unknown as B;
@@ -105,7 +108,7 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B>, AsyncIterabl
     return {
       next: (): IteratorResult<B> => {
         if (k >= batches.length) return { done: true, value: undefined };
-        return { done: false, value: this.build(batches[k++]) };
+        return { done: false, value: this.batch(batches[k++]) };
       },
       [Symbol.iterator]() {
         return this;
@@ -124,7 +127,7 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B>, AsyncIterabl
       const p = new Promise<B>((resolve, reject) => {
         setImmediate(() => {
           try {
-            resolve(this.build(indices));
+            resolve(this.batch(indices));
           } catch (e) {
             reject(e);
           }
@@ -137,7 +140,7 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B>, AsyncIterabl
       if (closed) return { done: true, value: undefined };
       if (!this.prefetch) {
         if (k >= batches.length) return { done: true, value: undefined };
-        return { done: false, value: this.build(batches[k++]) };
+        return { done: false, value: this.batch(batches[k++]) };
       }
       const current = pending ?? start();
       pending = null;

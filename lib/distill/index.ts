@@ -18,3 +18,16 @@ export {
 } from './hidden';
 export { sobolevLoss, type SobolevOptions } from './sobolev';
 export { combineSpecialists, type Specialist } from './specialists';
+export * as terms from './terms';
+export type { LossTerm, StepContext, ModelOutputs, FeaturePair } from './terms';
+export {
+  Distiller, captureLayers, spectralSelection,
+  type DistillerOptions, type Teacher, type TeacherOutputSource, type BssOptions, type IntraOptions, type StepInfo, type DistillBatch,
+  type SpectralSelection, type SpectralSelectionOptions,
+} from './distiller';
+export {
+  Trainer, fit, evaluate, loadCheckpointWeights,
+  type TrainerOptions, type TrainerEvent, type FitResult, type EvalMetrics, type BatchAugmentation, type Loader,
+} from './trainer';
+export { saveCheckpoint, loadCheckpoint, type CheckpointParts } from './checkpoint';
+export { ProgressReporter, type ProgressMode, type ProgressStream } from './progress';

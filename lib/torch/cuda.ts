@@ -1,5 +1,7 @@
 // torch.cuda: what PyTorch's module of the same name offers for devices and the caching allocator.
 import { N } from './native';
+import { TorchError } from './errors';
+import { isTensor, wrap, type Tensor } from './tensor';
 
 /** True when the libtorch in use has CUDA and a GPU is visible. */
 export function isAvailable(): boolean {
@@ -26,4 +28,15 @@ export function emptyCache(): void {
 }
 export function getDeviceName(device?: number): string {
   return N.cudaDeviceName(device);
+}
+
+/** The generator state of a CUDA device (default 0) as a uint8 tensor (torch.cuda.get_rng_state). */
+export function getRngState(device = 0): Tensor {
+  return wrap(N.getRngState(`cuda:${device}`));
+}
+
+/** Restores a state from cuda.getRngState(device). */
+export function setRngState(newState: Tensor, device = 0): void {
+  if (!isTensor(newState)) throw new TorchError('cuda.setRngState(): newState must be a Tensor from cuda.getRngState()');
+  N.setRngState(newState.id, `cuda:${device}`);
 }

@@ -2,7 +2,7 @@
 import { N } from './native';
 import { TorchError } from './errors';
 import { keep as keepTensor, makeTidy, memory } from './memory';
-import { isTensor, Tensor } from './tensor';
+import { isTensor, Tensor, wrap } from './tensor';
 import { nnFunctional } from './ops.generated';
 
 N.setErrorClass(TorchError);
@@ -50,6 +50,17 @@ export function dispose(value: unknown): void {
 export function manualSeed(seed: number): void {
   if (!Number.isInteger(seed)) throw new TorchError(`manualSeed(): seed must be an integer, got ${seed}`);
   N.manualSeed(seed);
+}
+
+/** The CPU generator's state as a uint8 tensor (torch.get_rng_state); setRngState restores it. */
+export function getRngState(): Tensor {
+  return wrap(N.getRngState(null));
+}
+
+/** Restores a state from getRngState(): the draws that follow repeat those that followed it. */
+export function setRngState(newState: Tensor): void {
+  if (!isTensor(newState)) throw new TorchError('setRngState(): newState must be a Tensor from getRngState()');
+  N.setRngState(newState.id, null);
 }
 
 /** torch.nn.functional (also exported as nn.functional). */

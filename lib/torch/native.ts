@@ -53,6 +53,8 @@ export interface Native {
     requiresGrad: Opt<boolean>): Handle;
   randperm(n: number, dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>): Handle;
   manualSeed(seed: number): void;
+  getRngState(device: Opt<string>): Handle;
+  setRngState(state: Handle, device: Opt<string>): void;
 
   to(h: Handle, device: Opt<string>, dtype: Opt<number>, nonBlocking: Opt<boolean>, copy: Opt<boolean>): Handle;
   data(h: Handle): ArrayBuffer;

@@ -1,0 +1,99 @@
+// Training checkpoints: one safetensors file (written atomically: temporary file + rename) holding the
+// modules' state_dicts, the optimizer's state tensors and the RNG states, with everything else (optimizer
+// hyperparameters, scheduler, grad scaler, trainer position) as JSON in the file's metadata.
+import type * as nn from '../nn';
+import * as torch from '../torch';
+import { TorchError } from '../torch/errors';
+import type { Tensor } from '../torch/tensor';
+import { loadSafetensors, saveSafetensors } from '../io';
+import type { Optimizer, OptimizerStateDict } from '../optim/optimizer';
+import type { SchedulerStateDict } from '../optim/lrScheduler';
+
+const FORMAT = 'torchkd-checkpoint/1';
+
+export interface CheckpointParts {
+  /** Modules by prefix (e.g. 'student', 'term.hidden.proj0'). */
+  modules: Record<string, nn.Module>;
+  optimizer?: Optimizer;
+  scheduler?: { stateDict(): SchedulerStateDict; loadStateDict(s: SchedulerStateDict): void };
+  scaler?: { stateDict(): object; loadStateDict(s: never): void };
+  /** Also save / restore the generator of this CUDA device. */
+  cudaDevice?: number;
+}
+
+type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
+
+/** Writes a checkpoint; `state` is the caller's JSON (trainer position, metrics). */
+export function saveCheckpoint(path: string, parts: CheckpointParts, state: JsonValue): void {
+  const tensors: Record<string, Tensor> = {};
+  const owned: Tensor[] = [];
+  try {
+    for (const [prefix, m] of Object.entries(parts.modules)) {
+      for (const [k, t] of Object.entries(m.stateDict())) tensors[`${prefix}.${k}`] = t;
+    }
+    let optimizer: JsonValue = null;
+    if (parts.optimizer) {
+      const sd = parts.optimizer.stateDict();
+      const scalars: Record<string, Record<string, JsonValue>> = {};
+      for (const [idx, s] of Object.entries(sd.state)) {
+        scalars[idx] = {};
+        for (const [name, v] of Object.entries(s)) {
+          if (v !== null && typeof v === 'object') tensors[`optimizer.${idx}.${name}`] = v;
+          else scalars[idx][name] = v;
+        }
+      }
+      optimizer = { scalars, paramGroups: sd.paramGroups as unknown as JsonValue };
+    }
+    const cpuRng = torch.getRngState();
+    owned.push(cpuRng);
+    tensors['rng.cpu'] = cpuRng;
+    if (parts.cudaDevice !== undefined) {
+      const cudaRng = torch.cuda.getRngState(parts.cudaDevice);
+      owned.push(cudaRng);
+      tensors['rng.cuda'] = cudaRng;
+    }
+    saveSafetensors(path, tensors, {
+      metadata: {
+        format: FORMAT,
+        optimizer: JSON.stringify(optimizer),
+        scheduler: JSON.stringify(parts.scheduler?.stateDict() ?? null),
+        scaler: JSON.stringify(parts.scaler?.stateDict() ?? null),
+        state: JSON.stringify(state),
+      },
+    });
+  } finally {
+    owned.forEach((t) => t.dispose());
+  }
+}
+
+/** Restores a checkpoint into the parts (modules, optimizer, scheduler, scaler, RNG) and returns its state. */
+export function loadCheckpoint(path: string, parts: CheckpointParts): JsonValue {
+  const { tensors, metadata } = loadSafetensors(path);
+  try {
+    if (metadata.format !== FORMAT) throw new TorchError(`loadCheckpoint(): ${path} is not a torchkd checkpoint (format ${JSON.stringify(metadata.format ?? null)})`);
+    for (const [prefix, m] of Object.entries(parts.modules)) {
+      const sd: Record<string, Tensor> = {};
+      for (const [k, t] of Object.entries(tensors)) if (k.startsWith(`${prefix}.`)) sd[k.slice(prefix.length + 1)] = t;
+      torch.noGrad(() => m.loadStateDict(sd));
+    }
+    const optimizer = JSON.parse(metadata.optimizer ?? 'null') as { scalars: Record<string, Record<string, number | null>>; paramGroups: OptimizerStateDict['paramGroups'] } | null;
+    if (parts.optimizer && optimizer) {
+      const state: OptimizerStateDict['state'] = {};
+      for (const [idx, scalars] of Object.entries(optimizer.scalars)) state[Number(idx)] = { ...scalars };
+      for (const [k, t] of Object.entries(tensors)) {
+        const m = /^optimizer\.(\d+)\.(.+)$/.exec(k);
+        if (m) (state[Number(m[1])] ??= {})[m[2]] = t;
+      }
+      parts.optimizer.loadStateDict({ state, paramGroups: optimizer.paramGroups });
+    }
+    const scheduler = JSON.parse(metadata.scheduler ?? 'null') as SchedulerStateDict | null;
+    if (parts.scheduler && scheduler) parts.scheduler.loadStateDict(scheduler);
+    const scaler = JSON.parse(metadata.scaler ?? 'null') as never;
+    if (parts.scaler && scaler) parts.scaler.loadStateDict(scaler);
+    torch.setRngState(tensors['rng.cpu']);
+    if (parts.cudaDevice !== undefined && tensors['rng.cuda']) torch.cuda.setRngState(tensors['rng.cuda'], parts.cudaDevice);
+    return JSON.parse(metadata.state ?? 'null') as JsonValue;
+  } finally {
+    torch.dispose(tensors);
+  }
+}

@@ -1,0 +1,239 @@
+// Loss terms for the Distiller: each one names itself, may carry trainable modules (projections), and
+// computes one scalar from a StepContext (the batch, the student's and the teachers' outputs and features).
+import * as nn from '../nn';
+import * as torch from '../torch';
+import { TorchError } from '../torch/errors';
+import type { Tensor } from '../torch/tensor';
+import { dkdLoss } from './dkd';
+import { kdLoss } from './hinton';
+import { attentionLoss } from './hidden';
+import { multiTeacherKdLoss, type MultiTeacherOptions } from './multiTeacher';
+import { spectralLoss, type FeatureLayout } from './spectral';
+
+/** What a model produced on a batch: its logits and the features captured at the requested paths. */
+export interface ModelOutputs {
+  logits: Tensor;
+  features: Record<string, Tensor>;
+}
+
+/** Everything a loss term sees at one training step. */
+export interface StepContext {
+  /** The batch both models saw (after augmentation). */
+  input: Tensor;
+  /** int64 class labels; a negative label marks an unlabelled sample (transfer set). */
+  target?: Tensor;
+  /** Mixup partner labels and weight, when the batch was mixed. */
+  mix?: { targetB: Tensor; lam: number };
+  student: ModelOutputs;
+  /** One entry per teacher (computed, or read from an offline cache); empty without teachers. */
+  teachers: ModelOutputs[];
+  /** 0-based optimisation step, total steps of the run, and the epoch as a fraction (step / steps per epoch). */
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  epochs: number;
+}
+
+export interface LossTerm {
+  /** The key of this term in the step's loss dictionary. */
+  readonly name: string;
+  /** A constant, or a schedule evaluated each step (default 1). */
+  readonly weight?: number | ((ctx: StepContext) => number);
+  /** Trainable modules of the term (projections): optimised with the student, saved in checkpoints. */
+  readonly modules?: Record<string, nn.Module>;
+  /** Student and teacher feature paths the term reads (the Distiller captures them). */
+  readonly studentFeatures?: string[];
+  readonly teacherFeatures?: string[];
+  /** The unweighted loss (a scalar tensor). */
+  compute(ctx: StepContext): Tensor;
+}
+
+function labelledMask(target: Tensor): Tensor {
+  return target.ge(0);
+}
+
+/**
+ * Cross entropy on the labelled samples: Σ_{i: y_i ≥ 0} CE(s_i, y_i) / max(#labelled, 1) (PyTorch's mean
+ * over the labelled rows; 0 for a batch of unlabelled samples). With mixup, λ·CE(y_a) + (1 − λ)·CE(y_b)
+ * over the rows where both labels are known.
+ */
+export function crossEntropy(options: { labelSmoothing?: number; name?: string; weight?: LossTerm['weight'] } = {}): LossTerm {
+  const { labelSmoothing = 0, name = 'ce', weight } = options;
+  const rowLoss = (logits: Tensor, y: Tensor) => nn.functional.crossEntropy(logits, y.clamp(0), { reduction: 'none', labelSmoothing });
+  return {
+    name, weight,
+    compute(ctx) {
+      const { target, mix } = ctx;
+      if (!target) throw new TorchError(`${name}: the cross-entropy term needs labels (batches of [input, target])`);
+      const logits = ctx.student.logits;
+      let mask = labelledMask(target);
+      let loss = rowLoss(logits, target);
+      if (mix) {
+        mask = mask.logicalAnd(labelledMask(mix.targetB));
+        loss = loss.mul(mix.lam).add(rowLoss(logits, mix.targetB).mul(1 - mix.lam));
+      }
+      const m = mask.to(loss.dtype);
+      return loss.mul(m).sum().div(m.sum().clamp(1));
+    },
+  };
+}
+
+export interface KdTermOptions {
+  /** Softmax temperature T (default 4). */
+  temperature?: number;
+  /** With several teachers: how to combine them (multiTeacherKdLoss's modes, default 'avgProbs'). */
+  mode?: MultiTeacherOptions['mode'];
+  teacherWeights?: number[];
+  name?: string;
+  weight?: LossTerm['weight'];
+}
+
+/**
+ * Hinton KD on every sample, labelled or not: T²·KL(softmax(t/T) ‖ softmax(s/T)), summed over classes and
+ * averaged over the batch (kdLoss, 'batchmean'); several teachers are combined by multiTeacherKdLoss.
+ */
+export function kd(options: KdTermOptions = {}): LossTerm {
+  const { temperature = 4, mode, teacherWeights, name = 'kd', weight } = options;
+  return {
+    name, weight,
+    compute(ctx) {
+      const teachers = ctx.teachers.map((t) => t.logits);
+      if (teachers.length === 0) throw new TorchError(`${name}: the KD term needs a teacher`);
+      if (teachers.length === 1) return kdLoss(ctx.student.logits, teachers[0], { temperature });
+      return multiTeacherKdLoss(ctx.student.logits, teachers, { temperature, mode, weights: teacherWeights });
+    },
+  };
+}
+
+/** Selects the labelled rows of each tensor (an empty batch gives null). */
+function labelledRows(target: Tensor, ...tensors: Tensor[]): Tensor[] | null {
+  const rows = labelledMask(target).nonzero().reshape([-1]);
+  if (rows.size(0) === 0) return null;
+  return [target.indexSelect(0, rows), ...tensors.map((t) => t.indexSelect(0, rows))];
+}
+
+/**
+ * Decoupled KD (Zhao et al. 2022) on the labelled samples: α·TCKD + β·NCKD, each T²-scaled and averaged
+ * over those samples, times the warm-up factor min(epoch / warmup, 1); 0 on a batch without labels.
+ */
+export function dkd(options: { alpha?: number; beta?: number; temperature?: number; warmup?: number; name?: string; weight?: LossTerm['weight'] } = {}): LossTerm {
+  const { alpha = 1, beta = 8, temperature = 4, warmup = 0, name = 'dkd', weight } = options;
+  return {
+    name, weight,
+    compute(ctx) {
+      if (!ctx.target || ctx.teachers.length === 0) throw new TorchError(`${name}: the DKD term needs labels and a teacher`);
+      const rows = labelledRows(ctx.target, ctx.student.logits, ctx.teachers[0].logits);
+      if (rows === null) return ctx.student.logits.sum().mul(0);
+      const [y, s, t] = rows;
+      const factor = warmup > 0 ? Math.min(ctx.epoch / warmup, 1) : 1;
+      return dkdLoss(s, t, y, { alpha, beta, temperature }).mul(factor);
+    },
+  };
+}
+
+/** [student path, teacher path] of two captured features. */
+export type FeaturePair = [string, string];
+
+function feature(outputs: ModelOutputs, path: string, who: string, term: string): Tensor {
+  const f = outputs.features[path];
+  if (!f) throw new TorchError(`${term}: no ${who} feature was captured at '${path}'`);
+  return f;
+}
+
+/** Teacher feature maps pooled to the student's spatial size (BCHW) when they differ. */
+function matchSpatial(t: Tensor, s: Tensor): Tensor {
+  if (t.dim() !== 4 || (t.size(2) === s.size(2) && t.size(3) === s.size(3))) return t;
+  return nn.functional.adaptiveAvgPool2d(t, [s.size(2), s.size(3)]);
+}
+
+/**
+ * Feature regression (FitNets, Romero et al. 2015): Σ over pairs of mean((r(s) − t)²), where r is a
+ * learnable 1×1 convolution (BCHW) or linear map (last dim) from the student's to the teacher's width
+ * when they differ (created at the first step, trained with the student), identity otherwise.
+ */
+export function hidden(options: { pairs: FeaturePair[]; name?: string; weight?: LossTerm['weight'] }): LossTerm {
+  const { pairs, name = 'hidden', weight } = options;
+  const modules: Record<string, nn.Module> = {};
+  return {
+    name, weight, modules,
+    studentFeatures: pairs.map(([s]) => s),
+    teacherFeatures: pairs.map(([, t]) => t),
+    compute(ctx) {
+      return pairs.map(([sp, tp], i) => {
+        const s = feature(ctx.student, sp, 'student', name);
+        const t = matchSpatial(feature(ctx.teachers[0], tp, 'teacher', name), s);
+        const conv = s.dim() === 4;
+        const sw = s.size(conv ? 1 : -1);
+        const tw = t.size(conv ? 1 : -1);
+        let projected = s;
+        if (sw !== tw) {
+          const key = `proj${i}`;
+          modules[key] ??= (conv ? new nn.Conv2d(sw, tw, 1) : new nn.Linear(sw, tw)).to({ device: s.device });
+          projected = (modules[key] as nn.Module & { call(x: Tensor): Tensor }).call(s);
+        }
+        return nn.functional.mseLoss(projected, t);
+      }).reduce((a, b) => a.add(b));
+    },
+  };
+}
+
+/**
+ * SpectralKD's feature alignment (spectralLoss) summed over the pairs: teacher channels pooled to the
+ * student's, spatial maps pooled to the student's size, MSE of the 2-D (1-D for NLH) FFTs.
+ */
+export function spectral(options: { pairs: FeaturePair[]; layout?: FeatureLayout; name?: string; weight?: LossTerm['weight'] }): LossTerm {
+  const { pairs, layout = 'BCHW', name = 'spectral', weight } = options;
+  return {
+    name, weight,
+    studentFeatures: pairs.map(([s]) => s),
+    teacherFeatures: pairs.map(([, t]) => t),
+    compute(ctx) {
+      return pairs.map(([sp, tp]) => {
+        const s = feature(ctx.student, sp, 'student', name);
+        const t = matchSpatial(feature(ctx.teachers[0], tp, 'teacher', name), s);
+        return spectralLoss(s, t, { layout });
+      }).reduce((a, b) => a.add(b));
+    },
+  };
+}
+
+/** attentionLoss summed over pairs of captured attention maps [B, heads, L, L]. */
+export function attention(options: { pairs: FeaturePair[]; mode?: 'mse' | 'kl'; name?: string; weight?: LossTerm['weight'] }): LossTerm {
+  const { pairs, mode = 'mse', name = 'attention', weight } = options;
+  return {
+    name, weight,
+    studentFeatures: pairs.map(([s]) => s),
+    teacherFeatures: pairs.map(([, t]) => t),
+    compute(ctx) {
+      return pairs.map(([sp, tp]) => attentionLoss(feature(ctx.student, sp, 'student', name),
+        feature(ctx.teachers[0], tp, 'teacher', name), { mode })).reduce((a, b) => a.add(b));
+    },
+  };
+}
+
+/** A term from a function: { name, compute } with an optional weight. */
+export function custom(name: string, compute: (ctx: StepContext) => Tensor, weight?: LossTerm['weight']): LossTerm {
+  return { name, compute, weight };
+}
+
+export function termWeight(term: LossTerm, ctx: StepContext): number {
+  const w = term.weight ?? 1;
+  return typeof w === 'function' ? w(ctx) : w;
+}
+
+/** Σ_k w_k · terms_k: returns { loss, ...terms } (unweighted terms) as kept tensors. */
+export function combineTerms(terms: LossTerm[], ctx: StepContext): Record<string, Tensor> {
+  return torch.tidy(() => {
+    const out: Record<string, Tensor> = {};
+    let total: Tensor | null = null;
+    for (const term of terms) {
+      if (term.name === 'loss' || term.name in out) throw new TorchError(`Distiller: loss term name '${term.name}' is used twice or is reserved`);
+      const value = term.compute(ctx);
+      out[term.name] = value;
+      const weighted = value.mul(termWeight(term, ctx));
+      total = total === null ? weighted : total.add(weighted);
+    }
+    if (total === null) throw new TorchError('Distiller: no loss terms');
+    return { loss: total, ...out };
+  });
+}
