@@ -31,3 +31,4 @@ export {
 } from './trainer';
 export { saveCheckpoint, loadCheckpoint, type CheckpointParts } from './checkpoint';
 export { ProgressReporter, type ProgressMode, type ProgressStream } from './progress';
+export { runInWorker, type WorkerJob, type WorkerContext, type WorkerRun } from './worker';
