@@ -229,7 +229,8 @@ function tsConvert(op, arg, v) {
   const js = JSON.stringify(op.jsName);
   let e;
   if (arg.list && arg.base === 'Tensor') e = `handlesOf(${v}, ${js}, ${name})`;
-  else if (arg.list && arg.list !== 'any') e = `(typeof ${v} === 'number' ? [${v}] : ${v})`;
+  // A single int stands for the whole int[N] list, as in PyTorch (adaptive_avg_pool2d(x, 1) is [1, 1]).
+  else if (arg.list && arg.list !== 'any') e = `(typeof ${v} === 'number' ? [${Array(Number(arg.list) || 1).fill(v).join(', ')}] : ${v})`;
   else if (arg.base === 'Device') e = `checkDevice(${v} as string)`;
   else if (arg.base === 'Tensor') e = `handleOf(${v}, ${js}, ${name})`;
   else if (arg.base === 'ScalarType') e = `dtypeCode(${v} as DType, ${js})`;

@@ -2610,13 +2610,13 @@ function conv2dOp(a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: u
     if (a2 === undefined && a3 === undefined && a4 === undefined && a5 === undefined && a6 === undefined) {
       return wrap(N.conv2d(handleOf(a0, "conv2d", "input"), handleOf(a1, "conv2d", "weight")));
     }
-    return wrap(N.conv2d(handleOf(a0, "conv2d", "input"), handleOf(a1, "conv2d", "weight"), a2 == null ? null : handleOf(a2, "conv2d", "bias"), a3 === undefined ? undefined : (typeof a3 === 'number' ? [a3] : a3), a4 === undefined ? undefined : (typeof a4 === 'number' ? [a4] : a4), a5 === undefined ? undefined : (typeof a5 === 'number' ? [a5] : a5), a6));
+    return wrap(N.conv2d(handleOf(a0, "conv2d", "input"), handleOf(a1, "conv2d", "weight"), a2 == null ? null : handleOf(a2, "conv2d", "bias"), a3 === undefined ? undefined : (typeof a3 === 'number' ? [a3, a3] : a3), a4 === undefined ? undefined : (typeof a4 === 'number' ? [a4, a4] : a4), a5 === undefined ? undefined : (typeof a5 === 'number' ? [a5, a5] : a5), a6));
   }
   if (a0 instanceof Tensor && a1 instanceof Tensor && (a2 == null || a2 instanceof Tensor) && (a3 === undefined || (typeof a3 === 'number' || Array.isArray(a3))) && (a4 === undefined || typeof a4 === 'string') && (a5 === undefined || (typeof a5 === 'number' || Array.isArray(a5))) && (a6 === undefined || typeof a6 === 'number')) {
     if (a2 === undefined && a3 === undefined && a4 === undefined && a5 === undefined && a6 === undefined) {
       return wrap(N.conv2d_padding(handleOf(a0, "conv2d", "input"), handleOf(a1, "conv2d", "weight")));
     }
-    return wrap(N.conv2d_padding(handleOf(a0, "conv2d", "input"), handleOf(a1, "conv2d", "weight"), a2 == null ? null : handleOf(a2, "conv2d", "bias"), a3 === undefined ? undefined : (typeof a3 === 'number' ? [a3] : a3), a4, a5 === undefined ? undefined : (typeof a5 === 'number' ? [a5] : a5), a6));
+    return wrap(N.conv2d_padding(handleOf(a0, "conv2d", "input"), handleOf(a1, "conv2d", "weight"), a2 == null ? null : handleOf(a2, "conv2d", "bias"), a3 === undefined ? undefined : (typeof a3 === 'number' ? [a3, a3] : a3), a4, a5 === undefined ? undefined : (typeof a5 === 'number' ? [a5, a5] : a5), a6));
   }
   return noOverload("conv2d", ["conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number)","conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number)"], [a0, a1, a2, a3, a4, a5, a6]);
 }
@@ -2628,7 +2628,7 @@ function convTranspose2dOp(a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknow
   if (a2 === undefined && a3 === undefined && a4 === undefined && a5 === undefined && a6 === undefined && a7 === undefined) {
     return wrap(N.conv_transpose2d_input(handleOf(a0, "convTranspose2d", "input"), handleOf(a1, "convTranspose2d", "weight")));
   }
-  return wrap(N.conv_transpose2d_input(handleOf(a0, "convTranspose2d", "input"), handleOf(a1, "convTranspose2d", "weight"), a2 == null ? null : handleOf(a2, "convTranspose2d", "bias"), a3 === undefined ? undefined : (typeof a3 === 'number' ? [a3] : a3), a4 === undefined ? undefined : (typeof a4 === 'number' ? [a4] : a4), a5 === undefined ? undefined : (typeof a5 === 'number' ? [a5] : a5), a6, a7 === undefined ? undefined : (typeof a7 === 'number' ? [a7] : a7)));
+  return wrap(N.conv_transpose2d_input(handleOf(a0, "convTranspose2d", "input"), handleOf(a1, "convTranspose2d", "weight"), a2 == null ? null : handleOf(a2, "convTranspose2d", "bias"), a3 === undefined ? undefined : (typeof a3 === 'number' ? [a3, a3] : a3), a4 === undefined ? undefined : (typeof a4 === 'number' ? [a4, a4] : a4), a5 === undefined ? undefined : (typeof a5 === 'number' ? [a5, a5] : a5), a6, a7 === undefined ? undefined : (typeof a7 === 'number' ? [a7, a7] : a7)));
 }
 
 function maxPool2dOp(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown): Tensor {
@@ -2636,9 +2636,9 @@ function maxPool2dOp(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown, a3?
     return maxPool2dOp(self, ...(named("maxPool2d", [["kernelSize","stride","padding","dilation","ceilMode"]], [a0, a1, a2, a3, a4]) as []));
   }
   if (a1 === undefined && a2 === undefined && a3 === undefined && a4 === undefined) {
-    return wrap(N.max_pool2d(self.id, (typeof a0 === 'number' ? [a0] : a0)));
+    return wrap(N.max_pool2d(self.id, (typeof a0 === 'number' ? [a0, a0] : a0)));
   }
-  return wrap(N.max_pool2d(self.id, (typeof a0 === 'number' ? [a0] : a0), a1 === undefined ? undefined : (typeof a1 === 'number' ? [a1] : a1), a2 === undefined ? undefined : (typeof a2 === 'number' ? [a2] : a2), a3 === undefined ? undefined : (typeof a3 === 'number' ? [a3] : a3), a4));
+  return wrap(N.max_pool2d(self.id, (typeof a0 === 'number' ? [a0, a0] : a0), a1 === undefined ? undefined : (typeof a1 === 'number' ? [a1, a1] : a1), a2 === undefined ? undefined : (typeof a2 === 'number' ? [a2, a2] : a2), a3 === undefined ? undefined : (typeof a3 === 'number' ? [a3, a3] : a3), a4));
 }
 
 function avgPool2dOp(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown, a5?: unknown): Tensor {
@@ -2646,9 +2646,9 @@ function avgPool2dOp(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown, a3?
     return avgPool2dOp(self, ...(named("avgPool2d", [["kernelSize","stride","padding","ceilMode","countIncludePad","divisorOverride"]], [a0, a1, a2, a3, a4, a5]) as []));
   }
   if (a1 === undefined && a2 === undefined && a3 === undefined && a4 === undefined && a5 === undefined) {
-    return wrap(N.avg_pool2d(self.id, (typeof a0 === 'number' ? [a0] : a0)));
+    return wrap(N.avg_pool2d(self.id, (typeof a0 === 'number' ? [a0, a0] : a0)));
   }
-  return wrap(N.avg_pool2d(self.id, (typeof a0 === 'number' ? [a0] : a0), a1 === undefined ? undefined : (typeof a1 === 'number' ? [a1] : a1), a2 === undefined ? undefined : (typeof a2 === 'number' ? [a2] : a2), a3, a4, a5 == null ? null : a5));
+  return wrap(N.avg_pool2d(self.id, (typeof a0 === 'number' ? [a0, a0] : a0), a1 === undefined ? undefined : (typeof a1 === 'number' ? [a1, a1] : a1), a2 === undefined ? undefined : (typeof a2 === 'number' ? [a2, a2] : a2), a3, a4, a5 == null ? null : a5));
 }
 
 function adaptiveAvgPool1dOp(self: Tensor, a0?: unknown): Tensor {
@@ -2662,7 +2662,7 @@ function adaptiveAvgPool2dOp(self: Tensor, a0?: unknown): Tensor {
   if (isOptions(a0)) {
     return adaptiveAvgPool2dOp(self, ...(named("adaptiveAvgPool2d", [["outputSize"]], [a0]) as []));
   }
-  return wrap(N.adaptive_avg_pool2d(self.id, (typeof a0 === 'number' ? [a0] : a0)));
+  return wrap(N.adaptive_avg_pool2d(self.id, (typeof a0 === 'number' ? [a0, a0] : a0)));
 }
 
 function interpolateOp(a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown): Tensor {
