@@ -315,6 +315,7 @@ export const CASES: Case[] = [
   NN('avgPool2d', [T(2, 3, 7, 7), 3], { stride: 2, padding: 1, countIncludePad: false }),
   NN('adaptiveAvgPool1d', [T(2, 3, 10), 4]),
   NN('adaptiveAvgPool2d', [T(2, 3, 10, 7), [3, 2]]),
+  NN('adaptiveAvgPool2d', [T(2, 3, 10, 7), 1]),
   NN('interpolate', [T(1, 2, 4, 4)], { scaleFactor: 2 }),
   NN('interpolate', [T(1, 2, 4, 4)], { size: [6, 3], mode: 'bilinear', alignCorners: false }),
   NN('interpolate', [T(1, 2, 4, 4)], { size: 7, mode: 'bicubic', alignCorners: true }),
