@@ -70,6 +70,8 @@ out = [crop(**c) for c in inputs]`, inputs);
     expect(() => randomCrop({ size: 2 })({ input: torch.zeros([4, 4]) })).toThrow(/batch of images/);
     expect(() => randomCrop({ size: 2 })({ input: [1, 2] as unknown as Tensor })).toThrow(/batch.input must be a Tensor/);
     expect(() => randomCrop({ size: 2 })(null as unknown as { input: Tensor })).toThrow(/expected a batch/);
+    expect(() => randomCrop({ size: 2 })({ input: x, target: [0, 1] as unknown as Tensor })).toThrow(/batch.target must be a Tensor, got Array/);
+    expect(() => randomCrop({ size: 2 })({ input: x, mix: { lam: 0.5 } as unknown as { targetB: Tensor; lam: number } })).toThrow(/batch.mix must be/);
   });
 });
 

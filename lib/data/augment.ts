@@ -32,6 +32,11 @@ function checkBatch(op: string, batch: AugmentBatch, minDims: number): Tensor {
   if (x.ndim < minDims) {
     throw new TorchError(`${op}: batch.input must be a batch of images [B, C, H, W], got shape [${x.shape.join(', ')}]`);
   }
+  if (batch.target !== undefined && !(batch.target instanceof Tensor)) throw new TorchError(`${op}: batch.target must be a Tensor, got ${kindOf(batch.target)}`);
+  const mix = batch.mix;
+  if (mix !== undefined && (mix === null || typeof mix !== 'object' || !(mix.targetB instanceof Tensor) || typeof mix.lam !== 'number')) {
+    throw new TorchError(`${op}: batch.mix must be { targetB: Tensor, lam: number }`);
+  }
   return x;
 }
 
@@ -187,7 +192,6 @@ export function mixup(options: { alpha?: number } = {}): Augmentation {
   return (batch) => {
     const x = checkBatch(op, batch, 1);
     if (batch.mix !== undefined) throw new TorchError(`${op}: the batch is already mixed (a mixed batch cannot be mixed again)`);
-    if (batch.target !== undefined && !(batch.target instanceof Tensor)) throw new TorchError(`${op}: batch.target must be a Tensor, got ${kindOf(batch.target)}`);
     const lam = tidy(() => sampleBeta(alpha, alpha, [], { dtype: 'float64' }).item() as number);
     return tidy(() => {
       const perm = randperm(x.shape[0], { device: x.device });

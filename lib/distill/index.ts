@@ -18,3 +18,6 @@ export {
 } from './hidden';
 export { sobolevLoss, type SobolevOptions } from './sobolev';
 export { combineSpecialists, type Specialist } from './specialists';
+export {
+  cacheTeacher, TeacherCache, type TeacherOutputs, type CacheTeacherOptions, type TeacherCacheOpenOptions, type CacheDType,
+} from './cache';
