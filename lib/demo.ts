@@ -234,8 +234,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     { batchSize, shuffle: true, seed: seed + 1 });
 
   // Offline distillation: the teacher's logits over the student's training samples, computed once.
-  const cache: TeacherCache = await cacheTeacher((x) => ({ logits: teacher.call(x.to(device)) }), withTransfer,
-    { dir: join(outDir, 'teacher-cache'), batchSize: 500, fingerprint: teacherFile });
+  const cache: TeacherCache = cacheTeacher((x) => ({ logits: teacher.call(x.to(device)) }), withTransfer,
+    { dir: join(outDir, 'teacher-cache'), batchSize: 500, shardSize: labelled + transfer, fingerprint: teacherFile });
   const kdTerms = (): LossTerm[] => [crossEntropy(), kd({ temperature: 4 })];
   const runs: { run: string; distiller: () => Distiller; loader: data.DataLoader<Tensor[], Tensor[]> }[] = [
     { run: 'labels only', loader: labelsOnly, distiller: () => new Distiller({ student: makeStudent(), terms: [crossEntropy()] }) },

@@ -13,3 +13,7 @@ export {
   type TextExample, type ReadTextOptions, type TokenizerOptions, type VocabOptions, type EncodeOptions,
   type VocabJSON, type LabelVocabJSON,
 } from './text';
+export {
+  randomCrop, randomHorizontalFlip, mixup, compose, mixupCrossEntropy, sampleBeta,
+  type AugmentBatch, type Augmentation, type RandomCropOptions,
+} from './augment';

@@ -32,3 +32,6 @@ export {
 export { saveCheckpoint, loadCheckpoint, type CheckpointParts } from './checkpoint';
 export { ProgressReporter, type ProgressMode, type ProgressStream } from './progress';
 export { runInWorker, type WorkerJob, type WorkerContext, type WorkerRun } from './worker';
+export {
+  cacheTeacher, TeacherCache, type TeacherOutputs, type CacheTeacherOptions, type TeacherCacheOpenOptions, type CacheDType,
+} from './cache';
