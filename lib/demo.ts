@@ -93,7 +93,7 @@ export class FashionCnn extends nn.Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.classifier.call(this.features.call(x));
+    return this.classifier.call(this.features.call(x)) as Tensor;
   }
 }
 
@@ -117,7 +117,7 @@ function loadSplit(split: 'train' | 'test', count: number): { x: Tensor; y: Tens
 }
 
 /** Median forward time of one image, in eval mode without grad (ms). */
-function latencyPerImage(model: nn.Module & { call(x: Tensor): Tensor }, device: Device | string): number {
+function latencyPerImage(model: FashionCnn, device: Device | string): number {
   const wasTraining = model.training;
   model.eval();
   const x = torch.randn([1, 1, 28, 28], { device });
