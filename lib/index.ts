@@ -10,7 +10,8 @@ import * as optim from './optim';
 import * as data from './data';
 import * as io from './io';
 import * as distill from './distill';
+import * as report from './report';
 
-export { torch, nn, optim, data, io, distill };
+export { torch, nn, optim, data, io, distill, report };
 export { Tensor, TorchError } from './torch';
 export type { DType, Device } from './torch';

@@ -2,7 +2,8 @@
 // everything is in place. Run by `npm test`, `npm run bench` and `npm run demo`.
 //   - apt packages: libtorch-dev (unless LIBTORCH points elsewhere), libopenblas0-openmp (a fast BLAS for
 //     Debian's libtorch), python3-torch (the parity reference and speed baseline), cmake, g++, ninja,
-//     dataset-fashion-mnist (the IDX files data.fashionMnist reads and its tests check);
+//     dataset-fashion-mnist (the IDX files data.fashionMnist reads and its tests check), chromium (the
+//     headless browser the report test opens its HTML in, through playwright-core);
 //   - npm dependencies (npm ci) when node_modules is missing or older than package-lock.json.
 // Not root: prints the exact apt-get command instead and stops.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -14,14 +15,18 @@ const root = new URL('..', import.meta.url).pathname;
 const quiet = process.argv.includes('--quiet');
 const log = (m) => quiet || console.log(`[setup] ${m}`);
 
+// Packages checked by the file the tests use rather than by dpkg.
+const wantedFiles = { chromium: '/usr/bin/chromium' };
+
 function missingDebianPackages() {
   if (!existsSync('/usr/bin/dpkg-query')) return [];
   const wanted = ['libopenblas0-openmp', 'python3-torch', 'cmake', 'g++', 'ninja-build', 'dataset-fashion-mnist'];
   if (!process.env.LIBTORCH) wanted.unshift('libtorch-dev');
-  return wanted.filter((pkg) => {
+  const missing = wanted.filter((pkg) => {
     const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
     return r.status !== 0 || !r.stdout.includes('install ok installed');
   });
+  return [...missing, ...Object.keys(wantedFiles).filter((pkg) => !existsSync(wantedFiles[pkg]))];
 }
 
 function installDebianPackages() {
