@@ -29,6 +29,10 @@ export {
   Trainer, fit, evaluate, loadCheckpointWeights,
   type TrainerOptions, type TrainerEvent, type FitResult, type EvalMetrics, type BatchAugmentation, type Loader,
 } from './trainer';
+export {
+  taChain, searchTeacherAssistant, interpolateWidths, interpolateDepth,
+  type ChainStage, type TaChainOptions, type StageReport, type StageFitOptions, type TaSearchOptions, type TaCandidate, type TaSearchResult,
+} from './taChain';
 export { saveCheckpoint, loadCheckpoint, type CheckpointParts } from './checkpoint';
 export { ProgressReporter, type ProgressMode, type ProgressStream } from './progress';
 export { runInWorker, type WorkerJob, type WorkerContext, type WorkerRun } from './worker';
