@@ -147,6 +147,22 @@ describe('taChain', () => {
     }
     expect(stages[0].best.loss).toBeGreaterThan((stages[0].result.last as distill.EvalMetrics).loss);
   });
+
+  it('resumes from outDir: completed stages are restored from their checkpoints, not retrained', async () => {
+    const outDir = join(dir, 'resume');
+    const run = (models: MLP[]) => distill.taChain({
+      teacher, stages: [{ name: 'ta', model: models[0] }, { name: 'student', model: models[1] }], train, valid, outDir, fit: { ...stageFit, resume: true },
+    });
+    const first = await run([new MLP(24), new MLP(6)]);
+    const again = [new MLP(24), new MLP(6)];
+    const second = await run(again);
+    for (const [i, r] of second.stages.entries()) {
+      expect(r.result.steps).toBe(24);
+      expect(r.best).toEqual(first.stages[i].best);
+      expect(r.result.history).toEqual(first.stages[i].result.history);
+      expect(weights(again[i])).toEqual(checkpointWeights(r.result.checkpoints.best as string));
+    }
+  });
 });
 
 describe('searchTeacherAssistant', () => {

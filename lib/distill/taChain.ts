@@ -197,7 +197,7 @@ export interface TaSearchResult {
 }
 
 /**
- * The TA-size search of Mirzadeh et al. 2020 (§4): for each fraction f, a TA candidate(f) is distilled
+ * The TA-size search of Mirzadeh et al. 2020: for each fraction f, a TA candidate(f) is distilled
  * from the teacher, then a student from that TA (taChain with stages [ta, student]); the chosen TA is the
  * one whose distilled student has the best validation metric (fit.monitor, default accuracy 'max'; ties
  * go to the earlier fraction), the paper's criterion being the final student's performance. Each TA's own
