@@ -28,17 +28,17 @@ export interface DemoOptions {
   /** Output directory of metrics.json, report.html and the runs' logs (default 'demo-output'). */
   out?: string;
   device?: Device | string;
-  /** Labelled training samples (default 2000); the next `transfer` train samples are unlabelled (default 20000). */
+  /** Labelled training samples (default 1000); the next `transfer` train samples are unlabelled (default 20000). */
   labelled?: number;
   transfer?: number;
   /** Test samples evaluated (default all 10,000). */
   test?: number;
-  /** Teacher training epochs (default 2) over the first `teacherSamples` train images (default 55000). */
+  /** Teacher training epochs (default 1) over the first `teacherSamples` train images (default 55000). */
   teacherEpochs?: number;
   teacherSamples?: number;
-  /** Student training epochs over labelled + transfer samples (default 2); every run gets the same steps. */
+  /** Student training epochs over labelled + transfer samples (default 4); every run gets the same steps. */
   studentEpochs?: number;
-  /** Student width multiplier (default 1: conv widths 8 and 16). */
+  /** Student width multiplier (default 2: conv widths 16, 32, 64). */
   studentWidth?: number;
   /** Where the trained teacher is cached between runs (default $XDG_CACHE_HOME/torchkd or ~/.cache/torchkd). */
   cacheDir?: string;
@@ -147,8 +147,8 @@ function defaultCacheDir(): string {
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const started = Date.now();
   const {
-    out = 'demo-output', device = 'cpu', labelled = 2000, transfer = 20000, test = 10000,
-    teacherEpochs = 2, teacherSamples = 55000, studentEpochs = 2, studentWidth = 1, seed = 0, progress = 'auto',
+    out = 'demo-output', device = 'cpu', labelled = 1000, transfer = 20000, test = 10000,
+    teacherEpochs = 1, teacherSamples = 55000, studentEpochs = 4, studentWidth = 2, seed = 0, progress = 'auto',
   } = options;
   for (const [k, v] of Object.entries({ labelled, transfer, test, teacherEpochs, teacherSamples, studentEpochs })) {
     if (!Number.isInteger(v) || v < (k === 'transfer' ? 0 : 1)) throw new TorchError(`runDemo(): ${k} must be a ${k === 'transfer' ? 'non-negative' : 'positive'} integer, got ${v}`);
@@ -162,8 +162,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   mkdirSync(cacheDir, { recursive: true });
   const say = (s: string) => { if (progress !== 'none') console.log(s); };
 
+  // Every tensor of the run (datasets and their views) is freed at the end.
+  const owned: Tensor[] = [];
+  const own = (t: Tensor) => {
+    owned.push(t);
+    return t;
+  };
   const trainAll = loadSplit('train', 60000);
   const testSet = loadSplit('test', test);
+  owned.push(trainAll.x, trainAll.y, testSet.x, testSet.y);
   const testLoader = new data.DataLoader(new data.TensorDataset(testSet.x, testSet.y), { batchSize: 1000 });
   const rows: DemoRow[] = [];
   const curves: report.CurvePoint[] = [];
@@ -177,7 +184,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const teacherFile = join(cacheDir, `fashion-teacher-${TEACHER_BLOCKS.map(([c, p]) => `${c}${p ? 'p' : ''}`).join('-')}-n${teacherSamples}-e${teacherEpochs}-s${seed}.safetensors`);
   let teacherSeconds = 0;
   // Held-out samples for model selection: the last 5000 of the train split (never used by the students).
-  const holdout = { x: trainAll.x.narrow(0, 55000, 5000), y: trainAll.y.narrow(0, 55000, 5000) };
+  const holdout = { x: own(trainAll.x.narrow(0, 55000, 5000)), y: own(trainAll.y.narrow(0, 55000, 5000)) };
   const validLoader = new data.DataLoader(new data.TensorDataset(holdout.x, holdout.y), { batchSize: 1000 });
   if (existsSync(teacherFile)) {
     const saved = io.loadSafetensors(teacherFile, { device });
@@ -187,7 +194,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     say(`teacher: reusing ${teacherFile}`);
   } else {
     say(`teacher: training a ${teacher.numParameters()}-parameter CNN on ${teacherSamples} images (${teacherEpochs} epochs); cached afterwards in ${cacheDir}`);
-    const trainLoader = new data.DataLoader(new data.TensorDataset(trainAll.x.narrow(0, 0, teacherSamples), trainAll.y.narrow(0, 0, teacherSamples)),
+    const trainLoader = new data.DataLoader(new data.TensorDataset(own(trainAll.x.narrow(0, 0, teacherSamples)), own(trainAll.y.narrow(0, 0, teacherSamples))),
       { batchSize: 128, shuffle: true, seed });
     const result = await fit({
       distiller: new Distiller({ student: teacher, terms: [crossEntropy()] }),
@@ -198,7 +205,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     });
     teacherSeconds = result.seconds;
     addCurves('teacher', result);
-    io.saveSafetensors(teacherFile, teacher.stateDict(), { metadata: { trainSeconds: String(teacherSeconds), recipe: 'torchkd demo teacher' } });
+    const weights = teacher.stateDict();
+    io.saveSafetensors(teacherFile, weights, { metadata: { trainSeconds: String(teacherSeconds), recipe: 'torchkd demo teacher' } });
+    torch.dispose(weights);
   }
   teacher.eval();
   rows.push({
@@ -208,7 +217,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
   // 2. The spectral profile of the teacher's conv layers on 256 held-out images, and the selection.
   const makeStudent = () => new FashionCnn(studentBlocks(studentWidth), 0.2).to(device);
-  const sample = holdout.x.narrow(0, 0, 256).to(device);
+  const sample = torch.tidy(() => holdout.x.narrow(0, 0, 256).to(device));
   torch.manualSeed(seed);
   const probe = makeStudent();
   const selection = spectralSelection(teacher, probe, sample, {
@@ -224,13 +233,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   say(`aligned pairs (student ← teacher): ${selection.pairs.map(([s, t]) => `${s} ← ${t}`).join(', ')}\n`);
 
   // 3. The students: labelled subset + unlabelled transfer set (label -1), the same steps for every run.
-  const studentX = trainAll.x.narrow(0, 0, labelled + transfer);
-  const studentY = torch.tidy(() => torch.cat([trainAll.y.narrow(0, 0, labelled), torch.full([transfer], -1, { dtype: 'int64' })]));
+  const studentX = own(trainAll.x.narrow(0, 0, labelled + transfer));
+  const studentY = own(torch.tidy(() => torch.cat([trainAll.y.narrow(0, 0, labelled), torch.full([transfer], -1, { dtype: 'int64' })])));
   const withTransfer = new data.TensorDataset(studentX, studentY);
   const batchSize = 128;
   const transferLoader = new data.DataLoader(withTransfer, { batchSize, shuffle: true, seed: seed + 1 });
   const steps = studentEpochs * transferLoader.length;
-  const labelsOnly = new data.DataLoader(new data.TensorDataset(studentX.narrow(0, 0, labelled), studentY.narrow(0, 0, labelled)),
+  const labelsOnly = new data.DataLoader(new data.TensorDataset(own(studentX.narrow(0, 0, labelled)), own(studentY.narrow(0, 0, labelled))),
     { batchSize, shuffle: true, seed: seed + 1 });
 
   // Offline distillation: the teacher's logits over the student's training samples, computed once.
@@ -255,8 +264,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const d = distiller();
     const result = await fit({
       distiller: d, train: loader, valid: validLoader, maxSteps: steps, evalEvery: Math.ceil(steps / 4), seed, device, progress, name: run,
-      optimizer: (p) => new optim.AdamW(p, { lr: 5e-3, weightDecay: 1e-4 }),
-      scheduler: (o, total) => new optim.lrScheduler.OneCycleLR(o, 5e-3, { totalSteps: total }),
+      optimizer: (p) => new optim.AdamW(p, { lr: 1e-2, weightDecay: 1e-4 }),
+      scheduler: (o, total) => new optim.lrScheduler.OneCycleLR(o, 1e-2, { totalSteps: total }),
       outDir: join(outDir, run.replace(/[^a-z0-9]+/gi, '-').toLowerCase()), restoreBest: true,
     });
     addCurves(run, result);
@@ -266,11 +275,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       latencyMs: latencyPerImage(student, device), trainSeconds: result.seconds,
     });
     if (run === 'KD + spectral') {
-      const probeSample = holdout.x.narrow(0, 0, 256).to(device);
+      const probeSample = torch.tidy(() => holdout.x.narrow(0, 0, 256).to(device));
       studentProfile = spectralSelection(teacher, student, probeSample, { teacherLayers: teacher.layerPaths, studentLayers: student.layerPaths }).studentProfile;
       probeSample.dispose();
     }
     d.dispose();
+    student.dispose();
   }
   cache.dispose();
 
@@ -295,8 +305,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     title: 'torchkd demo: distilling a Fashion-MNIST CNN',
     subtitle: `${labelled} labelled + ${transfer} unlabelled training images, ${steps} student steps each, ${testSet.y.size(0)} test images, device ${device}`,
     spectral: [
-      { model: 'teacher', layers: teacher.layerPaths.map((p, i) => `conv${i + 1} (${p})`), intensity: selection.teacherProfile, selected: selection.selected },
-      { model: 'student (KD + spectral)', layers: probe.layerPaths.map((p, i) => `conv${i + 1} (${p})`), intensity: studentProfile },
+      { model: 'teacher', layers: teacher.layerPaths.map((_, i) => `conv${i + 1}`), intensity: selection.teacherProfile, selected: selection.selected },
+      { model: 'student (KD + spectral)', layers: probe.layerPaths.map((_, i) => `conv${i + 1}`), intensity: studentProfile },
     ],
     curves, table,
     notes: [
@@ -305,7 +315,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     ],
   });
   say(`\nreport: ${reportPath}\nmetrics: ${metricsPath}\ntotal ${seconds.toFixed(0)} s`);
-  torch.dispose([trainAll, testSet, studentY, probe]);
+  torch.dispose(owned);
   probe.dispose();
   teacher.dispose();
   return { rows, spectral, reportPath, metricsPath, seconds };

@@ -215,11 +215,14 @@ describe('Trainer', () => {
     torch.manualSeed(1);
     const student = new Mlp(6, 8, 3);
     const dir = tmp();
+    const before = torch.memory().tensors;
     const result = await distill.fit({
       distiller: new distill.Distiller({ student, terms: [distill.terms.crossEntropy()] }),
       train, valid, epochs: 3, evalEvery: 3, outDir: dir, progress: 'none', restoreBest: true,
-      optimizer: (p) => new optim.SGD(p, { lr: 0.5 }),
+      optimizer: (p) => new optim.SGD(p, { lr: 0.5, momentum: 0.9 }),
     });
+    // Checkpoints, evaluations and the optimizer's state leave nothing behind.
+    expect(torch.memory().tensors).toBe(before);
     const best = result.best as { metrics: { accuracy: number; loss: number } };
     const again = distill.evaluate(student, valid);
     expectClose(again.accuracy, best.metrics.accuracy, 0);

@@ -29,7 +29,10 @@ export function saveCheckpoint(path: string, parts: CheckpointParts, state: Json
   const owned: Tensor[] = [];
   try {
     for (const [prefix, m] of Object.entries(parts.modules)) {
-      for (const [k, t] of Object.entries(m.stateDict())) tensors[`${prefix}.${k}`] = t;
+      for (const [k, t] of Object.entries(m.stateDict())) {
+        owned.push(t);
+        tensors[`${prefix}.${k}`] = t;
+      }
     }
     let optimizer: JsonValue = null;
     if (parts.optimizer) {

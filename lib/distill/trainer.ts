@@ -323,6 +323,8 @@ export class Trainer {
       }
     } finally {
       progress.done();
+      // The optimizer was built for this run: its state tensors go with it.
+      optimizer.dispose();
     }
     if (o.restoreBest && paths && state.best) loadCheckpointWeights(paths.best, distiller.student);
     const result: FitResult = {
