@@ -233,6 +233,100 @@ describe('Trainer', () => {
     torch.dispose([x, y]);
   });
 
+  it('restoreBest without outDir keeps the best weights in memory', async () => {
+    const [x, y] = blobs(300, 7);
+    const train = new data.DataLoader(new data.TensorDataset(x.narrow(0, 0, 200), y.narrow(0, 0, 200)), { batchSize: 20, shuffle: true, seed: 1 });
+    const valid = new data.DataLoader(new data.TensorDataset(x.narrow(0, 200, 100), y.narrow(0, 200, 100)), { batchSize: 50 });
+    torch.manualSeed(1);
+    const student = new Mlp(6, 8, 3);
+    const before = torch.memory().tensors;
+    // A learning rate that diverges late: the best evaluation is not the last one.
+    const result = await distill.fit({
+      distiller: new distill.Distiller({ student, terms: [distill.terms.crossEntropy()] }),
+      train, valid, epochs: 6, evalEvery: 5, progress: 'none', restoreBest: true, monitor: { metric: 'loss', mode: 'min' },
+      optimizer: (p) => new optim.SGD(p, { lr: 0.3 }),
+      scheduler: (o) => new optim.lrScheduler.LambdaLR(o, (step) => (step < 30 ? 1 : 20)),
+    });
+    const best = result.best as { step: number; metrics: { loss: number } };
+    expect(best.step).toBeLessThan(result.steps);
+    expectClose(distill.evaluate(student, valid).loss, best.metrics.loss, 1e-6);
+    expect(torch.memory().tensors).toBe(before);
+    torch.dispose([x, y]);
+  });
+
+  it('teacher and student see the same augmented batch; events name their run', async () => {
+    const [x, y] = blobs(64, 3);
+    const images = x.reshape([64, 1, 2, 3]);
+    const train = new data.DataLoader(new data.TensorDataset(images, y), { batchSize: 16 });
+    torch.manualSeed(0);
+    class Flat extends nn.Module {
+      inner = this.registerModule('inner', new Mlp(6, 8, 3));
+      forward(v: Tensor): Tensor {
+        return this.inner.call(v.flatten(1));
+      }
+    }
+    const teacher = new Flat();
+    const student = new Flat();
+    const flips: Tensor[] = [];
+    const checks: boolean[] = [];
+    const runs = new Set<string>();
+    await distill.fit({
+      distiller: new distill.Distiller({
+        student, teachers: [teacher], studentFeatures: ['inner.body.0'], teacherFeatures: ['inner.body.0'],
+        terms: [distill.terms.kd(), distill.terms.custom('check', (ctx) => {
+          // The teacher's logits are its output on the very input the student saw.
+          checks.push(torch.tidy(() => teacher.forward(ctx.input).sub(ctx.teachers[0].logits).abs().max().item()) === 0);
+          flips.push(torch.keep(ctx.input.clone()));
+          return torch.zeros([]);
+        })],
+      }),
+      train, epochs: 1, progress: 'none', name: 'augmented',
+      augment: data.compose([data.randomHorizontalFlip({ p: 1 }), data.mixup({ alpha: 1 })]),
+      onEvent: (e) => runs.add(e.run),
+    });
+    expect(checks).toEqual([true, true, true, true]);
+    // The batches were augmented: flipped and mixed, so none equals its raw batch.
+    expect(flips.every((f, k) => torch.tidy(() => f.sub(images.narrow(0, 16 * k, 16)).abs().max().item()) > 0)).toBe(true);
+    expect([...runs]).toEqual(['augmented']);
+    torch.dispose([flips, x, y, images]);
+  });
+
+  it('BSS, intra-distillation and spectral alignment work together in one run', async () => {
+    torch.manualSeed(4);
+    const [x0, y] = blobs(96, 9);
+    const x = x0.reshape([96, 1, 2, 3]).repeat([1, 4, 2, 2]);
+    class ConvNet extends nn.Module {
+      body: nn.Sequential;
+      constructor(c: number, p: number) {
+        super();
+        this.body = this.registerModule('body', new nn.Sequential(new nn.Conv2d(4, c, 3, { padding: 1 }), new nn.ReLU(), new nn.Conv2d(c, c, 3, { padding: 1 }),
+          new nn.ReLU(), new nn.Dropout(p), new nn.AdaptiveAvgPool2d(1), new nn.Flatten(), new nn.Linear(c, 3)));
+      }
+      forward(v: Tensor): Tensor {
+        return this.body.call(v) as Tensor;
+      }
+    }
+    const teacher = new ConvNet(16, 0);
+    const student = new ConvNet(4, 0.3);
+    const selection = distill.spectralSelection(teacher, student, x.narrow(0, 0, 32), {
+      teacherLayers: ['body.1', 'body.3'], studentLayers: ['body.1', 'body.3'], select: { strategy: 'top', k: 1 },
+    });
+    expect(selection.teacherProfile).toHaveLength(2);
+    const train = new data.DataLoader(new data.TensorDataset(x, y), { batchSize: 32, shuffle: true, seed: 2 });
+    const seen = new Set<string>();
+    const result = await distill.fit({
+      distiller: new distill.Distiller({
+        student, teachers: [teacher], terms: [distill.terms.crossEntropy(), distill.terms.kd(), selection.term],
+        bss: { maxBase: 8, maxSteps: 3 }, intra: { passes: 2 },
+      }),
+      train, epochs: 3, logEvery: 1, progress: 'none',
+      onEvent: (e) => { if (e.type === 'step') Object.keys(e.losses).forEach((k) => seen.add(k)); },
+    });
+    expect([...seen].sort()).toEqual(['bss', 'ce', 'intra', 'kd', 'loss', 'spectral']);
+    expect(result.trainLog.every((r) => Object.values(r.losses).every(Number.isFinite))).toBe(true);
+    torch.dispose([x0, x, y]);
+  });
+
   it('NaN guard: skips non-finite steps with a warning, stops with a clear message after N in a row', async () => {
     const [x, y] = blobs(64, 3);
     const train = new data.DataLoader(new data.TensorDataset(x, y), { batchSize: 16 });

@@ -30,13 +30,16 @@ export interface EvalMetrics {
   [name: string]: number;
 }
 
-export type TrainerEvent =
+/** What the trainer reports through onEvent; `run` is the run's name (options.name). */
+export type TrainerEvent = { run: string } & (
   | { type: 'start'; totalSteps: number; stepsPerEpoch: number; resumedFrom: number | null }
   | { type: 'step'; step: number; totalSteps: number; losses: Record<string, number>; lr: number; stepsPerSecond: number }
   | { type: 'eval'; step: number; epoch: number; metrics: EvalMetrics; best: boolean }
   | { type: 'checkpoint'; step: number; path: string; kind: 'last' | 'best' }
   | { type: 'warning'; step: number; message: string }
-  | { type: 'end'; result: FitResult };
+  | { type: 'end'; result: FitResult });
+
+type EventBody = TrainerEvent extends infer E ? (E extends { run: string } ? Omit<E, 'run'> : never) : never;
 
 export interface TrainerOptions {
   distiller: Distiller;
@@ -78,7 +81,7 @@ export interface TrainerOptions {
   /** Aborting stops the run after the current step (a last checkpoint is written). */
   signal?: AbortSignal;
   device?: Device | string;
-  /** Load the best checkpoint's weights into the student at the end (default false). */
+  /** Load the best evaluation's weights into the student at the end (default false); kept in memory without outDir. */
   restoreBest?: boolean;
   /** Replaces the default evaluation (accuracy and cross entropy on `valid`). */
   evaluate?: (model: nn.Module) => EvalMetrics;
@@ -229,7 +232,7 @@ export class Trainer {
     const log = (record: object) => {
       if (paths) appendFileSync(paths.metrics, `${JSON.stringify({ run: label, ...record })}\n`);
     };
-    const emit = (e: TrainerEvent) => o.onEvent?.(e);
+    const emit = (e: EventBody) => o.onEvent?.({ run: label, ...e } as TrainerEvent);
     emit({ type: 'start', totalSteps, stepsPerEpoch, resumedFrom });
 
     const progress = new ProgressReporter(o.progress ?? 'auto', totalSteps, label, o.progressStream);
@@ -238,8 +241,16 @@ export class Trainer {
     const epochBatches = new Map<number, number[][]>();
     let lastLosses: Record<string, number> = {};
 
+    // Without outDir, restoreBest keeps a copy of the best weights in memory.
+    let bestWeights: Record<string, Tensor> | null = null;
     const checkpoint = (kind: 'last' | 'best') => {
-      if (!paths) return;
+      if (!paths) {
+        if (kind === 'best' && o.restoreBest) {
+          if (bestWeights) torch.dispose(bestWeights);
+          bestWeights = torch.tidy(() => Object.fromEntries(Object.entries(distiller.student.stateDict()).map(([k, t]) => [k, t.clone()])));
+        }
+        return;
+      }
       saveCheckpoint(paths[kind], parts, state as unknown as Parameters<typeof saveCheckpoint>[2]);
       emit({ type: 'checkpoint', step: state.step, path: paths[kind], kind });
     };
@@ -326,7 +337,14 @@ export class Trainer {
       // The optimizer was built for this run: its state tensors go with it.
       optimizer.dispose();
     }
-    if (o.restoreBest && paths && state.best) loadCheckpointWeights(paths.best, distiller.student);
+    if (o.restoreBest && state.best) {
+      if (paths) loadCheckpointWeights(paths.best, distiller.student);
+      else if (bestWeights) {
+        const weights: Record<string, Tensor> = bestWeights;
+        torch.noGrad(() => distiller.student.loadStateDict(weights));
+        torch.dispose(weights);
+      }
+    }
     const result: FitResult = {
       steps: state.step, stopReason,
       last: state.history.length ? state.history[state.history.length - 1].metrics : null,
