@@ -1,8 +1,6 @@
 // Teacher-assistant knowledge distillation (Mirzadeh et al., "Improved Knowledge Distillation via Teacher
 // Assistant", AAAI 2020): a chain T → TA_1 → … → TA_k → S where each model is distilled from the previous
 // one, and the search for the TA size whose distilled student is best.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as nn from '../nn';
 import * as torch from '../torch';
@@ -37,7 +35,7 @@ export interface TaChainOptions {
   terms?: (stageIndex: number) => LossTerm[];
   /** Epochs, optimizer, scheduler, seed, monitor, device, resume... for every stage. */
   fit?: StageFitOptions;
-  /** Each stage's checkpoints and metrics in outDir/<index>-<name>/ (a temporary directory without it). */
+  /** Each stage's checkpoints and metrics in outDir/<index>-<name>/ (without it, nothing is written: best weights are kept in memory). */
   outDir?: string;
   /** Called after each stage, with its report. */
   onStage?: (report: StageReport) => void;
@@ -113,39 +111,34 @@ export async function taChain(options: TaChainOptions): Promise<{ stages: StageR
   });
   if (onStage !== undefined && typeof onStage !== 'function') throw new TorchError(`${fn}: options.onStage must be a function`);
 
-  const root = outDir ?? mkdtempSync(join(tmpdir(), 'torchkd-tachain-'));
   const reports: StageReport[] = [];
-  try {
-    for (let i = 0; i < stages.length; i++) {
-      const stage = stages[i];
-      const previous: Teacher = i === 0 ? teacher : stages[i - 1].model;
-      const stageTerms = terms(i);
-      if (!Array.isArray(stageTerms)) throw new TorchError(`${fn}: options.terms(${i}) must return an array of loss terms`);
-      const started = Date.now();
-      const distiller = new Distiller({ student: stage.model, teachers: [previous], terms: stageTerms });
-      let result: FitResult;
-      try {
-        result = await fit({
-          ...fitOptions, distiller, train, valid,
-          outDir: join(root, `${i}-${stage.name}`), name: stage.name, restoreBest: true,
-        });
-      } finally {
-        distiller.dispose();
-      }
-      if (result.stopReason === 'cancelled') throw new TorchError(`${fn}: cancelled during stage ${i} ('${stage.name}') at step ${result.steps}`);
-      if (result.best === null) throw new TorchError(`${fn}: stage ${i} ('${stage.name}') ended without an evaluation`);
-      const report: StageReport = {
-        index: i, name: stage.name, teacher: i === 0 ? 'teacher' : stages[i - 1].name,
-        parameters: stage.model.numParameters(),
-        result: outDir === undefined ? { ...result, checkpoints: {} } : result,
-        best: result.best.metrics,
-        seconds: (Date.now() - started) / 1000,
-      };
-      reports.push(report);
-      onStage?.(report);
+  for (let i = 0; i < stages.length; i++) {
+    const stage = stages[i];
+    const previous: Teacher = i === 0 ? teacher : stages[i - 1].model;
+    const stageTerms = terms(i);
+    if (!Array.isArray(stageTerms)) throw new TorchError(`${fn}: options.terms(${i}) must return an array of loss terms`);
+    const started = Date.now();
+    const distiller = new Distiller({ student: stage.model, teachers: [previous], terms: stageTerms });
+    let result: FitResult;
+    try {
+      result = await fit({
+        ...fitOptions, distiller, train, valid,
+        outDir: outDir === undefined ? undefined : join(outDir, `${i}-${stage.name}`), name: stage.name, restoreBest: true,
+      });
+    } finally {
+      distiller.dispose();
     }
-  } finally {
-    if (outDir === undefined) rmSync(root, { recursive: true, force: true });
+    if (result.stopReason === 'cancelled') throw new TorchError(`${fn}: cancelled during stage ${i} ('${stage.name}') at step ${result.steps}`);
+    if (result.best === null) throw new TorchError(`${fn}: stage ${i} ('${stage.name}') ended without an evaluation`);
+    const report: StageReport = {
+      index: i, name: stage.name, teacher: i === 0 ? 'teacher' : stages[i - 1].name,
+      parameters: stage.model.numParameters(),
+      result,
+      best: result.best.metrics,
+      seconds: (Date.now() - started) / 1000,
+    };
+    reports.push(report);
+    onStage?.(report);
   }
   return { stages: reports, student: stages[stages.length - 1].model };
 }
