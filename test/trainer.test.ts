@@ -151,6 +151,32 @@ describe('Distiller', () => {
     torch.dispose([early, late, x, y, yt]);
   });
 
+  it('offline: losses from a teacher cache equal those from the live teacher, features included', () => {
+    torch.manualSeed(0);
+    const teacher = new Mlp(6, 16, 3);
+    const student = new Mlp(6, 8, 3);
+    const [x, y] = blobs(40, 6);
+    const dataset = new data.TensorDataset(x, y);
+    const features = ['body.1'];
+    const cache = distill.cacheTeacher((input) => {
+      const out = distill.captureLayers(teacher, features, input);
+      return { logits: teacher.forward(input), features: { 'body.1': out[0] } };
+    }, dataset, { dir: join(tmp(), 'cache'), batchSize: 16, shardSize: 16 });
+    const terms = () => [distill.terms.crossEntropy(), distill.terms.kd(),
+      distill.terms.custom('feature', (ctx) => ctx.teachers[0].features['body.1'].square().mean())];
+    const live = new distill.Distiller({ student, teachers: [teacher], terms: terms(), teacherFeatures: features });
+    const offline = new distill.Distiller({ student, teacherCache: cache, terms: terms() });
+    const indices = [3, 17, 38, 0, 21];
+    const batch = torch.tidy(() => { const idx = torch.tensor(indices); return { input: x.indexSelect(0, idx), target: y.indexSelect(0, idx) }; });
+    const info = { step: 0, totalSteps: 1, epoch: 0, epochs: 1 };
+    const a = live.step(batch, info);
+    const b = offline.step({ ...batch, indices }, info);
+    for (const k of ['loss', 'ce', 'kd', 'feature']) expectClose(b[k].item(), a[k].item(), 1e-6);
+    expect(() => offline.step(batch, info)).toThrow(/offline distillation needs the batch indices/);
+    torch.dispose([a, b, batch, x, y]);
+    cache.dispose();
+  });
+
   it('refuses bad construction with clear errors', () => {
     const student = new Mlp(6, 8, 3);
     expect(() => new distill.Distiller({ student, terms: [] })).toThrow(/terms must be a non-empty list/);
