@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { torchPython } from './python.mjs';
 
 const require = (await import('node:module')).createRequire(import.meta.url);
-const { torch, nn, optim } = require('../dist/index.js');
+const { torch, nn, optim, distill } = require('../dist/index.js');
 
 const REPEATS = 9;
 
@@ -127,6 +127,48 @@ opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
 x = torch.randn(128, 1, 28, 28); y = torch.randint(0, 10, (128,))`,
       stmt: `opt.zero_grad()
 F.cross_entropy(model(x), y).backward()
+opt.step()`,
+    },
+  },
+  {
+    name: 'KD step: CNN student + frozen CNN teacher, CE + KD (T=4), batch 128, AdamW', iters: 20,
+    js: () => {
+      torch.manualSeed(0);
+      const cnn = (c) => new nn.Sequential(
+        new nn.Conv2d(1, c, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
+        new nn.Conv2d(c, 2 * c, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
+        new nn.Flatten(), new nn.Linear(2 * c * 7 * 7, 10));
+      const teacher = cnn(32);
+      const student = cnn(8);
+      const distiller = new distill.Distiller({
+        student, teachers: [teacher], terms: [distill.terms.crossEntropy(), distill.terms.kd({ temperature: 4 })],
+      });
+      const opt = new optim.AdamW(student.parameters(), { lr: 1e-3 });
+      const x = torch.randn([128, 1, 28, 28]);
+      const y = torch.randint(0, 10, [128]);
+      const info = { step: 0, totalSteps: 1, epoch: 0, epochs: 1 };
+      return () => torch.tidy(() => {
+        opt.zeroGrad();
+        distiller.step({ input: x, target: y }, info).loss.backward();
+        opt.step();
+      });
+    },
+    py: {
+      setup: `torch.manual_seed(0)
+nn = torch.nn
+def cnn(c):
+    return nn.Sequential(nn.Conv2d(1, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(c, 2 * c, 3, padding=1),
+                         nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(2 * c * 7 * 7, 10))
+teacher = cnn(32).eval().requires_grad_(False)
+student = cnn(8)
+opt = torch.optim.AdamW(student.parameters(), lr=1e-3)
+x = torch.randn(128, 1, 28, 28); y = torch.randint(0, 10, (128,))`,
+      stmt: `opt.zero_grad()
+with torch.no_grad():
+    t = teacher(x)
+s = student(x)
+kd = F.kl_div(F.log_softmax(s / 4, 1), F.log_softmax(t / 4, 1), reduction='batchmean', log_target=True) * 16
+(F.cross_entropy(s, y) + kd).backward()
 opt.step()`,
     },
   },
