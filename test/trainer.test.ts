@@ -148,7 +148,12 @@ describe('Distiller', () => {
     expectClose(early.loss.item(), early.ce.item() + 2 * early.bss.item(), 1e-5);
     const late = d.step({ input: x, target: yt }, { step: 99, totalSteps: 100, epoch: 9.9, epochs: 10 });
     expect(late.bss).toBeUndefined();
-    torch.dispose([early, late, x, y, yt]);
+    // Unlabelled rows: base samples are those where the student agrees with the teacher.
+    const unlabelled = torch.full([64], -1);
+    const transfer = d.step({ input: x, target: unlabelled }, { step: 0, totalSteps: 100, epoch: 0, epochs: 10 });
+    expect(transfer.bss.item()).toBeGreaterThan(0);
+    expect(transfer.ce.item()).toBe(0);
+    torch.dispose([early, late, transfer, unlabelled, x, y, yt]);
   });
 
   it('offline: losses from a teacher cache equal those from the live teacher, features included', () => {

@@ -53,7 +53,8 @@ export interface DistillerOptions {
   studentFeatures?: string[];
   teacherFeatures?: string[];
   /**
-   * Adversarial boundary samples (Heo et al. 2019): each step attacks the selected base samples towards a
+   * Adversarial boundary samples (Heo et al. 2019): each step attacks the selected base samples (both
+   * models right; on unlabelled rows, the student agreeing with the teacher) towards a
    * sampled class and adds 'bss' = r_a(e) · KL(softmax(t(x̂)/T) ‖ softmax(s(x̂)/T)) (batch mean over the
    * attacked samples, no T², as the paper's code), with r_a(e) = max(2(1 − 4e/(3E)), 0).
    */
@@ -245,7 +246,10 @@ export class Distiller {
     const { maxBase = 64, stepSize = 0.3, maxSteps = 10, temperature = 3, clampMin, clampMax } = this.bss as BssOptions;
     const { ra } = bssWeights(info.epoch, info.epochs);
     if (ra <= 0) return null;
-    const base = selectBaseSamples(teacherLogits, studentLogits.detach(), (batch.target as Tensor).clamp(0), { max: maxBase });
+    // Unlabelled rows (label < 0) count as correct where the student agrees with the teacher.
+    const target = batch.target as Tensor;
+    const labels = torch.where(target.ge(0), target, teacherLogits.argmax(1));
+    const base = selectBaseSamples(teacherLogits, studentLogits.detach(), labels, { max: maxBase });
     if (base.size(0) === 0) return null;
     const x = batch.input.indexSelect(0, base);
     const targetClasses = sampleTargetClasses(teacherLogits.indexSelect(0, base));
