@@ -142,10 +142,14 @@ describe('Distiller', () => {
     const [x, y] = blobs(64, 4);
     // Labels the teacher agrees with, so that base samples exist.
     const yt = torch.noGrad(() => teacher.forward(x).argmax(1));
-    const d = new distill.Distiller({ student, teachers: [teacher], terms: [distill.terms.crossEntropy()], bss: { maxBase: 8 } });
+    const d = new distill.Distiller({
+      student, teachers: [teacher], terms: [distill.terms.crossEntropy(), distill.terms.kd({ temperature: 3, weight: distill.terms.bssKdWeight })],
+      bss: { maxBase: 8 },
+    });
+    // At epoch 0: r = 4 on the clean KD term, r_a = 2 on the boundary term.
     const early = d.step({ input: x, target: yt }, { step: 0, totalSteps: 100, epoch: 0, epochs: 10 });
     expect(early.bss.item()).toBeGreaterThan(0);
-    expectClose(early.loss.item(), early.ce.item() + 2 * early.bss.item(), 1e-5);
+    expectClose(early.loss.item(), early.ce.item() + 4 * early.kd.item() + 2 * early.bss.item(), 1e-5);
     const late = d.step({ input: x, target: yt }, { step: 99, totalSteps: 100, epoch: 9.9, epochs: 10 });
     expect(late.bss).toBeUndefined();
     // Unlabelled rows: base samples are those where the student agrees with the teacher.

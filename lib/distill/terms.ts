@@ -4,6 +4,7 @@ import * as nn from '../nn';
 import * as torch from '../torch';
 import { TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
+import { bssWeights } from './bss';
 import { dkdLoss } from './dkd';
 import { kdLoss } from './hinton';
 import { attentionLoss } from './hidden';
@@ -214,6 +215,14 @@ export function attention(options: { pairs: FeaturePair[]; mode?: 'mse' | 'kl'; 
 /** A term from a function: { name, compute } with an optional weight. */
 export function custom(name: string, compute: (ctx: StepContext) => Tensor, weight?: LossTerm['weight']): LossTerm {
   return { name, compute, weight };
+}
+
+/**
+ * BSS's schedule for the KD term on clean samples (Heo et al. 2019): r(e) = max(3(1 − e/E), 0) + 1, from 4
+ * down to 1 over the run; use as `kd({ weight: bssKdWeight })` together with the Distiller's `bss` option.
+ */
+export function bssKdWeight(ctx: StepContext): number {
+  return bssWeights(ctx.epoch, ctx.epochs).r;
 }
 
 export function termWeight(term: LossTerm, ctx: StepContext): number {
