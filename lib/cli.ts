@@ -1,12 +1,18 @@
 #!/usr/bin/env node
-// `npx torchkd <command>`. Commands: doctor.
+// `npx torchkd <command>`: demo, text, distill, spectral, doctor; `--help` on each. Usage errors exit
+// with 2, runtime errors with 1, each as a one-line message on stderr (TORCHKD_DEBUG=1 adds the stack).
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
+import { UsageError, formatHelp, parseFlags, suggest, type CommandSpec, type Values } from './cli/args';
+import { COMMANDS } from './cli/specs';
 
-const USAGE = `usage: torchkd <command>
+const USAGE = `usage: torchkd <command> [flags]
 
 commands:
-  doctor    libtorch version and path, how it was found, CUDA devices, BLAS, Node-API version
+${COMMANDS.map((c) => `  ${c.name.padEnd(10)}${c.summary}`).join('\n')}
+
+Run \`torchkd <command> --help\` (or \`torchkd help <command>\`) for a command's flags and their defaults.
+Exit codes: 0 success, 1 runtime error, 2 usage error.
 `;
 
 interface LibtorchRecord {
@@ -39,7 +45,7 @@ export function blasInUse(): { library: string; kind: string; slow: boolean } | 
   return null;
 }
 
-function doctor(): number {
+async function doctor(): Promise<number> {
   const root = join(__dirname, '..');
   const line = (k: string, v: string) => console.log(`${k.padEnd(22)} ${v}`);
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
@@ -89,21 +95,85 @@ function doctor(): number {
   return 0;
 }
 
-export function main(argv: string[]): number {
-  const [command] = argv;
-  switch (command) {
-    case 'doctor':
-      return doctor();
-    case undefined:
-    case '--help':
-    case '-h':
-    case 'help':
-      process.stdout.write(USAGE);
-      return command === undefined ? 1 : 0;
-    default:
-      process.stderr.write(`torchkd: unknown command '${command}'\n\n${USAGE}`);
-      return 1;
+type Runner = (values: Values, signal: AbortSignal) => Promise<number>;
+
+/** The implementations, loaded only when a command runs (help and usage errors need no native code). */
+const RUNNERS: Record<string, () => Runner> = {
+  doctor: () => doctor,
+  demo: () => (require('./cli/commands') as typeof import('./cli/commands')).demoCommand,
+  text: () => (require('./cli/text') as typeof import('./cli/text')).textCommand,
+  distill: () => (require('./cli/commands') as typeof import('./cli/commands')).distillCommand,
+  spectral: () => (require('./cli/commands') as typeof import('./cli/commands')).spectralCommand,
+};
+
+function findCommand(name: string): CommandSpec {
+  const spec = COMMANDS.find((c) => c.name === name);
+  if (!spec) throw new UsageError(`unknown command '${name}'${suggest(name, COMMANDS.map((c) => c.name))}; commands: ${COMMANDS.map((c) => c.name).join(', ')}`);
+  return spec;
+}
+
+/** The first line of an error, for the one-line report (a validation error lists its problems below it). */
+function report(prefix: string, e: unknown): void {
+  const message = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`${prefix}: ${message}\n`);
+  if (process.env.TORCHKD_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+}
+
+/**
+ * Runs `torchkd <argv>` and returns the exit code. A first Ctrl-C asks a running training to stop after
+ * its current step (writing its last checkpoint); a second one exits at once.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  if (command === '--help' || command === '-h' || (command === 'help' && rest.length === 0)) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  let spec: CommandSpec;
+  let values: Values;
+  try {
+    if (command === 'help') {
+      process.stdout.write(formatHelp(findCommand(rest[0])));
+      return 0;
+    }
+    spec = findCommand(command);
+    const parsed = parseFlags(spec, rest);
+    if (parsed.help) {
+      process.stdout.write(formatHelp(spec));
+      return 0;
+    }
+    values = parsed.values;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    report(command === 'help' || !COMMANDS.some((c) => c.name === command) ? 'torchkd' : `torchkd ${command}`, e);
+    return 2;
+  }
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('\ninterrupted: stopping after the current step (Ctrl-C again to quit now)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    return await RUNNERS[spec.name]()(values, controller.signal);
+  } catch (e) {
+    report(`torchkd ${spec.name}`, e);
+    return e instanceof UsageError ? 2 : 1;
+  } finally {
+    process.off('SIGINT', onSigint);
   }
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  }, (e: unknown) => {
+    report('torchkd', e);
+    process.exitCode = 1;
+  });
+}

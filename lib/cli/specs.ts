@@ -1,0 +1,146 @@
+// The commands' flags and help texts (no native code is loaded to print help or to reject bad flags).
+import type { CommandSpec } from './args';
+
+export const TEXT_DEFAULTS = {
+  out: 'text-output', textField: 'text', labelField: 'label', teacherEpochs: 8, studentEpochs: 15, batchSize: 64, maxLength: 32,
+  minFreq: 1, teacherDim: 128, teacherLayers: 2, teacherHeads: 4, teacherLr: 1e-3,
+  studentDim: 16, studentBigrams: 4096, studentLr: 0.03, temperature: 2, alpha: 0.5, seed: 0, device: 'cpu',
+  progress: 'auto' as 'auto' | 'bar' | 'lines' | 'none',
+};
+
+export const textSpec: CommandSpec = {
+  name: 'text',
+  summary: 'Train a text-classification teacher, distill a small student from it, and compare with the student trained from labels only.',
+  usage: 'text --train FILE --test FILE [--valid FILE] [--out DIR] [options]',
+  description: `
+Input files are JSONL lines {"text": "...", "label": "..."} (or CSV with a header; see --format). Labels of
+--test and --valid must occur in --train. Without --valid, 10% of --train (seeded) is held out to choose
+each model's best epoch. The teacher is a Transformer encoder (TextTransformer), the student a
+fastText-like bag of embeddings (FastText) trained with (1 - alpha)·CE + alpha·KD(T); "scratch" is the same
+student trained with CE only and the same budget. Writes OUT/metrics.json ({teacher, student, scratch}:
+test accuracy and parameters), OUT/vocab.json, OUT/labels.json and OUT/<run>/ (checkpoints,
+metrics.jsonl, model.safetensors, arch.json).`,
+  flags: [
+    { name: 'train', kind: 'file', required: true, description: 'training examples (JSONL or CSV)' },
+    { name: 'test', kind: 'file', required: true, description: 'test examples, for the reported accuracies' },
+    { name: 'valid', kind: 'file', description: 'validation examples for model selection (default: 10% of --train)' },
+    { name: 'out', kind: 'path', placeholder: 'DIR', default: TEXT_DEFAULTS.out, description: 'output directory' },
+    { name: 'format', kind: 'choice', choices: ['jsonl', 'csv'], description: 'input format (default: from the file extension)' },
+    { name: 'text-field', kind: 'string', placeholder: 'KEY', default: TEXT_DEFAULTS.textField, description: 'JSON key / CSV column of the text' },
+    { name: 'label-field', kind: 'string', placeholder: 'KEY', default: TEXT_DEFAULTS.labelField, description: 'JSON key / CSV column of the label' },
+    { name: 'epochs', kind: 'int', min: 1, description: 'epochs of each of the three runs (default: 8 for the teacher, 15 for the students)' },
+    { name: 'teacher-epochs', kind: 'int', min: 1, description: `epochs of the teacher (default: --epochs, else ${TEXT_DEFAULTS.teacherEpochs})` },
+    { name: 'student-epochs', kind: 'int', min: 1, description: `epochs of the distilled and the scratch student (default: --epochs, else ${TEXT_DEFAULTS.studentEpochs})` },
+    { name: 'batch-size', kind: 'int', min: 1, default: TEXT_DEFAULTS.batchSize, description: 'training batch size' },
+    { name: 'max-length', kind: 'int', min: 1, default: TEXT_DEFAULTS.maxLength, description: 'tokens kept per text' },
+    { name: 'min-freq', kind: 'int', min: 1, default: TEXT_DEFAULTS.minFreq, description: 'rarer training words become <unk>' },
+    { name: 'teacher-dim', kind: 'int', min: 1, default: TEXT_DEFAULTS.teacherDim, description: 'teacher width' },
+    { name: 'teacher-layers', kind: 'int', min: 1, default: TEXT_DEFAULTS.teacherLayers, description: 'teacher encoder layers' },
+    { name: 'teacher-heads', kind: 'int', min: 1, default: TEXT_DEFAULTS.teacherHeads, description: 'teacher attention heads (divide --teacher-dim)' },
+    { name: 'teacher-lr', kind: 'number', min: 0, exclusiveMin: true, default: TEXT_DEFAULTS.teacherLr, description: 'teacher peak learning rate (AdamW, one-cycle)' },
+    { name: 'student-dim', kind: 'int', min: 1, default: TEXT_DEFAULTS.studentDim, description: 'student embedding width' },
+    { name: 'student-bigrams', kind: 'int', min: 0, default: TEXT_DEFAULTS.studentBigrams, placeholder: 'BUCKETS', description: 'hashed bigram buckets of the student (0: words only)' },
+    { name: 'student-lr', kind: 'number', min: 0, exclusiveMin: true, default: TEXT_DEFAULTS.studentLr, description: 'student peak learning rate (AdamW, one-cycle)' },
+    { name: 'temperature', kind: 'number', min: 0, exclusiveMin: true, default: TEXT_DEFAULTS.temperature, placeholder: 'T', description: 'KD softmax temperature' },
+    { name: 'alpha', kind: 'number', min: 0, max: 1, default: TEXT_DEFAULTS.alpha, description: 'weight of the KD term in [0, 1] (CE gets 1 - alpha)' },
+    { name: 'seed', kind: 'int', min: 0, default: TEXT_DEFAULTS.seed, description: 'seed of the split, the shuffles and the initial weights' },
+    { name: 'device', kind: 'device', default: TEXT_DEFAULTS.device, description: 'where to train' },
+    { name: 'progress', kind: 'choice', choices: ['auto', 'bar', 'lines', 'none'], default: TEXT_DEFAULTS.progress, description: 'progress output on stderr' },
+  ],
+  examples: [
+    'torchkd text --train intents/train.jsonl --test intents/test.jsonl --out runs/intents',
+    'torchkd text --train train.csv --test test.csv --valid valid.csv --epochs 8 --student-bigrams 20000',
+  ],
+};
+
+export const distillSpec: CommandSpec = {
+  name: 'distill',
+  summary: 'Run a distillation described by a JSON configuration (data, teachers, student, loss terms, optimizer, schedule, trainer options).',
+  usage: 'distill --config run.json [--out DIR] [options]',
+  description: `
+The configuration is a RunConfig (lib/distill/config.ts, docs in the README): for example
+  {"data": {"source": "fashion-mnist", "labelled": 2000, "transfer": 10000},
+   "teachers": [{"arch": {"name": "cnn"}, "train": {"epochs": 3}}],
+   "student": {"arch": {"name": "mlp", "hidden": [64]}},
+   "terms": [{"type": "ce"}, {"type": "kd", "temperature": 4}],
+   "optimizer": {"name": "adamw", "lr": 0.001}, "scheduler": {"name": "cosine"},
+   "epochs": 5, "outDir": "runs/kd"}
+Relative paths in it are relative to the file. Unknown keys and bad values are errors naming their JSON
+path. The flags below override the file's values. Writes OUT/checkpoint-{last,best}.safetensors,
+OUT/metrics.jsonl, OUT/metrics.json, OUT/model.safetensors + OUT/arch.json and OUT/config.json.`,
+  flags: [
+    { name: 'config', kind: 'file', required: true, description: 'the run configuration (JSON)' },
+    { name: 'out', kind: 'path', placeholder: 'DIR', description: 'output directory (overrides outDir; relative to the working directory)' },
+    { name: 'epochs', kind: 'int', min: 1, description: 'overrides epochs (and drops maxSteps)' },
+    { name: 'max-steps', kind: 'int', min: 1, description: 'overrides maxSteps (and drops epochs)' },
+    { name: 'seed', kind: 'int', min: 0, description: 'overrides seed' },
+    { name: 'device', kind: 'device', description: 'overrides device (default: the file\'s, else cpu)' },
+    { name: 'progress', kind: 'choice', choices: ['auto', 'bar', 'lines', 'none'], description: 'overrides progress (default: the file\'s, else auto)' },
+    { name: 'resume', kind: 'boolean', description: 'continue from OUT/checkpoint-last.safetensors (overrides resume)' },
+    { name: 'check', kind: 'boolean', description: 'only validate the configuration and print it' },
+  ],
+  examples: [
+    'torchkd distill --config runs/kd.json',
+    'torchkd distill --config runs/kd.json --out runs/kd-seed1 --seed 1',
+    'torchkd distill --config runs/kd.json --check',
+  ],
+};
+
+export const spectralSpec: CommandSpec = {
+  name: 'spectral',
+  summary: 'Profile the spectral intensity of a model\'s layers on a data sample (SpectralKD layer selection).',
+  usage: 'spectral (--model model.pt | --weights w.safetensors --arch arch.json) --data fashion-mnist|x.safetensors --layers a,b,c [options]',
+  description: `
+Each listed layer's output on the sample is transformed by a 1-D FFT along its channel axis; the mean
+magnitude is the layer's intensity (distill.spectralIntensity). Layers are module paths of a torchkd model
+(e.g. features.0, layers.1, encoder.layers.0) or output keys / tuple indices of a TorchScript model.
+Prints a table (layer, shape, intensity, selected) and, with --out, writes DIR/spectral.json.`,
+  flags: [
+    { name: 'model', kind: 'file', description: 'a TorchScript model (torch.jit.save)' },
+    { name: 'weights', kind: 'file', description: 'safetensors weights of a built-in architecture (a state_dict or a torchkd checkpoint)' },
+    { name: 'arch', kind: 'file', description: 'the architecture of --weights (arch.json, as torchkd text / distill write)' },
+    { name: 'data', kind: 'string', placeholder: 'fashion-mnist|FILE', required: true, description: 'fashion-mnist (its test split), or a safetensors file of inputs' },
+    { name: 'key', kind: 'string', default: 'x', description: 'the tensor of the safetensors --data file' },
+    { name: 'layers', kind: 'list', required: true, description: 'the layers to profile, in depth order' },
+    { name: 'samples', kind: 'int', min: 1, default: 256, description: 'samples drawn (seeded) from the data' },
+    { name: 'layout', kind: 'choice', choices: ['auto', 'BCHW', 'NLH'], default: 'auto', description: 'feature layout; auto: 4-D BCHW, 3-D NLH, 2-D [B, C] as NLH with one position' },
+    { name: 'select', kind: 'choice', choices: ['top', 'edges', 'threshold'], default: 'top', description: 'how to select layers (distill.selectLayers)' },
+    { name: 'k', kind: 'number', min: 0, exclusiveMin: true, default: 2, description: 'layers selected (top, edges) or the fraction of the maximum (threshold)' },
+    { name: 'out', kind: 'path', placeholder: 'DIR', description: 'write DIR/spectral.json' },
+    { name: 'seed', kind: 'int', min: 0, default: 0, description: 'seed of the sample' },
+    { name: 'device', kind: 'device', default: 'cpu', description: 'where to run the model' },
+  ],
+  examples: [
+    'torchkd spectral --weights runs/kd/model.safetensors --arch runs/kd/arch.json --data fashion-mnist --layers features.0,features.1',
+    'torchkd spectral --model teacher.pt --data x.safetensors --layers 1,2,3 --out runs/profile',
+  ],
+};
+
+export const demoSpec: CommandSpec = {
+  name: 'demo',
+  summary: 'The main job: a Fashion-MNIST teacher, its spectral layer profile, and a small student trained four ways on a few labels plus an unlabelled transfer set.',
+  usage: 'demo [--out DIR] [options]',
+  description: 'Writes OUT/metrics.json and OUT/report.html. Flags left out use the demo\'s defaults.',
+  flags: [
+    { name: 'out', kind: 'path', placeholder: 'DIR', default: 'demo-output', description: 'output directory of metrics.json, report.html and the runs\' logs' },
+    { name: 'device', kind: 'device', default: 'cpu', description: 'where to train' },
+    { name: 'labelled', kind: 'int', min: 1, default: 2000, description: 'labelled training samples' },
+    { name: 'transfer', kind: 'int', min: 0, description: 'unlabelled transfer samples (default: the demo\'s)' },
+    { name: 'test', kind: 'int', min: 1, default: 10000, description: 'test samples evaluated' },
+    { name: 'teacher-epochs', kind: 'int', min: 1, description: 'teacher epochs (default: the demo\'s)' },
+    { name: 'student-epochs', kind: 'int', min: 1, description: 'student epochs (default: the demo\'s)' },
+    { name: 'cache-dir', kind: 'path', placeholder: 'DIR', description: 'where the trained teacher is cached between runs (default: ~/.cache/torchkd)' },
+    { name: 'seed', kind: 'int', min: 0, description: 'seed (default: the demo\'s)' },
+    { name: 'progress', kind: 'choice', choices: ['auto', 'bar', 'lines', 'none'], default: 'auto', description: 'progress output on stderr' },
+  ],
+  examples: ['torchkd demo', 'torchkd demo --out /tmp/demo --teacher-epochs 2 --student-epochs 3 --progress lines'],
+};
+
+export const doctorSpec: CommandSpec = {
+  name: 'doctor',
+  summary: 'libtorch version and path, how it was found, CUDA devices, BLAS, Node-API version.',
+  usage: 'doctor',
+  flags: [],
+};
+
+export const COMMANDS: CommandSpec[] = [demoSpec, textSpec, distillSpec, spectralSpec, doctorSpec];
