@@ -58,7 +58,7 @@ export const distillSpec: CommandSpec = {
   summary: 'Run a distillation described by a JSON configuration (data, teachers, student, loss terms, optimizer, schedule, trainer options).',
   usage: 'distill --config run.json [--out DIR] [options]',
   description: `
-The configuration is a RunConfig (lib/distill/config.ts, docs in the README): for example
+The configuration is a RunConfig (its type in lib/distill/config.ts documents every key), e.g.
   {"data": {"source": "fashion-mnist", "labelled": 2000, "transfer": 10000},
    "teachers": [{"arch": {"name": "cnn"}, "train": {"epochs": 3}}],
    "student": {"arch": {"name": "mlp", "hidden": [64]}},

@@ -74,6 +74,9 @@ export interface TextMetrics {
 
 
 function readExamples(path: string, options: TextOptions): TextExample[] {
+  if (options.format === undefined && !/\.(csv|jsonl|ndjson|json)$/i.test(path)) {
+    throw new TorchError(`cannot tell the format of ${path} from its extension (.jsonl or .csv); pass --format jsonl or --format csv`);
+  }
   const examples = readTextClassification(path, { format: options.format, textField: options.textField, labelField: options.labelField });
   if (examples.length === 0) throw new TorchError(`${path}: no examples (the file is empty)`);
   return examples;

@@ -434,6 +434,7 @@ export function validateConfig(json: unknown, options: { baseDir?: string } = {}
   v.optional(c, 'device', 'config', (x, p) => (typeof x === 'string' && /^(cpu|cuda(:\d+)?)$/.test(x) ? x : v.fail(p, `must be 'cpu', 'cuda' or 'cuda:N', got ${show(x)}`)));
   v.optional(c, 'amp', 'config', (x, p) => {
     if (typeof x === 'boolean') return x;
+    if (x === null || typeof x !== 'object' || Array.isArray(x)) return v.fail(p, `must be true, false or {"dtype": "bfloat16" | "float16"}, got ${show(x)}`);
     const a = v.object(x, p, ['dtype']);
     if (a && v.required(a, 'dtype', p, "'bfloat16' or 'float16'")) v.oneOf(a.dtype, `${p}.dtype`, ['bfloat16', 'float16'] as const);
     return a;

@@ -39,3 +39,11 @@ export { runInWorker, type WorkerJob, type WorkerContext, type WorkerRun } from 
 export {
   cacheTeacher, TeacherCache, type TeacherOutputs, type CacheTeacherOptions, type TeacherCacheOpenOptions, type CacheDType,
 } from './cache';
+export { TextTransformer, FastText, type TextTransformerOptions, type FastTextOptions } from './textModels';
+export { buildModel, resolveArch, readArch, loadWeights, type ArchConfig, type MlpArch, type CnnArch, type DataShape } from './models';
+export {
+  runConfig, validateConfig, readConfig,
+  type RunConfig, type RunHooks, type RunResult, type DataConfig, type SplitFiles, type ModelSource, type TeacherConfig,
+  type TeacherTrainConfig, type TermConfig, type OptimizerConfig, type SchedulerConfig, type SpectralSelectionConfig, type ModelSummary,
+} from './config';
+export { ConfigError } from './validate';
