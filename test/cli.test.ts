@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { distill, io, torch } from '../dist/index.js';
+import { data, distill, io, torch } from '../dist/index.js';
 import { COMMANDS } from '../dist/cli/specs.js';
 import { runText } from '../dist/cli/text.js';
 import { spectralReport } from '../dist/cli/commands.js';
@@ -287,6 +287,89 @@ describe('distill --config and spectral', () => {
       /cannot load .*model.safetensors into the model \(wrong architecture\?\)/);
     expectError(cli(['spectral', '--weights', join(out, 'model.safetensors'), '--arch', join(out, 'arch.json'), '--data', 'nope.safetensors', '--layers', 'head']), 2,
       /--data: file not found: nope.safetensors/);
+  });
+
+  it('a TorchScript teacher: features by output key, its real parameter count, and its spectral profile', () => {
+    const script = join(dir, 'teacher.pt');
+    py(`
+import torch.nn as nn
+class T(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 32); self.fc2 = nn.Linear(32, 10)
+    def forward(self, x):
+        h = torch.relu(self.fc1(x.flatten(1)))
+        return {'logits': self.fc2(h), 'hidden': h}
+torch.manual_seed(0)
+torch.jit.trace(T(), torch.rand(2, 1, 28, 28), strict=False).save(inputs)
+out = 1`, script);
+    const path = write('script.json', JSON.stringify({
+      data: { source: 'fashion-mnist', labelled: 128, testSamples: 128 },
+      teachers: [{ torchscript: 'teacher.pt' }],
+      student: { arch: { name: 'mlp', hidden: [16] } },
+      terms: [{ type: 'ce' }, { type: 'kd' }, { type: 'hidden', pairs: [['layers.0', 'hidden']] }],
+      maxSteps: 3, outDir: 'script-out', progress: 'none',
+    }));
+    const r = cli(['distill', '--config', path]);
+    expect(r.code, r.stderr).toBe(0);
+    const m = JSON.parse(readFileSync(join(dir, 'script-out', 'metrics.json'), 'utf8'));
+    expect(m.teachers[0]).toMatchObject({ source: 'torchscript:teacher.pt', parameters: 784 * 32 + 32 + 32 * 10 + 10 });
+    expect(m.fit.steps).toBe(3);
+    const s = cli(['spectral', '--model', script, '--data', 'fashion-mnist', '--layers', 'hidden,logits', '--samples', '32', '--out', join(dir, 'spec-script')]);
+    expect(s.code, s.stderr).toBe(0);
+    const profile = JSON.parse(readFileSync(join(dir, 'spec-script', 'spectral.json'), 'utf8')).profile;
+    expect(profile).toHaveLength(2);
+    expect(profile.every((v: number) => Number.isFinite(v) && v > 0)).toBe(true);
+  });
+
+  it('reads IDX and safetensors data, and builds every optimizer and scheduler', async () => {
+    // 4-class features whose label is the argmax of a fixed linear map.
+    torch.manualSeed(5);
+    const w = torch.randn([12, 4]);
+    const make = (n: number) => torch.tidy(() => {
+      const x = torch.randn([n, 12]);
+      return { x, y: x.matmul(w).argmax(1) };
+    });
+    const [tr, te] = [make(256), make(128)];
+    io.saveSafetensors(join(dir, 'train.safetensors'), { x: tr.x, y: tr.y });
+    io.saveSafetensors(join(dir, 'test-x.safetensors'), { inputs: te.x });
+    io.saveSafetensors(join(dir, 'test-y.safetensors'), { y: te.y.to('int32') });
+    const images = torch.tidy(() => tr.x.abs().mul(60).clamp(0, 255).to('uint8').reshape([256, 3, 4]));
+    data.writeIdx(join(dir, 'x.idx'), images);
+    data.writeIdx(join(dir, 'y.idx'), torch.tidy(() => tr.y.to('uint8')));
+    const base = {
+      student: { arch: { name: 'mlp', hidden: [16] } }, terms: [{ type: 'ce' }], progress: 'none', maxSteps: 3,
+    } as const;
+    const sources = [
+      { source: 'safetensors', train: { x: 'train.safetensors' }, test: { x: 'test-x.safetensors', xKey: 'inputs', y: 'test-y.safetensors' } },
+      { source: 'idx', train: { x: 'x.idx', y: 'y.idx' }, test: { x: 'x.idx', y: 'y.idx' }, testSamples: 64 },
+    ] as const;
+    const shapes = [];
+    for (const d of sources) {
+      const r = await distill.runConfig({ ...base, data: { ...d, batchSize: 32 } } as distill.RunConfig, { baseDir: dir });
+      shapes.push([r.data.sampleShape, r.data.classes, r.data.test]);
+    }
+    // Float features are used as stored; IDX uint8 [N, 3, 4] images are scaled and get a channel axis.
+    expect(shapes).toEqual([[[12], 4, 128], [[1, 3, 4], 4, 64]]);
+    const optimizers = [{ name: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true }, { name: 'adam', betas: [0.8, 0.99] }, { name: 'rmsprop', centered: true },
+      { name: 'adagrad', lrDecay: 0.01 }, { name: 'adamw', weightDecay: 0.1, amsgrad: true }];
+    const schedulers = [{ name: 'step', stepSize: 1, gamma: 0.5 }, { name: 'multistep', milestones: [1, 2], warmupSteps: 1 }, { name: 'exponential', gamma: 0.9 },
+      { name: 'linear', startFactor: 0.5 }, { name: 'onecycle', maxLr: 0.05 }];
+    const lrs: number[] = [];
+    for (let i = 0; i < optimizers.length; i++) {
+      const events: number[] = [];
+      const r = await distill.runConfig({ ...base, data: { ...sources[0], batchSize: 32 }, optimizer: optimizers[i], scheduler: schedulers[i] } as distill.RunConfig,
+        { baseDir: dir, onEvent: (e) => { if (e.type === 'step') events.push(e.lr); } });
+      expect(r.fit.steps).toBe(3);
+      lrs.push(events[2]);
+    }
+    // lr after the 3rd step. step: 0.1·0.5³. multistep: 1 warm-up step, then its milestones count from the
+    // warm-up's end (SequentialLR): 1e-3 → 1e-4 → 1e-5. exponential: 0.01·0.9³. linear: 0.01·(0.5 → 1 over
+    // the 3 steps). onecycle over 3 steps (PyTorch's phases: warm-up ends at step 0.3·3 − 1, the annealing at
+    // step 2, and step 3 extrapolates its cosine): min + (max − min)·(1 + cos(π·3.1/2.1))/2.
+    const min = 0.05 / 25 / 1e4;
+    expectClose(lrs, [0.1 * 0.5 ** 3, 1e-5, 0.01 * 0.9 ** 3, 0.01, min + ((0.05 - min) * (1 + Math.cos((Math.PI * 3.1) / 2.1))) / 2], 1e-6, 1e-12);
+    torch.dispose([w, tr.x, tr.y, te.x, te.y, images]);
   });
 
   it('runConfig and spectralReport leave no tensors behind', async () => {

@@ -155,7 +155,7 @@ export function spectralReport(o: SpectralOptions): SpectralReport {
   if (device.startsWith('cuda') && !torch.cuda.isAvailable()) throw new TorchError(`--device ${device}: CUDA is not available (run torchkd doctor)`);
   let model: nn.Module | ScriptModule;
   if (o.model) {
-    model = loadTorchScript(o.model, { device });
+    model = loadTorchScript(o.model, { device }).eval();
   } else {
     const m = buildModel(readArch(o.arch as string));
     try {
@@ -183,7 +183,8 @@ export function spectralReport(o: SpectralOptions): SpectralReport {
     inputs.dispose();
     let features: Tensor[];
     try {
-      features = captureLayers(model, o.layers, sample);
+      // tidy: a TorchScript model's other outputs are freed, the captured layers returned.
+      features = torch.tidy(() => captureLayers(model, o.layers, sample));
     } finally {
       sample.dispose();
     }

@@ -123,7 +123,8 @@ export type OptimizerConfig =
  * An LR schedule over optimizer steps. cosine: CosineAnnealingLR with tMax = the remaining steps; step /
  * multistep / exponential: StepLR, MultiStepLR, ExponentialLR (in steps); linear: LinearLR (totalIters
  * default: the run's steps); onecycle: OneCycleLR over the run (maxLr default: the optimizer's lr).
- * warmupSteps prepends a LinearLR warm-up from lr/100 (SequentialLR).
+ * warmupSteps prepends a LinearLR warm-up from lr/100 (SequentialLR); the main schedule's steps (stepSize,
+ * milestones, totalIters) then count from the end of the warm-up.
  */
 export type SchedulerConfig =
   | { name: 'cosine'; etaMin?: number; warmupSteps?: number }
@@ -514,45 +515,57 @@ function prepare(x: Tensor, y: Tensor, what: string): Split {
   });
 }
 
+/** prepare() of tensors read for it: those it does not return (as they are) are freed. */
+function prepareLoaded(loaded: Tensor[], x: () => Tensor, y: () => Tensor, what: string): Split {
+  let out: Split | null = null;
+  try {
+    out = prepare(x(), y(), what);
+    return out;
+  } finally {
+    for (const t of loaded) if (t !== out?.x && t !== out?.y) t.dispose();
+  }
+}
+
 function loadSplit(d: DataConfig, split: 'train' | 'test', baseDir: string): Split {
   if (d.source === 'fashion-mnist') {
     const { images, labels } = fashionMnist({ split, root: d.root === undefined ? FASHION_MNIST_ROOT : resolve(baseDir, d.root) });
-    try {
-      return prepare(images, labels, `Fashion-MNIST ${split}`);
-    } finally {
-      images.dispose();
-      labels.dispose();
-    }
+    return prepareLoaded([images, labels], () => images, () => labels, `Fashion-MNIST ${split}`);
   }
   const files = d[split] as SplitFiles;
   const xPath = resolve(baseDir, files.x);
   if (d.source === 'idx') {
     const x = readIdx(xPath);
+    let y: Tensor;
     try {
-      const y = readIdx(resolve(baseDir, files.y as string));
-      try {
-        return prepare(x, y, `config.data.${split} (${files.x}, ${files.y})`);
-      } finally {
-        y.dispose();
-      }
-    } finally {
+      y = readIdx(resolve(baseDir, files.y as string));
+    } catch (e) {
       x.dispose();
+      throw e;
     }
+    return prepareLoaded([x, y], () => x, () => y, `config.data.${split} (${files.x}, ${files.y})`);
   }
   const xKey = files.xKey ?? 'x';
   const yKey = files.yKey ?? 'y';
   const xs = loadSafetensors(xPath).tensors;
-  const ys = files.y === undefined ? xs : loadSafetensors(resolve(baseDir, files.y)).tensors;
-  try {
-    const x = xs[xKey];
-    const y = ys[yKey];
-    if (!x) throw new TorchError(`config.data.${split}.x: ${files.x} has no tensor '${xKey}' (it has ${Object.keys(xs).join(', ') || 'none'})`);
-    if (!y) throw new TorchError(`config.data.${split}: ${files.y ?? files.x} has no tensor '${yKey}' (it has ${Object.keys(ys).join(', ') || 'none'})`);
-    return prepare(x, y, `config.data.${split}`);
-  } finally {
-    torch.dispose(xs);
-    if (ys !== xs) torch.dispose(ys);
+  let ys = xs;
+  if (files.y !== undefined) {
+    try {
+      ys = loadSafetensors(resolve(baseDir, files.y)).tensors;
+    } catch (e) {
+      torch.dispose(xs);
+      throw e;
+    }
   }
+  const loaded = [...Object.values(xs), ...(ys === xs ? [] : Object.values(ys))];
+  return prepareLoaded(loaded, () => {
+    const x = xs[xKey];
+    if (!x) throw new TorchError(`config.data.${split}.x: ${files.x} has no tensor '${xKey}' (it has ${Object.keys(xs).join(', ') || 'none'})`);
+    return x;
+  }, () => {
+    const y = ys[yKey];
+    if (!y) throw new TorchError(`config.data.${split}: ${files.y ?? files.x} has no tensor '${yKey}' (it has ${Object.keys(ys).join(', ') || 'none'})`);
+    return y;
+  }, `config.data.${split}`);
 }
 
 function indexRows(t: Tensor, rows: number[]): Tensor {
@@ -801,7 +814,7 @@ export async function runConfig(config: RunConfig, hooks: RunHooks = {}): Promis
     for (const [i, t] of teacherList.entries()) {
       const run = `teacher-${i}`;
       if ('torchscript' in t) {
-        const script = loadTorchScript(resolve(baseDir, t.torchscript), { device });
+        const script = loadTorchScript(resolve(baseDir, t.torchscript), { device }).eval();
         scripts.push(script);
         teachers.push(script);
         teacherModules.push(new ScriptClassifier(script));
@@ -840,9 +853,10 @@ export async function runConfig(config: RunConfig, hooks: RunHooks = {}): Promis
       teachers[0].to(device);
       const sample = torch.tidy(() => trainX.narrow(0, 0, Math.min(sel.samples ?? 256, trainX.shape[0])).to(device));
       try {
-        const r = spectralSelection(teachers[0], student, sample, {
+        // tidy: frees what the profiled forward passes leave (a TorchScript teacher's other outputs).
+        const r = torch.tidy(() => spectralSelection(teachers[0], student, sample, {
           teacherLayers: sel.teacherLayers, studentLayers: sel.studentLayers, layout: sel.layout, select: sel.select,
-        });
+        }));
         spectral = { teacherProfile: r.teacherProfile, studentProfile: r.studentProfile, selected: r.selected, pairs: r.pairs };
         lossTerms.push(terms.spectral({ pairs: r.pairs, layout: sel.layout, weight: sel.weight, name: sel.name ?? 'spectral' }));
       } catch (e) {
