@@ -119,6 +119,7 @@ describe('runtime errors (exit 1)', () => {
       terms: [{ type: 'ce' }, { type: 'kd', temperature: -1 }, { type: 'kd' }],
       optimizer: { name: 'sgd' },
       scheduler: { name: 'cosin' },
+      augment: [{ type: 'randomCrop' }, { type: 'mixup', alpha: 0 }],
       epochs: 2,
       earlyStoping: { patience: 2 },
     }));
@@ -134,6 +135,8 @@ describe('runtime errors (exit 1)', () => {
       "config.terms[2] produces the loss 'kd' as config.terms[1] does",
       'config.optimizer.lr is required',
       "config.scheduler.name must be one of 'cosine', 'step', 'multistep', 'exponential', 'linear', 'onecycle', got \"cosin\" (did you mean 'cosine'?)",
+      'config.augment[0].size is required',
+      'config.augment[1].alpha must be a positive number, got 0',
     ]) expect(r.stderr).toContain(line);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     const layers = write('layers.json', JSON.stringify({
@@ -176,13 +179,13 @@ describe('text', () => {
     expect(m.student.parameters).toBe((vocab + 64) * 16 + 16 * 20 + 20);
     expect(m.scratch.parameters).toBe(m.student.parameters);
     expect(m.teacher.parameters).toBeGreaterThan(m.student.parameters);
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toMatch(/<svg[\s\S]*scratch/);
   });
 
   it('leaves no tensors behind in process', async () => {
     await collectGarbage();
     const before = torch.memory().tensors;
     await runText({ train, test, out: join(dir, 'text-inproc'), epochs: 1, teacherDim: 16, teacherHeads: 2, teacherLayers: 1, progress: 'none' });
-    await collectGarbage();
     expect(torch.memory().tensors).toBe(before);
   });
 });
@@ -240,6 +243,7 @@ describe('distill --config and spectral', () => {
     teachers: [{ arch: { name: 'mlp', hidden: [128] }, train: { epochs: 1, labelled: 2048 } }],
     student: { arch: { name: 'mlp', hidden: [32] } },
     terms: [{ type: 'ce' }, { type: 'kd', temperature: 4, weight: 0.5 }, { type: 'hidden', pairs: [['layers.0', 'layers.0']], weight: 0.1 }],
+    augment: [{ type: 'randomCrop', size: 28, padding: 2 }, { type: 'randomHorizontalFlip' }],
     optimizer: { name: 'adamw', lr: 0.003 },
     scheduler: { name: 'cosine', warmupSteps: 2 },
     epochs: 2, evalEvery: 8, clipGradNorm: 5, nanGuard: { maxConsecutive: 3 },
@@ -250,10 +254,11 @@ describe('distill --config and spectral', () => {
     const path = write('kd.json', JSON.stringify(config));
     const r = cli(['distill', '--config', path, '--out', out]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^teacher 0\s+\d+\.\d\d%\s+101770\s+arch:mlp/m);
+    expect(r.stdout).toMatch(/^teacher-0\s+\d+\.\d\d%\s+101770\s+arch:mlp/m);
     expect(r.stdout).toMatch(/^kd\s+\d+\.\d\d%\s+25450\s+arch:mlp/m);
     for (const f of ['checkpoint-last.safetensors', 'checkpoint-best.safetensors', 'model.safetensors', 'arch.json', 'config.json',
       'teacher-0/checkpoint-best.safetensors', 'teacher-0/model.safetensors']) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toMatch(/<svg[\s\S]*teacher-0[\s\S]*kd/);
     const log = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const steps = 2 * Math.ceil(1024 / 64);
     expect(log.filter((e) => e.type === 'eval').map((e) => e.step)).toEqual([8, 16, 24, 32]);
@@ -281,6 +286,7 @@ describe('distill --config and spectral', () => {
     }
     expect(s.selected).toHaveLength(1);
     expect(s.layers.map((l: { name: string }) => l.name)).toEqual(['flatten', 'layers.0', 'head']);
+    expect(readFileSync(join(dir, 'spec', 'spectral.svg'), 'utf8')).toMatch(/^<svg[\s\S]*layers\.0/);
     expectError(cli(['spectral', '--weights', join(out, 'model.safetensors'), '--arch', join(out, 'arch.json'), '--data', 'fashion-mnist', '--layers', 'layers.9']), 1,
       /--layers: the model has no module 'layers.9'/);
     expectError(cli(['spectral', '--weights', join(out, 'model.safetensors'), '--arch', join(out, 'teacher-0', 'arch.json'), '--data', 'fashion-mnist', '--layers', 'head']), 1,
@@ -377,8 +383,7 @@ out = 1`, script);
     const before = torch.memory().tensors;
     const r = await distill.runConfig({ ...config, outDir: undefined, epochs: undefined, maxSteps: 4, evalEvery: undefined } as distill.RunConfig);
     expect(r.fit.steps).toBe(4);
-    spectralReport({ weights: join(out, 'model.safetensors'), arch: join(out, 'arch.json'), data: 'fashion-mnist', layers: ['layers.0', 'head'], samples: 32 });
-    await collectGarbage();
+    await spectralReport({ weights: join(out, 'model.safetensors'), arch: join(out, 'arch.json'), data: 'fashion-mnist', layers: ['layers.0', 'head'], samples: 32 });
     expect(torch.memory().tensors).toBe(before);
   });
 });

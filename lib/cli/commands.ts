@@ -15,20 +15,21 @@ import { buildModel, loadWeights, readArch } from '../distill/models';
 import type { ProgressMode } from '../distill/progress';
 import { UsageError, type Values } from './args';
 import { formatTable, percent } from './table';
+import { curvesFromLog, report } from './reporting';
 
 // ---------------------------------------------------------------------------------------------- demo
 
+/** Runs the demo; it prints its own table and paths unless --progress none, where only the paths are printed. */
 export async function demoCommand(values: Values): Promise<number> {
   const { runDemo } = require('../demo') as typeof import('../demo');
-  const v = values as { out: string; device: string; labelled: number; transfer?: number; test: number; teacherEpochs?: number;
-    studentEpochs?: number; cacheDir?: string; seed?: number; progress: ProgressMode };
+  const v = values as { out: string; device: string; labelled: number; transfer: number; test: number; teacherEpochs: number; teacherSamples: number;
+    studentEpochs: number; studentWidth: number; cacheDir?: string; seed: number; progress: ProgressMode };
   const result = await runDemo({
     out: v.out, device: v.device, labelled: v.labelled, transfer: v.transfer, test: v.test, teacherEpochs: v.teacherEpochs,
-    studentEpochs: v.studentEpochs, cacheDir: v.cacheDir, seed: v.seed, progress: v.progress,
+    teacherSamples: v.teacherSamples, studentEpochs: v.studentEpochs, studentWidth: v.studentWidth, cacheDir: v.cacheDir, seed: v.seed,
+    progress: v.progress,
   });
-  console.log(formatTable([['run', 'test accuracy', 'parameters', 'latency', 'training'],
-    ...result.rows.map((r) => [r.run, percent(r.accuracy), String(r.parameters), `${r.latencyMs.toFixed(3)} ms`, `${r.trainSeconds.toFixed(1)} s`])]));
-  console.log(`\nreport:  ${result.reportPath}\nmetrics: ${result.metricsPath}`);
+  if (v.progress === 'none') console.log(`report:  ${result.reportPath}\nmetrics: ${result.metricsPath}`);
   return 0;
 }
 
@@ -66,13 +67,30 @@ export async function distillCommand(values: Values, signal: AbortSignal): Promi
     return 0;
   }
   const r = await runConfig(config, { signal, baseDir });
-  const rows = [['model', 'test accuracy', 'parameters', 'source'],
-    ...r.teachers.map((t, i) => [`teacher ${i}`, percent(t.accuracy), String(t.parameters), t.source]),
-    [config.name ?? 'student', percent(r.student.accuracy), String(r.student.parameters), r.student.source]];
-  console.log(formatTable(rows));
+  const runName = config.name ?? 'student';
+  const models = [...r.teachers.map((t, i) => ({ name: `teacher-${i}`, ...t })), { name: runName, ...r.student }];
+  console.log(formatTable([['model', 'test accuracy', 'parameters', 'source'],
+    ...models.map((m) => [m.name, percent(m.accuracy), String(m.parameters), m.source])]));
   if (r.spectral) console.log(`\nspectral selection: ${r.spectral.pairs.map(([s, t]) => `${s} <- ${t}`).join(', ')}`);
   const best = r.fit.best ? `best ${r.data.validation} accuracy ${percent(r.fit.best.metrics.accuracy)} at step ${r.fit.best.step}; ` : '';
   console.log(`\n${best}${r.fit.steps} steps (${r.fit.stopReason}), ${r.seconds.toFixed(1)} s${r.outDir ? `; files in ${r.outDir}` : ''}`);
+  if (r.outDir) {
+    const sel = config.spectralSelection;
+    const page = await report.writeReport(r.outDir, {
+      title: `torchkd distill: ${runName}`,
+      subtitle: `${path}; ${r.data.labelled} labelled + ${r.data.transfer} transfer samples, test accuracy on ${r.data.test} samples`,
+      table: { columns: ['model', 'test accuracy', 'parameters'], rows: models.map((m) => [m.name, m.accuracy, m.parameters]) },
+      curves: [
+        ...r.teacherFits.flatMap((f, i) => (f ? curvesFromLog(join(r.outDir as string, `teacher-${i}`, 'metrics.jsonl'), `teacher-${i}`) : [])),
+        ...curvesFromLog(join(r.outDir, 'metrics.jsonl'), runName),
+      ],
+      spectral: r.spectral && sel ? [
+        { model: 'teacher-0', layers: sel.teacherLayers, intensity: r.spectral.teacherProfile, selected: r.spectral.selected },
+        { model: runName, layers: sel.studentLayers, intensity: r.spectral.studentProfile },
+      ] : undefined,
+    });
+    console.log(`report: ${page}`);
+  }
   if (r.fit.stopReason === 'cancelled') {
     console.log('cancelled: run again with --resume to continue from the last checkpoint');
     return 130;
@@ -148,9 +166,10 @@ function layoutOf(f: Tensor, layout: SpectralOptions['layout'], layer: string): 
 
 /**
  * The spectral profile of a model's layers on a seeded sample of the data (distill.spectralIntensity per
- * layer, distill.selectLayers over the profile); with `out`, also written to out/spectral.json.
+ * layer, distill.selectLayers over the profile); with `out`, also written to out/spectral.json and plotted
+ * in out/spectral.svg.
  */
-export function spectralReport(o: SpectralOptions): SpectralReport {
+export async function spectralReport(o: SpectralOptions): Promise<SpectralReport> {
   const device = o.device ?? 'cpu';
   if (device.startsWith('cuda') && !torch.cuda.isAvailable()) throw new TorchError(`--device ${device}: CUDA is not available (run torchkd doctor)`);
   let model: nn.Module | ScriptModule;
@@ -197,14 +216,15 @@ export function spectralReport(o: SpectralOptions): SpectralReport {
     const select = { strategy: o.select ?? 'top', k: o.k ?? 2 };
     const selected = selectLayers(profile, select);
     for (const i of selected) layers[i].selected = true;
-    const report: SpectralReport = {
+    const result: SpectralReport = {
       model: o.model ?? `${o.weights} (${o.arch})`, data: o.data, samples: n, layers, profile, selected, select,
     };
     if (o.out) {
       mkdirSync(o.out, { recursive: true });
-      atomicWrite(join(o.out, 'spectral.json'), `${JSON.stringify(report, null, 2)}\n`);
+      atomicWrite(join(o.out, 'spectral.json'), `${JSON.stringify(result, null, 2)}\n`);
+      atomicWrite(join(o.out, 'spectral.svg'), await report.spectralPlotSvg([{ model: result.model, layers: o.layers, intensity: profile, selected }]));
     }
-    return report;
+    return result;
   } finally {
     model.dispose();
   }
@@ -215,9 +235,9 @@ export async function spectralCommand(values: Values): Promise<number> {
   if ((o.model === undefined) === (o.weights === undefined)) throw new UsageError('give --model FILE (TorchScript), or --weights FILE with --arch FILE');
   if (o.weights !== undefined && o.arch === undefined) throw new UsageError('--weights needs --arch FILE (the architecture, arch.json)');
   if (o.model !== undefined && o.arch !== undefined) throw new UsageError('--arch goes with --weights, not with --model (a TorchScript file carries its architecture)');
-  const r = spectralReport(o);
+  const r = await spectralReport(o);
   console.log(formatTable([['layer', 'shape', 'intensity', 'selected'],
     ...r.layers.map((l) => [l.name, `[${l.shape.join(', ')}]`, l.intensity.toPrecision(5), l.selected ? 'yes' : ''])]));
-  console.log(`\n${r.samples} samples of ${r.data}; selection: ${r.select.strategy}, k = ${r.select.k}${o.out ? `; wrote ${join(o.out, 'spectral.json')}` : ''}`);
+  console.log(`\n${r.samples} samples of ${r.data}; selection: ${r.select.strategy}, k = ${r.select.k}${o.out ? `; wrote ${join(o.out, 'spectral.json')} and spectral.svg` : ''}`);
   return 0;
 }

@@ -18,8 +18,8 @@ Input files are JSONL lines {"text": "...", "label": "..."} (or CSV with a heade
 each model's best epoch. The teacher is a Transformer encoder (TextTransformer), the student a
 fastText-like bag of embeddings (FastText) trained with (1 - alpha)·CE + alpha·KD(T); "scratch" is the same
 student trained with CE only and the same budget. Writes OUT/metrics.json ({teacher, student, scratch}:
-test accuracy and parameters), OUT/vocab.json, OUT/labels.json and OUT/<run>/ (checkpoints,
-metrics.jsonl, model.safetensors, arch.json).`,
+test accuracy and parameters), OUT/report.html, OUT/vocab.json, OUT/labels.json and OUT/<run>/
+(checkpoints, metrics.jsonl, model.safetensors, arch.json).`,
   flags: [
     { name: 'train', kind: 'file', required: true, description: 'training examples (JSONL or CSV)' },
     { name: 'test', kind: 'file', required: true, description: 'test examples, for the reported accuracies' },
@@ -67,7 +67,8 @@ The configuration is a RunConfig (its type in lib/distill/config.ts documents ev
    "epochs": 5, "outDir": "runs/kd"}
 Relative paths in it are relative to the file. Unknown keys and bad values are errors naming their JSON
 path. The flags below override the file's values. Writes OUT/checkpoint-{last,best}.safetensors,
-OUT/metrics.jsonl, OUT/metrics.json, OUT/model.safetensors + OUT/arch.json and OUT/config.json.`,
+OUT/metrics.jsonl, OUT/metrics.json, OUT/model.safetensors + OUT/arch.json, OUT/config.json,
+OUT/report.html, and OUT/teacher-i/ for teachers trained by the run.`,
   flags: [
     { name: 'config', kind: 'file', required: true, description: 'the run configuration (JSON)' },
     { name: 'out', kind: 'path', placeholder: 'DIR', description: 'output directory (overrides outDir; relative to the working directory)' },
@@ -94,7 +95,8 @@ export const spectralSpec: CommandSpec = {
 Each listed layer's output on the sample is transformed by a 1-D FFT along its channel axis; the mean
 magnitude is the layer's intensity (distill.spectralIntensity). Layers are module paths of a torchkd model
 (e.g. features.0, layers.1, encoder.layers.0) or output keys / tuple indices of a TorchScript model.
-Prints a table (layer, shape, intensity, selected) and, with --out, writes DIR/spectral.json.`,
+Prints a table (layer, shape, intensity, selected) and, with --out, writes DIR/spectral.json and the
+plot DIR/spectral.svg.`,
   flags: [
     { name: 'model', kind: 'file', description: 'a TorchScript model (torch.jit.save)' },
     { name: 'weights', kind: 'file', description: 'safetensors weights of a built-in architecture (a state_dict or a torchkd checkpoint)' },
@@ -106,7 +108,7 @@ Prints a table (layer, shape, intensity, selected) and, with --out, writes DIR/s
     { name: 'layout', kind: 'choice', choices: ['auto', 'BCHW', 'NLH'], default: 'auto', description: 'feature layout; auto: 4-D BCHW, 3-D NLH, 2-D [B, C] as NLH with one position' },
     { name: 'select', kind: 'choice', choices: ['top', 'edges', 'threshold'], default: 'top', description: 'how to select layers (distill.selectLayers)' },
     { name: 'k', kind: 'number', min: 0, exclusiveMin: true, default: 2, description: 'layers selected (top, edges) or the fraction of the maximum (threshold)' },
-    { name: 'out', kind: 'path', placeholder: 'DIR', description: 'write DIR/spectral.json' },
+    { name: 'out', kind: 'path', placeholder: 'DIR', description: 'write DIR/spectral.json and DIR/spectral.svg' },
     { name: 'seed', kind: 'int', min: 0, default: 0, description: 'seed of the sample' },
     { name: 'device', kind: 'device', default: 'cpu', description: 'where to run the model' },
   ],
@@ -118,20 +120,26 @@ Prints a table (layer, shape, intensity, selected) and, with --out, writes DIR/s
 
 export const demoSpec: CommandSpec = {
   name: 'demo',
-  summary: 'The main job: a Fashion-MNIST teacher, its spectral layer profile, and a small student trained four ways on a few labels plus an unlabelled transfer set.',
+  summary: 'The main job: a Fashion-MNIST teacher CNN, its spectral layer profile, and a small student trained four ways on a few labels plus an unlabelled transfer set.',
   usage: 'demo [--out DIR] [options]',
-  description: 'Writes OUT/metrics.json and OUT/report.html. Flags left out use the demo\'s defaults.',
+  description: `
+Trains (or reuses from --cache-dir) a teacher CNN on --teacher-samples images, profiles its layers
+spectrally, then trains a student CNN four ways with the same data and steps: labels only, Hinton KD,
+KD + spectral feature alignment, KD + intra-distillation. Prints a table (test accuracy, parameters,
+latency, training time) and writes OUT/metrics.json and OUT/report.html.`,
   flags: [
     { name: 'out', kind: 'path', placeholder: 'DIR', default: 'demo-output', description: 'output directory of metrics.json, report.html and the runs\' logs' },
     { name: 'device', kind: 'device', default: 'cpu', description: 'where to train' },
-    { name: 'labelled', kind: 'int', min: 1, default: 2000, description: 'labelled training samples' },
-    { name: 'transfer', kind: 'int', min: 0, description: 'unlabelled transfer samples (default: the demo\'s)' },
+    { name: 'labelled', kind: 'int', min: 1, default: 1000, description: 'labelled training samples of the students' },
+    { name: 'transfer', kind: 'int', min: 0, default: 20000, description: 'unlabelled transfer samples of the students' },
     { name: 'test', kind: 'int', min: 1, default: 10000, description: 'test samples evaluated' },
-    { name: 'teacher-epochs', kind: 'int', min: 1, description: 'teacher epochs (default: the demo\'s)' },
-    { name: 'student-epochs', kind: 'int', min: 1, description: 'student epochs (default: the demo\'s)' },
-    { name: 'cache-dir', kind: 'path', placeholder: 'DIR', description: 'where the trained teacher is cached between runs (default: ~/.cache/torchkd)' },
-    { name: 'seed', kind: 'int', min: 0, description: 'seed (default: the demo\'s)' },
-    { name: 'progress', kind: 'choice', choices: ['auto', 'bar', 'lines', 'none'], default: 'auto', description: 'progress output on stderr' },
+    { name: 'teacher-epochs', kind: 'int', min: 1, default: 1, description: 'teacher training epochs' },
+    { name: 'teacher-samples', kind: 'int', min: 1, default: 55000, description: 'teacher training images' },
+    { name: 'student-epochs', kind: 'int', min: 1, default: 4, description: 'student epochs over labelled + transfer samples' },
+    { name: 'student-width', kind: 'number', min: 0, exclusiveMin: true, default: 2, description: 'student width multiplier (2: conv widths 16, 32, 64)' },
+    { name: 'cache-dir', kind: 'path', placeholder: 'DIR', description: 'where the trained teacher is cached between runs (default: $XDG_CACHE_HOME/torchkd or ~/.cache/torchkd)' },
+    { name: 'seed', kind: 'int', min: 0, default: 0, description: 'seed of the runs' },
+    { name: 'progress', kind: 'choice', choices: ['auto', 'bar', 'lines', 'none'], default: 'auto', description: 'progress output (none: only where the report is)' },
   ],
   examples: ['torchkd demo', 'torchkd demo --out /tmp/demo --teacher-epochs 2 --student-epochs 3 --progress lines'],
 };

@@ -19,6 +19,7 @@ import { FastText, TextTransformer } from '../distill/textModels';
 import type { Values } from './args';
 import { TEXT_DEFAULTS as DEFAULTS } from './specs';
 import { formatTable, percent } from './table';
+import { curvesFromLog, report } from './reporting';
 
 export interface TextOptions {
   train: string;
@@ -125,7 +126,7 @@ function saveModel(dir: string, model: nn.Module, arch: object): void {
  * one's best epoch on the validation set, and writes OUT/metrics.json, OUT/vocab.json, OUT/labels.json and
  * per run OUT/<run>/{checkpoint-last,checkpoint-best,model}.safetensors, arch.json and metrics.jsonl.
  */
-export async function runText(options: TextOptions, hooks: { onEvent?: (event: TrainerEvent, run: string) => void; signal?: AbortSignal } = {}): Promise<TextMetrics> {
+export async function runText(options: TextOptions, hooks: { onEvent?: (event: TrainerEvent) => void; signal?: AbortSignal } = {}): Promise<TextMetrics> {
   const started = Date.now();
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as TextOptions;
   const o = { ...DEFAULTS, ...given };
@@ -175,7 +176,7 @@ export async function runText(options: TextOptions, hooks: { onEvent?: (event: T
           optimizer: (params: Tensor[]) => new optim.AdamW(params, { lr, weightDecay: 0.01 }),
           scheduler: (opt, total) => new optim.lrScheduler.OneCycleLR(opt, lr, { totalSteps: total, pctStart: 0.1, cycleMomentum: false }),
           progress: o.progress, name: run, signal: hooks.signal,
-          onEvent: hooks.onEvent ? (e) => hooks.onEvent?.(e, run) : undefined,
+          onEvent: hooks.onEvent,
         });
         if (result.stopReason === 'cancelled') throw new TorchError(`${run}: cancelled (the last checkpoint is in ${dir})`);
         return result;
@@ -236,8 +237,15 @@ export async function runText(options: TextOptions, hooks: { onEvent?: (event: T
 /** The CLI entry: runs, then prints the three accuracies and where the files are. */
 export async function textCommand(values: Values, signal: AbortSignal): Promise<number> {
   const m = await runText(values as unknown as TextOptions, { signal });
-  const rows = (['teacher', 'student', 'scratch'] as const).map((k) => [k, percent(m[k].accuracy), String(m[k].parameters), `${m[k].trainSeconds.toFixed(1)} s`]);
+  const runs = ['teacher', 'student', 'scratch'] as const;
+  const rows = runs.map((k) => [k, percent(m[k].accuracy), String(m[k].parameters), `${m[k].trainSeconds.toFixed(1)} s`]);
   console.log(formatTable([['model', 'test accuracy', 'parameters', 'training'], ...rows]));
-  console.log(`\nmetrics: ${join(m.config.out, 'metrics.json')} (${m.seconds.toFixed(1)} s in all)`);
+  const page = await report.writeReport(m.config.out, {
+    title: 'torchkd text: teacher, distilled student, scratch student',
+    subtitle: `${m.data.train} training texts, ${m.data.classes} classes; test accuracy on ${m.config.test}`,
+    table: { columns: ['model', 'test accuracy', 'parameters', 'training seconds'], rows: runs.map((k) => [k, m[k].accuracy, m[k].parameters, m[k].trainSeconds]) },
+    curves: runs.flatMap((k) => curvesFromLog(join(m.config.out, k, 'metrics.jsonl'), k)),
+  });
+  console.log(`\nmetrics: ${join(m.config.out, 'metrics.json')}\nreport:  ${page}\n(${m.seconds.toFixed(1)} s in all)`);
   return 0;
 }

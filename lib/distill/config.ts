@@ -10,7 +10,10 @@ import * as torch from '../torch';
 import { TorchError } from '../torch/errors';
 import { isTensor, type Tensor } from '../torch/tensor';
 import { isFloatingPoint } from '../torch/dtype';
-import { DataLoader, Generator, TensorDataset, fashionMnist, readIdx, FASHION_MNIST_ROOT } from '../data';
+import {
+  DataLoader, Generator, TensorDataset, fashionMnist, readIdx, FASHION_MNIST_ROOT, compose, mixup, randomCrop, randomHorizontalFlip,
+  type Augmentation,
+} from '../data';
 import { atomicWrite } from '../data/idx';
 import { ScriptModule, loadSafetensors, loadTorchScript, saveSafetensors } from '../io';
 import type { Optimizer } from '../optim/optimizer';
@@ -20,7 +23,7 @@ import * as terms from './terms';
 import type { LossTerm } from './terms';
 import type { FeatureLayout, SelectOptions } from './spectral';
 import type { ProgressMode } from './progress';
-import { evaluate, fit, type FitResult, type Loader, type TrainerEvent } from './trainer';
+import { evaluate, fit, type BatchAugmentation, type FitResult, type Loader, type TrainerEvent } from './trainer';
 import { buildModel, checkArch, loadWeights, readArch, resolveArch, type ArchConfig } from './models';
 import { ConfigError, Validator, show } from './validate';
 
@@ -86,9 +89,19 @@ export interface TeacherTrainConfig {
   scheduler?: SchedulerConfig;
   clipGradNorm?: number;
   evalEvery?: number;
+  augment?: AugmentConfig[];
 }
 
 export type TeacherConfig = ModelSource & { train?: TeacherTrainConfig };
+
+/**
+ * Batch augmentations (data.augment): randomCrop (torchvision's RandomCrop per sample), randomHorizontalFlip,
+ * mixup (the ce term then mixes the two samples' losses).
+ */
+export type AugmentConfig =
+  | { type: 'randomCrop'; size: number | [number, number]; padding?: number; paddingMode?: 'constant' | 'reflect' | 'replicate'; fill?: number }
+  | { type: 'randomHorizontalFlip'; p?: number }
+  | { type: 'mixup'; alpha?: number };
 
 /** Loss terms (distill.terms); `name` defaults to the type and must be unique, `weight` to 1. */
 export type TermConfig =
@@ -146,6 +159,8 @@ export interface RunConfig {
   teachers?: TeacherConfig[];
   terms: TermConfig[];
   spectralSelection?: SpectralSelectionConfig;
+  /** Batch augmentations of the student's training, applied in order to the batch both models see. */
+  augment?: AugmentConfig[];
   bss?: BssOptions;
   intra?: IntraOptions;
   optimizer?: OptimizerConfig;
@@ -160,7 +175,7 @@ export interface RunConfig {
   /** Checkpoints, metrics.jsonl, metrics.json, model.safetensors (relative to the config file). */
   outDir?: string;
   resume?: boolean;
-  /** Reload the best checkpoint's weights before the final test (default true when outDir is set). */
+  /** Reload the best evaluation's weights before the final test (default true). */
   restoreBest?: boolean;
   monitor?: { metric: string; mode: 'max' | 'min' };
   earlyStopping?: { patience: number; minDelta?: number };
@@ -173,7 +188,7 @@ export interface RunConfig {
 
 // -------------------------------------------------------------------------------------- validation
 
-const TOP_KEYS = ['name', 'data', 'student', 'teachers', 'terms', 'spectralSelection', 'bss', 'intra', 'optimizer', 'scheduler', 'epochs',
+const TOP_KEYS = ['name', 'data', 'student', 'teachers', 'terms', 'spectralSelection', 'augment', 'bss', 'intra', 'optimizer', 'scheduler', 'epochs',
   'maxSteps', 'clipGradNorm', 'amp', 'evalEvery', 'logEvery', 'outDir', 'resume', 'restoreBest', 'monitor', 'earlyStopping', 'nanGuard',
   'seed', 'device', 'progress'];
 
@@ -264,8 +279,9 @@ function checkModel(v: Validator, value: unknown, path: string, baseDir: string,
   else checkArch(v, o.arch, `${path}.arch`);
   v.optional(o, 'weights', path, (x, p) => checkFile(v, x, p, baseDir));
   if (teacher && o.train !== undefined) {
-    const t = v.object(o.train, `${path}.train`, ['epochs', 'maxSteps', 'labelled', 'optimizer', 'scheduler', 'clipGradNorm', 'evalEvery']);
+    const t = v.object(o.train, `${path}.train`, ['epochs', 'maxSteps', 'labelled', 'optimizer', 'scheduler', 'clipGradNorm', 'evalEvery', 'augment']);
     if (t) {
+      v.optional(t, 'augment', `${path}.train`, (x, p) => checkAugment(v, x, p));
       for (const k of ['epochs', 'maxSteps', 'labelled', 'evalEvery']) v.optional(t, k, `${path}.train`, (x, p) => v.number(x, p, posInt));
       v.optional(t, 'clipGradNorm', `${path}.train`, (x, p) => v.number(x, p, pos));
       v.optional(t, 'optimizer', `${path}.train`, (x, p) => checkOptimizer(v, x, p));
@@ -274,6 +290,38 @@ function checkModel(v: Validator, value: unknown, path: string, baseDir: string,
   } else if (teacher && o.weights === undefined) {
     v.fail(path, 'needs trained weights: give weights (a safetensors file) or train ({"epochs": N}) — an untrained teacher teaches nothing');
   }
+}
+
+const AUGMENT_KEYS: Record<string, string[]> = {
+  randomCrop: ['size', 'padding', 'paddingMode', 'fill'],
+  randomHorizontalFlip: ['p'],
+  mixup: ['alpha'],
+};
+
+function checkAugment(v: Validator, value: unknown, path: string): true | undefined {
+  const list = v.array(value, path);
+  list?.forEach((a, i) => {
+    const p = `${path}[${i}]`;
+    const type = a !== null && typeof a === 'object' ? (a as { type?: unknown }).type : undefined;
+    const t = v.oneOf(type, `${p}.type`, Object.keys(AUGMENT_KEYS));
+    if (t === undefined) return;
+    const o = v.object(a, p, ['type', ...AUGMENT_KEYS[t]]);
+    if (!o) return;
+    if (t === 'randomCrop' && v.required(o, 'size', p, 'the crop height and width: N or [H, W]')) {
+      if (Array.isArray(o.size)) {
+        if (o.size.length !== 2) v.fail(`${p}.size`, `must be N or [H, W], got ${show(o.size)}`);
+        else o.size.forEach((n, j) => v.number(n, `${p}.size[${j}]`, posInt));
+      } else {
+        v.number(o.size, `${p}.size`, posInt);
+      }
+    }
+    v.optional(o, 'padding', p, (x, q) => v.number(x, q, nonNegInt));
+    v.optional(o, 'paddingMode', p, (x, q) => v.oneOf(x, q, ['constant', 'reflect', 'replicate'] as const));
+    v.optional(o, 'fill', p, (x, q) => v.number(x, q));
+    v.optional(o, 'p', p, (x, q) => v.number(x, q, { min: 0, max: 1 }));
+    v.optional(o, 'alpha', p, (x, q) => v.number(x, q, pos));
+  });
+  return list ? true : undefined;
 }
 
 function checkOptimizer(v: Validator, value: unknown, path: string): true | undefined {
@@ -421,6 +469,7 @@ export function validateConfig(json: unknown, options: { baseDir?: string } = {}
       for (const k of ['alpha', 'p', 'q']) v.optional(o, k, 'config.intra', (x, p) => v.number(x, p, nonNeg));
     }
   }
+  v.optional(c, 'augment', 'config', (x, p) => checkAugment(v, x, p));
   v.optional(c, 'optimizer', 'config', (x, p) => checkOptimizer(v, x, p));
   v.optional(c, 'scheduler', 'config', (x, p) => checkScheduler(v, x, p));
   for (const k of ['epochs', 'maxSteps', 'evalEvery', 'logEvery']) v.optional(c, k, 'config', (x, p) => v.number(x, p, posInt));
@@ -590,6 +639,18 @@ class ScriptClassifier extends nn.Module {
   }
 }
 
+function makeAugment(list: AugmentConfig[] | undefined): BatchAugmentation | undefined {
+  if (!list || list.length === 0) return undefined;
+  const augs = list.map((a): Augmentation => {
+    switch (a.type) {
+      case 'randomCrop': return randomCrop({ size: a.size, padding: a.padding, paddingMode: a.paddingMode, fill: a.fill });
+      case 'randomHorizontalFlip': return randomHorizontalFlip({ p: a.p });
+      case 'mixup': return mixup({ alpha: a.alpha });
+    }
+  });
+  return augs.length === 1 ? augs[0] : compose(augs);
+}
+
 function makeOptimizer(cfg: OptimizerConfig | undefined): (params: Tensor[]) => Optimizer {
   const { name, ...options } = cfg ?? { name: 'adamw' as const, lr: 1e-3 };
   return (params) => {
@@ -680,8 +741,8 @@ function checkLayers(config: RunConfig, student: nn.Module, teacher: Teacher | u
 // ------------------------------------------------------------------------------------------ running
 
 export interface RunHooks {
-  /** Every Trainer event, with the run it belongs to ('teacher-0', ..., or the student run's name). */
-  onEvent?: (event: TrainerEvent, run: string) => void;
+  /** Every Trainer event; event.run is 'teacher-0', ... or the student run's name. */
+  onEvent?: (event: TrainerEvent) => void;
   /** Aborting stops the current training after its step (a last checkpoint is written). */
   signal?: AbortSignal;
   /** Directory that relative paths of the configuration are relative to (default: the working directory). */
@@ -745,6 +806,8 @@ export async function runConfig(config: RunConfig, hooks: RunHooks = {}): Promis
   const owned: Tensor[] = [];
   const modules: nn.Module[] = [];
   const scripts: ScriptModule[] = [];
+  // The terms' own modules (projections of the hidden term) are built during training and freed here.
+  const termList: LossTerm[] = [];
   const keep = <T extends Tensor>(t: T): T => {
     owned.push(t);
     return t;
@@ -795,7 +858,8 @@ export async function runConfig(config: RunConfig, hooks: RunHooks = {}): Promis
     const teacherModules: nn.Module[] = [];
     const teacherFits: (FitResult | null)[] = [];
     const runFit = async (run: string, model: nn.Module, distiller: Distiller, opts: {
-      epochs?: number; maxSteps?: number; optimizer?: OptimizerConfig; scheduler?: SchedulerConfig; clipGradNorm?: number; evalEvery?: number; loader: Loader;
+      epochs?: number; maxSteps?: number; optimizer?: OptimizerConfig; scheduler?: SchedulerConfig; clipGradNorm?: number; evalEvery?: number;
+      augment?: AugmentConfig[]; loader: Loader;
     }): Promise<FitResult> => {
       const dir = outDir === null ? undefined : run === (config.name ?? 'student') ? outDir : join(outDir, run);
       try {
@@ -803,9 +867,9 @@ export async function runConfig(config: RunConfig, hooks: RunHooks = {}): Promis
           distiller, train: opts.loader, valid: evalLoader, epochs: opts.maxSteps === undefined ? (opts.epochs ?? 1) : undefined, maxSteps: opts.maxSteps,
           optimizer: makeOptimizer(opts.optimizer), scheduler: makeScheduler(opts.scheduler), clipGradNorm: opts.clipGradNorm,
           amp: config.amp, evalEvery: opts.evalEvery, logEvery: config.logEvery, outDir: dir, resume: config.resume,
-          restoreBest: config.restoreBest ?? dir !== undefined, monitor: config.monitor, earlyStopping: config.earlyStopping,
+          augment: makeAugment(opts.augment), restoreBest: config.restoreBest ?? true, monitor: config.monitor, earlyStopping: config.earlyStopping,
           nanGuard: config.nanGuard, seed, device, progress, name: run, signal: hooks.signal,
-          onEvent: hooks.onEvent ? (e) => hooks.onEvent?.(e, run) : undefined,
+          onEvent: hooks.onEvent,
         });
       } finally {
         distiller.dispose();
@@ -846,6 +910,7 @@ export async function runConfig(config: RunConfig, hooks: RunHooks = {}): Promis
 
     // Loss terms, with the spectrally selected pairs.
     const lossTerms = config.terms.map(makeTerm);
+    termList.push(...lossTerms);
     let spectral: RunResult['spectral'] = null;
     const sel = config.spectralSelection;
     if (sel) {
@@ -870,7 +935,7 @@ export async function runConfig(config: RunConfig, hooks: RunHooks = {}): Promis
     const distiller = new Distiller({ student, teachers, terms: lossTerms, bss: config.bss, intra: config.intra });
     const result = await runFit(runName, student, distiller, {
       epochs: config.epochs, maxSteps: config.maxSteps, optimizer: config.optimizer, scheduler: config.scheduler,
-      clipGradNorm: config.clipGradNorm, evalEvery: config.evalEvery, loader: trainLoader,
+      clipGradNorm: config.clipGradNorm, evalEvery: config.evalEvery, augment: config.augment, loader: trainLoader,
     });
 
     const summary: RunResult = {
@@ -889,7 +954,7 @@ export async function runConfig(config: RunConfig, hooks: RunHooks = {}): Promis
     }
     return summary;
   } finally {
-    for (const m of modules) m.dispose();
+    for (const m of [...modules, ...termList.flatMap((t) => Object.values(t.modules ?? {}))]) m.dispose();
     for (const s of scripts) s.dispose();
     torch.dispose(owned);
   }
