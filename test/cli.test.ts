@@ -375,6 +375,15 @@ out = 1`, script);
     // step 2, and step 3 extrapolates its cosine): min + (max − min)·(1 + cos(π·3.1/2.1))/2.
     const min = 0.05 / 25 / 1e4;
     expectClose(lrs, [0.1 * 0.5 ** 3, 1e-5, 0.01 * 0.9 ** 3, 0.01, min + ((0.05 - min) * (1 + Math.cos((Math.PI * 3.1) / 2.1))) / 2], 1e-6, 1e-12);
+    // BSS (with its KD schedule), intra-distillation and DKD from the configuration: every loss is logged.
+    let losses: Record<string, number> = {};
+    await distill.runConfig({
+      ...base, data: { ...sources[0], batchSize: 32 }, student: { arch: { name: 'mlp', hidden: [16], dropout: 0.2 } },
+      teachers: [{ arch: { name: 'mlp', hidden: [32] }, train: { maxSteps: 2 } }],
+      terms: [{ type: 'ce' }, { type: 'kd', weight: 'bss', temperature: 3 }, { type: 'dkd', warmup: 1 }],
+      bss: { maxBase: 8, maxSteps: 2 }, intra: { passes: 2 },
+    } as distill.RunConfig, { baseDir: dir, onEvent: (e) => { if (e.type === 'step' && e.run === 'student') losses = e.losses; } });
+    expect(Object.keys(losses).sort()).toEqual(['bss', 'ce', 'dkd', 'intra', 'kd', 'loss']);
     torch.dispose([w, tr.x, tr.y, te.x, te.y, images]);
   });
 

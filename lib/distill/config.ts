@@ -103,14 +103,17 @@ export type AugmentConfig =
   | { type: 'randomHorizontalFlip'; p?: number }
   | { type: 'mixup'; alpha?: number };
 
+/** A term's weight: a constant, or 'bss', BSS's schedule r(e) of the clean KD term (terms.bssKdWeight). */
+export type TermWeight = number | 'bss';
+
 /** Loss terms (distill.terms); `name` defaults to the type and must be unique, `weight` to 1. */
 export type TermConfig =
-  | { type: 'ce'; name?: string; weight?: number; labelSmoothing?: number }
-  | { type: 'kd'; name?: string; weight?: number; temperature?: number; mode?: 'avgLogits' | 'avgProbs' | 'sumKl'; teacherWeights?: number[] }
-  | { type: 'dkd'; name?: string; weight?: number; alpha?: number; beta?: number; temperature?: number; warmup?: number }
-  | { type: 'hidden'; name?: string; weight?: number; pairs: [string, string][] }
-  | { type: 'spectral'; name?: string; weight?: number; pairs: [string, string][]; layout?: FeatureLayout }
-  | { type: 'attention'; name?: string; weight?: number; pairs: [string, string][]; mode?: 'mse' | 'kl' };
+  | { type: 'ce'; name?: string; weight?: TermWeight; labelSmoothing?: number }
+  | { type: 'kd'; name?: string; weight?: TermWeight; temperature?: number; mode?: 'avgLogits' | 'avgProbs' | 'sumKl'; teacherWeights?: number[] }
+  | { type: 'dkd'; name?: string; weight?: TermWeight; alpha?: number; beta?: number; temperature?: number; warmup?: number }
+  | { type: 'hidden'; name?: string; weight?: TermWeight; pairs: [string, string][] }
+  | { type: 'spectral'; name?: string; weight?: TermWeight; pairs: [string, string][]; layout?: FeatureLayout }
+  | { type: 'attention'; name?: string; weight?: TermWeight; pairs: [string, string][]; mode?: 'mse' | 'kl' };
 
 /** SpectralKD layer selection on the first teacher; adds a spectral term over the selected pairs. */
 export interface SpectralSelectionConfig {
@@ -375,7 +378,7 @@ function checkTerm(v: Validator, value: unknown, path: string, teachers: number)
   if (!o) return undefined;
   v.optional(o, 'name', path, (x, p) => v.string(x, p));
   if (o.name === 'loss') v.fail(`${path}.name`, "must not be 'loss' (the total)");
-  v.optional(o, 'weight', path, (x, p) => v.number(x, p, nonNeg));
+  v.optional(o, 'weight', path, (x, p) => (x === 'bss' ? x : typeof x === 'string' ? v.fail(p, `must be a non-negative number or 'bss' (BSS's schedule), got ${show(x)}`) : v.number(x, p, nonNeg)));
   if (t !== 'ce' && teachers === 0) v.fail(path, `('${t}') needs a teacher, and config.teachers is empty`);
   if (t === 'dkd' || t === 'hidden' || t === 'spectral' || t === 'attention') {
     if (teachers > 1) v.fail(path, `('${t}') uses only the first teacher; with ${teachers} teachers use kd (which combines them)`);
@@ -690,13 +693,14 @@ function makeScheduler(cfg: SchedulerConfig | undefined): ((o: Optimizer, totalS
 
 function makeTerm(t: TermConfig): LossTerm {
   const name = t.name ?? t.type;
+  const weight = t.weight === 'bss' ? terms.bssKdWeight : t.weight;
   switch (t.type) {
-    case 'ce': return terms.crossEntropy({ name, weight: t.weight, labelSmoothing: t.labelSmoothing });
-    case 'kd': return terms.kd({ name, weight: t.weight, temperature: t.temperature, mode: t.mode, teacherWeights: t.teacherWeights });
-    case 'dkd': return terms.dkd({ name, weight: t.weight, alpha: t.alpha, beta: t.beta, temperature: t.temperature, warmup: t.warmup });
-    case 'hidden': return terms.hidden({ name, weight: t.weight, pairs: t.pairs });
-    case 'spectral': return terms.spectral({ name, weight: t.weight, pairs: t.pairs, layout: t.layout });
-    case 'attention': return terms.attention({ name, weight: t.weight, pairs: t.pairs, mode: t.mode });
+    case 'ce': return terms.crossEntropy({ name, weight, labelSmoothing: t.labelSmoothing });
+    case 'kd': return terms.kd({ name, weight, temperature: t.temperature, mode: t.mode, teacherWeights: t.teacherWeights });
+    case 'dkd': return terms.dkd({ name, weight, alpha: t.alpha, beta: t.beta, temperature: t.temperature, warmup: t.warmup });
+    case 'hidden': return terms.hidden({ name, weight, pairs: t.pairs });
+    case 'spectral': return terms.spectral({ name, weight, pairs: t.pairs, layout: t.layout });
+    case 'attention': return terms.attention({ name, weight, pairs: t.pairs, mode: t.mode });
   }
 }
 

@@ -44,6 +44,6 @@ export { buildModel, resolveArch, readArch, loadWeights, type ArchConfig, type M
 export {
   runConfig, validateConfig, readConfig,
   type RunConfig, type RunHooks, type RunResult, type DataConfig, type SplitFiles, type ModelSource, type TeacherConfig,
-  type TeacherTrainConfig, type TermConfig, type OptimizerConfig, type SchedulerConfig, type SpectralSelectionConfig, type ModelSummary,
+  type TeacherTrainConfig, type TermConfig, type TermWeight, type AugmentConfig, type OptimizerConfig, type SchedulerConfig, type SpectralSelectionConfig, type ModelSummary,
 } from './config';
 export { ConfigError } from './validate';
