@@ -112,7 +112,7 @@ function findCommand(name: string): CommandSpec {
   return spec;
 }
 
-/** The first line of an error, for the one-line report (a validation error lists its problems below it). */
+/** Reports an error as `prefix: message` on stderr, without the stack unless TORCHKD_DEBUG is set (a configuration error lists its problems on the following lines). */
 function report(prefix: string, e: unknown): void {
   const message = e instanceof Error ? e.message : String(e);
   process.stderr.write(`${prefix}: ${message}\n`);

@@ -26,7 +26,8 @@ export interface TextOptions {
   test: string;
   /** Validation examples for model selection; without it, 10% of train is held out (seeded). */
   valid?: string;
-  out: string;
+  /** Output directory (default 'text-output'). */
+  out?: string;
   format?: 'jsonl' | 'csv';
   textField?: string;
   labelField?: string;
@@ -72,7 +73,6 @@ export interface TextMetrics {
   config: Required<Omit<TextOptions, 'valid' | 'format' | 'epochs'>> & { valid: string | null; format: string | null };
   seconds: number;
 }
-
 
 function readExamples(path: string, options: TextOptions): TextExample[] {
   if (options.format === undefined && !/\.(csv|jsonl|ndjson|json)$/i.test(path)) {
@@ -168,7 +168,7 @@ export async function runText(options: TextOptions, hooks: { onEvent?: (event: T
 
   const modules: nn.Module[] = [];
   try {
-    const train1 = async (run: string, student: nn.Module, distiller: Distiller, epochs: number, lr: number) => {
+    const train1 = async (run: string, distiller: Distiller, epochs: number, lr: number) => {
       const dir = join(o.out, run);
       try {
         const result = await fit({
@@ -188,7 +188,7 @@ export async function runText(options: TextOptions, hooks: { onEvent?: (event: T
     torch.manualSeed(o.seed);
     const teacher = new TextTransformer(teacherArch);
     modules.push(teacher);
-    const teacherFit = await train1('teacher', teacher, new Distiller({ student: teacher, terms: [crossEntropy()] }), teacherEpochs, o.teacherLr);
+    const teacherFit = await train1('teacher', new Distiller({ student: teacher, terms: [crossEntropy()] }), teacherEpochs, o.teacherLr);
     saveModel(join(o.out, 'teacher'), teacher, teacherArch);
     const teacherMetrics = summary(teacher, teacherFit, testLoader, o.device, teacherEpochs);
 
@@ -196,7 +196,7 @@ export async function runText(options: TextOptions, hooks: { onEvent?: (event: T
     torch.manualSeed(o.seed + 1);
     const student = new FastText(studentArch);
     modules.push(student);
-    const studentFit = await train1('student', student, new Distiller({
+    const studentFit = await train1('student', new Distiller({
       student, teachers: [teacher],
       terms: [crossEntropy({ weight: 1 - o.alpha }), kd({ temperature: o.temperature, weight: o.alpha })],
     }), studentEpochs, o.studentLr);
@@ -206,7 +206,7 @@ export async function runText(options: TextOptions, hooks: { onEvent?: (event: T
     torch.manualSeed(o.seed + 1);
     const scratch = new FastText(studentArch);
     modules.push(scratch);
-    const scratchFit = await train1('scratch', scratch, new Distiller({ student: scratch, terms: [crossEntropy()] }), studentEpochs, o.studentLr);
+    const scratchFit = await train1('scratch', new Distiller({ student: scratch, terms: [crossEntropy()] }), studentEpochs, o.studentLr);
     saveModel(join(o.out, 'scratch'), scratch, studentArch);
     const scratchMetrics = summary(scratch, scratchFit, testLoader, o.device, studentEpochs);
 
