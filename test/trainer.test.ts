@@ -491,6 +491,20 @@ describe('runInWorker', () => {
     torch.dispose(last.tensors);
   }, 60_000);
 
+  it('runs a declarative configuration (distill --config) in a worker thread', async () => {
+    const runs = new Set<string>();
+    let steps = 0;
+    const run = distill.runConfigInWorker({
+      data: { source: 'fashion-mnist', labelled: 256, testSamples: 128 },
+      student: { arch: { name: 'mlp', hidden: [16] } }, terms: [{ type: 'ce' }], maxSteps: 6, progress: 'none',
+    } as distill.RunConfig, { onEvent: (e) => { runs.add(e.run); if (e.type === 'step') steps++; } });
+    const result = await run.result;
+    expect(result.fit.steps).toBe(6);
+    expect(steps).toBe(6);
+    expect([...runs]).toEqual(['student']);
+    expect(result.student.accuracy).toBeGreaterThan(0);
+  });
+
   it("reports the job's errors and a missing export", async () => {
     const missing = distill.runInWorker({ module: FIXTURE, export: 'nope' });
     await expect(missing.result).rejects.toThrow(/exports no function 'nope'/);

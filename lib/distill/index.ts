@@ -35,7 +35,7 @@ export {
 } from './taChain';
 export { saveCheckpoint, loadCheckpoint, type CheckpointParts } from './checkpoint';
 export { ProgressReporter, type ProgressMode, type ProgressStream } from './progress';
-export { runInWorker, type WorkerJob, type WorkerContext, type WorkerRun } from './worker';
+export { runInWorker, runConfigInWorker, type WorkerJob, type WorkerContext, type WorkerRun } from './worker';
 export {
   cacheTeacher, TeacherCache, type TeacherOutputs, type CacheTeacherOptions, type TeacherCacheOpenOptions, type CacheDType,
 } from './cache';

@@ -3,9 +3,10 @@
 //   export async function train(args, { onEvent, signal }) { ... return result; }
 // It typically calls distill.fit({ ..., onEvent, signal }) so that trainer events reach the main thread.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { TorchError } from '../torch/errors';
 import type { TrainerEvent } from './trainer';
+import type { RunConfig, RunResult } from './config';
 
 export interface WorkerJob {
   /** Path of a CommonJS or ES module (resolved against the current directory when relative). */
@@ -70,6 +71,11 @@ export function runInWorker<R = unknown>(job: WorkerJob, options: { onEvent?: (e
       await worker.terminate();
     },
   };
+}
+
+/** runConfig (a `torchkd distill --config` run) in a worker thread; relative paths resolve against the cwd. */
+export function runConfigInWorker(config: RunConfig, options: { onEvent?: (event: TrainerEvent) => void } = {}): WorkerRun<RunResult> {
+  return runInWorker<RunResult>({ module: join(__dirname, 'config.js'), export: 'runConfig', args: config }, options);
 }
 
 // tsc turns import() into require() under CommonJS; this keeps a real dynamic import for ES modules.
