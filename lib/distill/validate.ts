@@ -20,27 +20,31 @@ export function show(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-function closest(word: string, candidates: readonly string[]): string | null {
-  const d = (a: string, b: string): number => {
-    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      let prev = row[0];
-      row[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const cur = row[j];
-        row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
-        prev = cur;
-      }
+/** Levenshtein distance (case-insensitive when asked), for "did you mean" hints. */
+function editDistance(a: string, b: string, ignoreCase: boolean): number {
+  const same = ignoreCase ? (x: string, y: string) => x.toLowerCase() === y.toLowerCase() : (x: string, y: string) => x === y;
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (same(a[i - 1], b[j - 1]) ? 0 : 1));
+      prev = cur;
     }
-    return row[b.length];
-  };
+  }
+  return row[b.length];
+}
+
+/** The candidate closest to `word` within 2 edits (the first of equals), or null. */
+export function closest(word: string, candidates: readonly string[], options: { ignoreCase?: boolean } = {}): string | null {
   let best: string | null = null;
-  let bestD = 3;
+  let bestDistance = 3;
   for (const c of candidates) {
-    const k = d(word, c);
-    if (k < bestD) {
+    const k = editDistance(word, c, options.ignoreCase ?? true);
+    if (k < bestDistance) {
       best = c;
-      bestD = k;
+      bestDistance = k;
     }
   }
   return best;
