@@ -810,8 +810,6 @@ export async function runConfig(config: RunConfig, hooks: RunHooks = {}): Promis
   const owned: Tensor[] = [];
   const modules: nn.Module[] = [];
   const scripts: ScriptModule[] = [];
-  // The terms' own modules (projections of the hidden term) are built during training and freed here.
-  const termList: LossTerm[] = [];
   const keep = <T extends Tensor>(t: T): T => {
     owned.push(t);
     return t;
@@ -914,7 +912,6 @@ export async function runConfig(config: RunConfig, hooks: RunHooks = {}): Promis
 
     // Loss terms, with the spectrally selected pairs.
     const lossTerms = config.terms.map(makeTerm);
-    termList.push(...lossTerms);
     let spectral: RunResult['spectral'] = null;
     const sel = config.spectralSelection;
     if (sel) {
@@ -958,7 +955,7 @@ export async function runConfig(config: RunConfig, hooks: RunHooks = {}): Promis
     }
     return summary;
   } finally {
-    for (const m of [...modules, ...termList.flatMap((t) => Object.values(t.modules ?? {}))]) m.dispose();
+    for (const m of modules) m.dispose();
     for (const s of scripts) s.dispose();
     torch.dispose(owned);
   }

@@ -282,10 +282,11 @@ export class Distiller {
     return this;
   }
 
-  /** Removes the forward hooks (the models are left as they were otherwise). */
+  /** Removes the forward hooks and frees the terms' own modules (projections); student and teachers stay. */
   dispose(): void {
     for (const h of this.hooks) h.remove();
     this.hooks = [];
+    for (const term of this.terms) for (const m of Object.values(term.modules ?? {})) m.dispose();
   }
 }
 

@@ -120,8 +120,6 @@ function findGlobal(module: string, name: string): Global | StorageType {
   return fileError(`the file references ${full}, which a state_dict of tensors does not need (refused: loading it could run code)`);
 }
 
-const MARK = Symbol('mark');
-
 /** Runs the pickle program in data (protocol 2-5 opcodes used by torch.save) and returns its value. */
 export function unpickle(data: Buffer): unknown {
   const stack: unknown[] = [];

@@ -32,11 +32,13 @@ export function getDeviceName(device?: number): string {
 
 /** The generator state of a CUDA device (default 0) as a uint8 tensor (torch.cuda.get_rng_state). */
 export function getRngState(device = 0): Tensor {
+  if (!isAvailable()) throw new TorchError('cuda.getRngState(): CUDA is not available');
   return wrap(N.getRngState(`cuda:${device}`));
 }
 
 /** Restores a state from cuda.getRngState(device). */
 export function setRngState(newState: Tensor, device = 0): void {
   if (!isTensor(newState)) throw new TorchError('cuda.setRngState(): newState must be a Tensor from cuda.getRngState()');
+  if (!isAvailable()) throw new TorchError('cuda.setRngState(): CUDA is not available');
   N.setRngState(newState.id, `cuda:${device}`);
 }
