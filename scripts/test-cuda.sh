@@ -10,8 +10,8 @@ node dist/cli.js doctor
 node -e "if (!require('./dist').torch.cuda.isAvailable()) { console.error('CUDA is not available'); process.exit(1); }"
 TORCHKD_TEST_DEVICE=${TORCHKD_TEST_DEVICE:-cuda} npx vitest run test/tensor.test.ts test/memory.test.ts test/errors.test.ts \
   test/worker.test.ts test/parity.test.ts test/autograd.test.ts "$@"
-# The trainer end to end on the GPU: a reduced demo (checkpoints with the CUDA RNG state, AMP-free
-# training, evaluation, latency) and the text command on a synthetic intent set.
+# The trainer end to end on the GPU: a reduced demo (training, checkpoints with the CUDA RNG state,
+# evaluation, latency) and the text command on a synthetic intent set.
 out=$(mktemp -d)
 node dist/cli.js demo --device cuda --out "$out/demo" --cache-dir "$out/cache" --teacher-samples 5000 \
   --labelled 500 --transfer 5000 --test 2000 --student-epochs 2 --progress lines
