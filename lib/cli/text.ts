@@ -10,12 +10,12 @@ import { TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
 import { DataLoader, Generator, LabelVocab, TensorDataset, Vocab, readTextClassification, type TextExample } from '../data';
 import { atomicWrite } from '../data/idx';
-import { saveSafetensors } from '../io';
 import { Distiller } from '../distill/distiller';
 import { crossEntropy, kd } from '../distill/terms';
 import { evaluate, fit, type FitResult, type Loader, type TrainerEvent } from '../distill/trainer';
 import type { ProgressMode } from '../distill/progress';
 import { FastText, TextTransformer } from '../distill/textModels';
+import { saveModel } from '../distill/models';
 import type { Values } from './args';
 import { TEXT_DEFAULTS as DEFAULTS } from './specs';
 import { formatTable, percent } from './table';
@@ -113,12 +113,6 @@ function summary(model: nn.Module, result: FitResult, test: Loader, device: stri
     epochs,
     steps: result.steps,
   };
-}
-
-/** Saves a trained model's weights (plain state_dict) and its architecture for `torchkd spectral --weights --arch`. */
-function saveModel(dir: string, model: nn.Module, arch: object): void {
-  torch.tidy(() => saveSafetensors(join(dir, 'model.safetensors'), model.stateDict()));
-  atomicWrite(join(dir, 'arch.json'), `${JSON.stringify(arch, null, 2)}\n`);
 }
 
 /**

@@ -2,7 +2,7 @@
 // optimizer, scheduler and every Trainer option), validated with errors naming the JSON path, and
 // runConfig(), which builds everything and runs the Trainer (`torchkd distill --config run.json`; the
 // hooks are plain callbacks so that a worker thread can run it and post the events).
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as nn from '../nn';
 import * as optim from '../optim';
@@ -15,7 +15,7 @@ import {
   type Augmentation,
 } from '../data';
 import { atomicWrite } from '../data/idx';
-import { ScriptModule, loadSafetensors, loadTorchScript, saveSafetensors } from '../io';
+import { ScriptModule, loadSafetensors, loadTorchScript } from '../io';
 import type { Optimizer } from '../optim/optimizer';
 import type { LRScheduler } from '../optim/lrScheduler';
 import { Distiller, spectralSelection, type BssOptions, type IntraOptions, type Teacher } from './distiller';
@@ -24,7 +24,7 @@ import type { LossTerm } from './terms';
 import type { FeatureLayout, SelectOptions } from './spectral';
 import type { ProgressMode } from './progress';
 import { evaluate, fit, type BatchAugmentation, type FitResult, type Loader, type TrainerEvent } from './trainer';
-import { buildModel, checkArch, loadWeights, readArch, resolveArch, type ArchConfig } from './models';
+import { buildModel, checkArch, loadWeights, readArch, resolveArch, saveModel, type ArchConfig } from './models';
 import { ConfigError, Validator, show } from './validate';
 
 // ------------------------------------------------------------------------------------------ the schema
@@ -702,13 +702,6 @@ function makeTerm(t: TermConfig): LossTerm {
     case 'spectral': return terms.spectral({ name, weight, pairs: t.pairs, layout: t.layout });
     case 'attention': return terms.attention({ name, weight, pairs: t.pairs, mode: t.mode });
   }
-}
-
-/** Writes dir/model.safetensors (the state_dict) and dir/arch.json, which `torchkd spectral` and `arch`/`weights` read. */
-function saveModel(dir: string, model: nn.Module, arch: ArchConfig): void {
-  mkdirSync(dir, { recursive: true });
-  torch.tidy(() => saveSafetensors(join(dir, 'model.safetensors'), model.stateDict()));
-  atomicWrite(join(dir, 'arch.json'), `${JSON.stringify(arch, null, 2)}\n`);
 }
 
 /** Module paths of a model, for "no such layer" messages. */

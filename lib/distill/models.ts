@@ -1,11 +1,13 @@
 // Built-in architectures by name, described by JSON (the `arch` of a run configuration, or an arch.json
 // next to a safetensors file): an MLP and a CNN for images, and the two text classifiers.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as nn from '../nn';
 import * as torch from '../torch';
 import { TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
-import { loadSafetensors } from '../io';
+import { loadSafetensors, saveSafetensors } from '../io';
+import { atomicWrite } from '../data/idx';
 import { FastText, TextTransformer } from './textModels';
 import { Validator } from './validate';
 
@@ -219,6 +221,13 @@ export function readArch(path: string): ArchConfig {
   const arch = checkArch(v, json, 'arch');
   v.throwIfAny(`${path}: invalid architecture`);
   return arch as ArchConfig;
+}
+
+/** Writes dir/model.safetensors (the state_dict) and dir/arch.json, which readArch / loadWeights read back. */
+export function saveModel(dir: string, model: nn.Module, arch: ArchConfig): void {
+  mkdirSync(dir, { recursive: true });
+  torch.tidy(() => saveSafetensors(join(dir, 'model.safetensors'), model.stateDict()));
+  atomicWrite(join(dir, 'arch.json'), `${JSON.stringify(arch, null, 2)}\n`);
 }
 
 /**

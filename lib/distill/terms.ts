@@ -147,6 +147,20 @@ function matchSpatial(t: Tensor, s: Tensor): Tensor {
   return nn.functional.adaptiveAvgPool2d(t, [s.size(2), s.size(3)]);
 }
 
+/** A term that sums loss(student feature, teacher feature, pair index) over [student path, teacher path] pairs. */
+function pairTerm(name: string, weight: LossTerm['weight'], pairs: FeaturePair[],
+  loss: (s: Tensor, t: Tensor, pair: number) => Tensor, modules?: Record<string, nn.Module>): LossTerm {
+  return {
+    name, weight, modules,
+    studentFeatures: pairs.map(([s]) => s),
+    teacherFeatures: pairs.map(([, t]) => t),
+    compute(ctx) {
+      return pairs.map(([sp, tp], i) => loss(feature(ctx.student, sp, 'student', name), feature(ctx.teachers[0], tp, 'teacher', name), i))
+        .reduce((a, b) => a.add(b));
+    },
+  };
+}
+
 /**
  * Feature regression (FitNets, Romero et al. 2015): Σ over pairs of mean((r(s) − t)²), where r is a
  * learnable 1×1 convolution (BCHW) or linear map (last dim) from the student's to the teacher's width
@@ -155,27 +169,16 @@ function matchSpatial(t: Tensor, s: Tensor): Tensor {
 export function hidden(options: { pairs: FeaturePair[]; name?: string; weight?: LossTerm['weight'] }): LossTerm {
   const { pairs, name = 'hidden', weight } = options;
   const modules: Record<string, nn.Module> = {};
-  return {
-    name, weight, modules,
-    studentFeatures: pairs.map(([s]) => s),
-    teacherFeatures: pairs.map(([, t]) => t),
-    compute(ctx) {
-      return pairs.map(([sp, tp], i) => {
-        const s = feature(ctx.student, sp, 'student', name);
-        const t = matchSpatial(feature(ctx.teachers[0], tp, 'teacher', name), s);
-        const conv = s.dim() === 4;
-        const sw = s.size(conv ? 1 : -1);
-        const tw = t.size(conv ? 1 : -1);
-        let projected = s;
-        if (sw !== tw) {
-          const key = `proj${i}`;
-          modules[key] ??= (conv ? new nn.Conv2d(sw, tw, 1) : new nn.Linear(sw, tw)).to({ device: s.device });
-          projected = (modules[key] as nn.Module & { call(x: Tensor): Tensor }).call(s);
-        }
-        return nn.functional.mseLoss(projected, t);
-      }).reduce((a, b) => a.add(b));
-    },
-  };
+  return pairTerm(name, weight, pairs, (s, teacher, i) => {
+    const t = matchSpatial(teacher, s);
+    const conv = s.dim() === 4;
+    const sw = s.size(conv ? 1 : -1);
+    const tw = t.size(conv ? 1 : -1);
+    if (sw === tw) return nn.functional.mseLoss(s, t);
+    const key = `proj${i}`;
+    modules[key] ??= (conv ? new nn.Conv2d(sw, tw, 1) : new nn.Linear(sw, tw)).to({ device: s.device });
+    return nn.functional.mseLoss((modules[key] as nn.Module & { call(x: Tensor): Tensor }).call(s), t);
+  }, modules);
 }
 
 /**
@@ -184,32 +187,13 @@ export function hidden(options: { pairs: FeaturePair[]; name?: string; weight?: 
  */
 export function spectral(options: { pairs: FeaturePair[]; layout?: FeatureLayout; name?: string; weight?: LossTerm['weight'] }): LossTerm {
   const { pairs, layout = 'BCHW', name = 'spectral', weight } = options;
-  return {
-    name, weight,
-    studentFeatures: pairs.map(([s]) => s),
-    teacherFeatures: pairs.map(([, t]) => t),
-    compute(ctx) {
-      return pairs.map(([sp, tp]) => {
-        const s = feature(ctx.student, sp, 'student', name);
-        const t = matchSpatial(feature(ctx.teachers[0], tp, 'teacher', name), s);
-        return spectralLoss(s, t, { layout });
-      }).reduce((a, b) => a.add(b));
-    },
-  };
+  return pairTerm(name, weight, pairs, (s, t) => spectralLoss(s, matchSpatial(t, s), { layout }));
 }
 
 /** attentionLoss summed over pairs of captured attention maps [B, heads, L, L]. */
 export function attention(options: { pairs: FeaturePair[]; mode?: 'mse' | 'kl'; name?: string; weight?: LossTerm['weight'] }): LossTerm {
   const { pairs, mode = 'mse', name = 'attention', weight } = options;
-  return {
-    name, weight,
-    studentFeatures: pairs.map(([s]) => s),
-    teacherFeatures: pairs.map(([, t]) => t),
-    compute(ctx) {
-      return pairs.map(([sp, tp]) => attentionLoss(feature(ctx.student, sp, 'student', name),
-        feature(ctx.teachers[0], tp, 'teacher', name), { mode })).reduce((a, b) => a.add(b));
-    },
-  };
+  return pairTerm(name, weight, pairs, (s, t) => attentionLoss(s, t, { mode }));
 }
 
 /** A term from a function: { name, compute } with an optional weight. */

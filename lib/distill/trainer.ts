@@ -289,7 +289,7 @@ export class Trainer {
           epochBatches.set(epoch, train.batchIndices(epoch));
         }
         const indices = (epochBatches.get(epoch) as number[][])[state.step % stepsPerEpoch];
-        const { losses: values, finite } = this.trainStep(indices, { optimizer, scheduler, scaler, device, state, totalSteps, epochs, stepsPerEpoch });
+        const { losses: values, finite } = this.trainStep(indices, { params, optimizer, scheduler, scaler, device, state, totalSteps, epochs, stepsPerEpoch });
         state.step++;
         if (!finite) {
           state.nanStreak++;
@@ -375,7 +375,7 @@ export class Trainer {
 
   /** One optimisation step; returns the losses as numbers (the step is skipped when one is not finite). */
   private trainStep(indices: number[], s: {
-    optimizer: Optimizer; scheduler?: LRScheduler; scaler?: InstanceType<typeof torch.amp.GradScaler>;
+    params: Tensor[]; optimizer: Optimizer; scheduler?: LRScheduler; scaler?: InstanceType<typeof torch.amp.GradScaler>;
     device: Device | string; state: RunState; totalSteps: number; epochs: number; stepsPerEpoch: number;
   }): { losses: Record<string, number>; finite: boolean } {
     const o = this.options;
@@ -399,7 +399,7 @@ export class Trainer {
       const loss = s.scaler ? s.scaler.scale(losses.loss) : losses.loss;
       loss.backward();
       if (s.scaler) s.scaler.unscale_(s.optimizer);
-      if (o.clipGradNorm !== undefined) nn.utils.clipGradNorm_(distiller.trainableParameters(), o.clipGradNorm);
+      if (o.clipGradNorm !== undefined) nn.utils.clipGradNorm_(s.params, o.clipGradNorm);
       if (s.scaler) {
         s.scaler.step(s.optimizer);
         s.scaler.update();
