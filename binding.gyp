@@ -10,13 +10,9 @@
         "<!@(node scripts/libtorch.mjs include)"
       ],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "<!@(node scripts/libtorch.mjs defines)"],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter"],
-      "ldflags": [
-        "-L<!(node scripts/libtorch.mjs libdir)",
-        "-Wl,-rpath,<!(node scripts/libtorch.mjs libdir)",
-        "-Wl,--no-as-needed"
-      ],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14", "-std=gnu++20"],
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter"],
+      "ldflags": ["<!@(node scripts/libtorch.mjs ldflags)", "-Wl,--no-as-needed"],
       "libraries": ["<!@(node scripts/libtorch.mjs libs)"]
     }
   ]

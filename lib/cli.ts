@@ -15,11 +15,16 @@ Run \`torchkd <command> --help\` (or \`torchkd help <command>\`) for a command's
 Exit codes: 0 success, 1 runtime error, 2 usage error.
 `;
 
+/** What scripts/libtorch.mjs recorded at build time (build/torchkd-libtorch.json). */
 interface LibtorchRecord {
   source: string;
+  reason: string;
+  version: string | null;
   root: string;
   cmakePrefix: string;
   cuda: boolean;
+  python: string | null;
+  others: { source: string; version: string | null; root: string }[];
 }
 
 /** Which BLAS the process has mapped (libtorch loads it lazily: run a matmul first). */
@@ -55,9 +60,12 @@ async function doctor(): Promise<number> {
   const recordPath = join(root, 'build', 'torchkd-libtorch.json');
   const record = existsSync(recordPath) ? (JSON.parse(readFileSync(recordPath, 'utf8')) as LibtorchRecord) : null;
   if (record) {
-    line('libtorch found via', record.source);
+    line('libtorch found via', `${record.source}: ${record.reason}`);
     line('libtorch path', record.root);
     line('libtorch cmake', record.cmakePrefix);
+    line('same torch in Python', record.python ?? 'none found (parity tests and benchmarks need one: TORCHKD_PYTHON)');
+    for (const o of record.others) line('also seen (not used)', `${o.source} ${o.version ?? ''}: ${o.root}`);
+    console.log('(order: LIBTORCH, the python3 that imports torch, torchkd\'s venv, the system libtorch)');
   }
 
   let torch: typeof import('./torch');

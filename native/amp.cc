@@ -1,14 +1,12 @@
 // Autocast state (torch.autocast): thread-local in ATen, set and restored around a JS function by
-// lib/torch/amp.ts. libtorch 2.4 replaced the per-device setters with set_autocast_enabled(DeviceType, ...).
+// lib/torch/amp.ts. The version differences of the autocast API are in compat.h.
+#include "compat.h"
 #include "torchkd.h"
 
 #include <ATen/autocast_mode.h>
-#include <torch/version.h>
 
 namespace tkd {
 namespace {
-
-#define TORCHKD_AUTOCAST_BY_DEVICE (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
 
 at::DeviceType autocastDevice(Ctx& c, size_t i) {
   std::string type = c.string(i);
@@ -17,29 +15,13 @@ at::DeviceType autocastDevice(Ctx& c, size_t i) {
   throw ArgError("deviceType must be 'cpu' or 'cuda', got '" + type + "'");
 }
 
-bool isEnabled(at::DeviceType device) {
-#if TORCHKD_AUTOCAST_BY_DEVICE
-  return at::autocast::is_autocast_enabled(device);
-#else
-  return device == at::kCPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
-#endif
-}
-
-at::ScalarType dtypeOf(at::DeviceType device) {
-#if TORCHKD_AUTOCAST_BY_DEVICE
-  return at::autocast::get_autocast_dtype(device);
-#else
-  return device == at::kCPU ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype();
-#endif
-}
-
 // autocastState(deviceType) -> [enabled, dtype code]
 napi_value State(Ctx& c) {
   at::DeviceType device = autocastDevice(c, 0);
   napi_value arr;
   napi_create_array_with_length(c.env, 2, &arr);
-  napi_set_element(c.env, arr, 0, c.retBool(isEnabled(device)));
-  napi_set_element(c.env, arr, 1, c.ret(static_cast<double>(dtypeOf(device))));
+  napi_set_element(c.env, arr, 0, c.retBool(compat::autocastEnabled(device)));
+  napi_set_element(c.env, arr, 1, c.ret(static_cast<double>(compat::autocastDtype(device))));
   return arr;
 }
 
@@ -48,18 +30,7 @@ napi_value Set(Ctx& c) {
   at::DeviceType device = autocastDevice(c, 0);
   bool enabled = c.boolean(1);
   at::ScalarType dtype = c.dtype(2);
-#if TORCHKD_AUTOCAST_BY_DEVICE
-  at::autocast::set_autocast_enabled(device, enabled);
-  at::autocast::set_autocast_dtype(device, dtype);
-#else
-  if (device == at::kCPU) {
-    at::autocast::set_cpu_enabled(enabled);
-    at::autocast::set_autocast_cpu_dtype(dtype);
-  } else {
-    at::autocast::set_enabled(enabled);
-    at::autocast::set_autocast_gpu_dtype(dtype);
-  }
-#endif
+  compat::setAutocast(device, enabled, dtype);
   return c.undefined();
 }
 

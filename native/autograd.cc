@@ -18,6 +18,7 @@
 // JS callbacks are identified by numbers; the JS side keeps the functions in a Map and the native side calls
 // one dispatcher function. Nodes and hooks may be destroyed on any thread, so they only queue their callback
 // id as dead; the JS side drains the list (autogradDrainDead) and forgets those functions.
+#include "compat.h"
 #include "torchkd.h"
 
 #include <torch/cuda.h>
@@ -551,7 +552,7 @@ struct JsFunctionNode : public ag::Node {
       }
     }
     // Unpacking throws "Trying to backward through the graph a second time" once released.
-    auto self = shared_from_this();
+    auto self = compat::selfPtr(this);
     for (size_t k = 0; k < saved.size(); k++) {
       tensors.push_back(savedDefined[k] ? saved[k].unpack(self) : at::Tensor());
     }
@@ -588,7 +589,7 @@ napi_value FunctionApply(Ctx& c) {
   std::vector<bool> nonDiff = boolList(c, 5);
   bool materialize = c.isNullish(6) || c.boolean(6);
 
-  auto node = std::shared_ptr<JsFunctionNode>(new JsFunctionNode(b, id, name), ag::deleteNode);
+  auto node = compat::makeNode<JsFunctionNode>(b, id, name);
   node->materializeGrads = materialize;
   node->set_next_edges(ag::collect_next_edges(inputs));
 

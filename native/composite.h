@@ -3,11 +3,11 @@
 #pragma once
 
 #include <ATen/ATen.h>
-#include <torch/version.h>
 
 #include <cmath>
 #include <string>
 
+#include "compat.h"
 #include "torchkd.h"
 
 // Called from the op table's C++ column as composite::name(...).
@@ -122,9 +122,7 @@ inline at::Tensor interpolate(const at::Tensor& input, at::OptionalIntArrayRef s
 inline at::Tensor scaledDotProductAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                             const c10::optional<at::Tensor>& mask, double dropoutP, bool isCausal,
                                             c10::optional<double> scale) {
-#if TORCH_VERSION_MAJOR >= 2 && TORCH_VERSION_MINOR >= 1 || TORCH_VERSION_MAJOR >= 3
-  return at::scaled_dot_product_attention(q, k, v, mask, dropoutP, isCausal, scale);
-#else
+  if (auto fused = compat::fusedScaledDotProductAttention(q, k, v, mask, dropoutP, isCausal, scale)) return *fused;
   TORCH_CHECK(!(isCausal && mask.has_value() && mask->defined()), "attn_mask and is_causal cannot both be set");
   const double s = scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
   at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * s;
@@ -139,7 +137,6 @@ inline at::Tensor scaledDotProductAttention(const at::Tensor& q, const at::Tenso
   at::Tensor weights = at::softmax(scores, -1);
   if (dropoutP > 0) weights = at::dropout(weights, dropoutP, /*train=*/true);
   return at::matmul(weights, v);
-#endif
 }
 
 /** fftfreq / rfftfreq options: PyTorch's default dtype (float32) on the given device. */

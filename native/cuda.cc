@@ -6,8 +6,10 @@
 #include <torch/cuda.h>
 
 #ifdef TORCHKD_CUDA
-#include <ATen/cuda/CUDAContext.h>
+// Narrow headers on purpose: ATen/cuda/CUDAContext.h would also need cuBLAS and cuSPARSE headers, which a
+// CUDA wheel keeps apart from the toolkit.
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <cuda_runtime_api.h>
 #endif
 
 namespace tkd {
@@ -51,7 +53,10 @@ napi_value EmptyCache(Ctx& c) {
   return c.undefined();
 }
 napi_value DeviceName(Ctx& c) {
-  return c.retString(at::cuda::getDeviceProperties(static_cast<c10::DeviceIndex>(deviceIndex(c, 0)))->name);
+  cudaDeviceProp props;
+  cudaError_t err = cudaGetDeviceProperties(&props, static_cast<int>(deviceIndex(c, 0)));
+  if (err != cudaSuccess) throw std::runtime_error(std::string("cudaGetDeviceProperties: ") + cudaGetErrorString(err));
+  return c.retString(props.name);
 }
 #else
 napi_value MemoryAllocated(Ctx&) { noCuda(); }

@@ -1,17 +1,14 @@
-// io: raw tensor bytes (for safetensors, whose parsing lives in TypeScript), strided views for reading
-// torch.save files (their restricted unpickler is lib/io/torchfile.ts: libtorch 1.13's torch::pickle_load
-// cannot read an OrderedDict), torch::pickle_save for writing them, and TorchScript modules.
+// io: raw tensor bytes (for safetensors and torch.save files, whose formats live in TypeScript: lib/io),
+// strided views for rebuilding the tensors of torch.save files, and TorchScript modules.
 //
 // TorchScript modules live in a per-instance table (Instance::jitModules), addressed from JS by a plain
 // number (generation * 2^24 + index, as tensor handles), so a disposed module is detected, never reused.
 #include "torchkd.h"
 
 #include <torch/script.h>
-#include <torch/serialize.h>
 
 #include <cmath>
 #include <cstring>
-#include <sstream>
 
 namespace tkd {
 namespace {
@@ -64,18 +61,6 @@ torch::jit::Module& module(Ctx& c, size_t arg) {
   return *s->module;
 }
 
-// The bytes of a Uint8Array / Buffer argument.
-std::pair<const char*, size_t> bytesArg(Ctx& c, size_t i) {
-  napi_typedarray_type type;
-  size_t length;
-  void* data;
-  if (i >= c.argc || napi_get_typedarray_info(c.env, c.argv[i], &type, &length, &data, nullptr, nullptr) != napi_ok ||
-      type != napi_uint8_array) {
-    throw ArgError("argument " + c.argName(i) + " must be a Uint8Array");
-  }
-  return {static_cast<const char*>(data), length};
-}
-
 napi_value arrayBuffer(Ctx& c, const void* src, size_t bytes) {
   void* dst;
   napi_value buffer;
@@ -113,32 +98,7 @@ napi_value AsStrided(Ctx& c) {
   return c.ret(t.as_strided(size, stride, offset));
 }
 
-// ------------------------------------------------------------------------------------- pickle files
-
-// pickleSave(names, tensors) -> ArrayBuffer: a dict {name: tensor} in torch.save's zip format.
-napi_value PickleSave(Ctx& c) {
-  bool isArray = false;
-  napi_is_array(c.env, c.argv[0], &isArray);
-  if (!isArray) throw ArgError("names must be an array of strings");
-  std::vector<at::Tensor> tensors = c.tensorList(1);
-  uint32_t n;
-  napi_get_array_length(c.env, c.argv[0], &n);
-  if (n != tensors.size()) throw ArgError("names and tensors differ in length");
-  c10::Dict<std::string, at::Tensor> dict;
-  for (uint32_t k = 0; k < n; k++) {
-    napi_value el;
-    napi_get_element(c.env, c.argv[0], k, &el);
-    size_t len;
-    if (napi_get_value_string_utf8(c.env, el, nullptr, 0, &len) != napi_ok) throw ArgError("names must be strings");
-    std::string s(len, '\0');
-    napi_get_value_string_utf8(c.env, el, &s[0], len + 1, &len);
-    dict.insert(s, tensors[k].detach());
-  }
-  std::vector<char> bytes = torch::pickle_save(torch::IValue(dict));
-  return arrayBuffer(c, bytes.data(), bytes.size());
-}
-
-// ------------------------------------------------------------------------------------------ TorchScript
+// ------------------------------------------------------------------------------------- TorchScript
 
 // jitLoad(path, device | null) -> module handle
 napi_value JitLoad(Ctx& c) {
@@ -243,7 +203,6 @@ napi_value JitTo(Ctx& c) {
 void registerIo(Registrar& r) {
   r.def("rawBytes", Entry<RawBytes>, {"self"});
   r.def("asStrided", Entry<AsStrided>, {"self", "size", "stride", "offset"}, "io.loadStateDict");
-  r.def("pickleSave", Entry<PickleSave>, {"names", "tensors"}, "io.saveStateDict");
   r.def("jitLoad", Entry<JitLoad>, {"path", "device"}, "io.loadTorchScript");
   r.def("jitDispose", Entry<JitDispose>, {"module"}, "ScriptModule.dispose");
   r.def("jitForward", Entry<JitForward>, {"module", "inputs"}, "ScriptModule.forward");

@@ -3,6 +3,7 @@
 // ATen ops under NoGradGuard, following PyTorch 1.13's single-tensor implementations (torch/optim/sgd.py,
 // adam.py, adamw.py, rmsprop.py, adagrad.py) operation for operation, so results match PyTorch bit for bit
 // on the same device.
+#include "compat.h"
 #include "torchkd.h"
 
 #include <c10/core/GradMode.h>
@@ -103,7 +104,7 @@ void adam(const std::vector<at::Tensor>& params, const std::vector<std::vector<a
     double step = steps.at(i);
     if (decoupled) param.mul_(1 - lr * wd);
     else if (wd != 0) grad = grad.add(param, wd);
-    expAvg.mul_(beta1).add_(grad, 1 - beta1);
+    compat::runningMean(expAvg, grad, beta1);
     expAvgSq.mul_(beta2).addcmul_(grad, decoupled ? grad : grad.conj(), 1 - beta2);
     double bc1 = 1 - std::pow(beta1, step);
     double bc2 = 1 - std::pow(beta2, step);
@@ -136,7 +137,7 @@ void rmsprop(const std::vector<at::Tensor>& params, const std::vector<std::vecto
     at::Tensor avg;
     if (centered) {
       at::Tensor gradAvg = state(s, 2, i);
-      gradAvg.mul_(alpha).add_(grad, 1 - alpha);
+      compat::runningMean(gradAvg, grad, alpha);
       avg = squareAvg.addcmul(gradAvg, gradAvg, -1).sqrt_();
     } else {
       avg = squareAvg.sqrt();

@@ -218,7 +218,7 @@ const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2
 const only = process.argv[2] ? new RegExp(process.argv[2]) : null;
 const cases = CASES.filter((c) => !only || only.test(c.name));
 const python = torchPython();
-if (!python) console.log('(no Python with torch found: PyTorch column left empty; install python3-torch)');
+if (!python) console.log('(no Python with the same torch as the addon: PyTorch column left empty; set TORCHKD_PYTHON)');
 const py = python ? startPython(python) : null;
 
 const rows = [];
@@ -237,5 +237,5 @@ for (const c of cases) {
   rows.push({ case: c.name, 'torchkd µs': us.toFixed(3), 'PyTorch µs': ref?.toFixed(3) ?? '-', ratio: ref ? (us / ref).toFixed(2) : '-' });
 }
 py?.close();
-console.log(`torchkd vs PyTorch ${python ? `(${python})` : ''}, median of ${REPEATS} interleaved repeats; ratio = torchkd / PyTorch`);
+console.log(`torchkd on libtorch ${torch.__version__} vs PyTorch ${python ? `(${python})` : ''}, median of ${REPEATS} interleaved repeats; ratio = torchkd / PyTorch`);
 console.table(rows);

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const out = join(root, 'build-gyp');
 const addon = join(out, 'build', 'Release', 'torchkd.node');
-const sources = ['binding.gyp', 'native', 'scripts/libtorch.mjs'];
+const sources = ['binding.gyp', 'native', 'scripts/libtorch.mjs', 'scripts/venv.mjs'];
 
 const newest = (p) => {
   const st = statSync(p);

@@ -33,18 +33,23 @@ function buildNative() {
   const addon = join(root, 'build', 'Release', 'torchkd.node');
   const recordPath = join(root, 'build', 'torchkd-libtorch.json');
   const record = JSON.stringify(libtorch, null, 2);
-  const sameLibtorch = existsSync(recordPath) && readFileSync(recordPath, 'utf8') === record;
+  // What the compiled addon depends on; the rest of the record (python, others) is for doctor and tests.
+  const buildKey = (lt) => JSON.stringify([lt.cmakePrefix, lt.libDir, lt.version, lt.cuda, lt.cmakeDefines]);
+  const sameLibtorch = existsSync(recordPath) && buildKey(JSON.parse(readFileSync(recordPath, 'utf8'))) === buildKey(libtorch);
   const sources = ['native', 'CMakeLists.txt'].map((p) => join(root, p));
   if (!args.has('--force') && sameLibtorch && existsSync(addon) && statSync(addon).mtimeMs >= newestMtime(sources)) {
-    log(`native addon up to date (libtorch: ${libtorch.source}, ${libtorch.root})`);
+    log(`native addon up to date (libtorch ${libtorch.version}: ${libtorch.source}, ${libtorch.root})`);
+    writeFileSync(recordPath, record);
     return;
   }
-  log(`building native addon against libtorch from ${libtorch.source} (${libtorch.cmakePrefix})`);
+  log(`building native addon against libtorch ${libtorch.version} from ${libtorch.source} (${libtorch.cmakePrefix})`);
   const jobs = String(Math.max(1, Math.min(4, cpuCount())));
   run(tool('cmake-js', 'bin/cmake-js'), [
     sameLibtorch ? 'build' : 'rebuild',
     '--parallel', jobs,
     `--CDCMAKE_PREFIX_PATH=${libtorch.cmakePrefix}`,
+    `--CDTORCHKD_LIBTORCH_LIBDIR=${libtorch.libDir}`,
+    ...Object.entries(libtorch.cmakeDefines).map(([k, v]) => `--CD${k}=${v}`),
     ...(quiet ? ['--log-level', 'error'] : []),
   ]);
   mkdirSync(join(root, 'build'), { recursive: true });

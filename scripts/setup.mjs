@@ -1,36 +1,38 @@
 // Installs what a fresh Debian 12 machine lacks, then the npm dependencies. Idempotent and quick when
-// everything is in place. Run by `npm test`, `npm run bench` and `npm run demo`.
-//   - apt packages: libtorch-dev (unless LIBTORCH points elsewhere), libopenblas0-openmp (a fast BLAS for
-//     Debian's libtorch), python3-torch (the parity reference and speed baseline), cmake, g++, ninja,
-//     dataset-fashion-mnist (the IDX files data.fashionMnist reads and its tests check), chromium (the
-//     headless browser the report test opens its HTML in, through playwright-core);
+// everything is in place. Run by `npm test` (with --dev), `npm run bench` and `npm run demo`.
+//   - libtorch: the one the user configured (LIBTORCH, or a python3 that imports torch) is used as is.
+//     Otherwise torchkd sets up its own venv with torch==2.13.0+cpu (scripts/venv.mjs; --dev adds the
+//     Python packages the tests compare against). When pip cannot install it, or with --system-libtorch,
+//     Debian's libtorch-dev is used, with libopenblas0-openmp (a fast BLAS for it) and python3-torch (the
+//     same build in Python: the parity reference).
+//   - apt packages: cmake, g++, ninja, dataset-fashion-mnist (the IDX files data.fashionMnist reads); with
+//     --dev also chromium (the headless browser the report tests open their HTML in, via playwright-core);
 //   - npm dependencies (npm ci) when node_modules is missing or older than package-lock.json.
 // Not root: prints the exact apt-get command instead and stops.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { userLibtorch } from './libtorch.mjs';
+import { ensureManagedVenv } from './venv.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
-const quiet = process.argv.includes('--quiet');
+const args = new Set(process.argv.slice(2));
+const quiet = args.has('--quiet');
+const dev = args.has('--dev');
 const log = (m) => quiet || console.log(`[setup] ${m}`);
 
-// Packages checked by the file the tests use rather than by dpkg.
-const wantedFiles = { chromium: '/usr/bin/chromium' };
+const SYSTEM_LIBTORCH = ['libtorch-dev', 'libopenblas0-openmp', 'python3-torch'];
 
-function missingDebianPackages() {
-  if (!existsSync('/usr/bin/dpkg-query')) return [];
-  const wanted = ['libopenblas0-openmp', 'python3-torch', 'cmake', 'g++', 'ninja-build', 'dataset-fashion-mnist'];
-  if (!process.env.LIBTORCH) wanted.unshift('libtorch-dev');
+/** Installs the Debian packages of `wanted` that are missing (checked by dpkg, or by a file it provides). */
+function installDebianPackages(wanted) {
+  if (!existsSync('/usr/bin/dpkg-query')) return;
+  const byFile = { chromium: '/usr/bin/chromium' };
   const missing = wanted.filter((pkg) => {
+    if (byFile[pkg]) return !existsSync(byFile[pkg]);
     const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
     return r.status !== 0 || !r.stdout.includes('install ok installed');
   });
-  return [...missing, ...Object.keys(wantedFiles).filter((pkg) => !existsSync(wantedFiles[pkg]))];
-}
-
-function installDebianPackages() {
-  const missing = missingDebianPackages();
   if (missing.length === 0) return;
   const command = `apt-get update && apt-get install -y ${missing.join(' ')}`;
   if (process.getuid?.() !== 0) {
@@ -44,6 +46,33 @@ function installDebianPackages() {
   execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio, env });
 }
 
+/** The Debian packages the libtorch in use needs: none for a user's or torchkd's own PyTorch. */
+function libtorchPackages() {
+  if (args.has('--system-libtorch')) return SYSTEM_LIBTORCH;
+  const user = userLibtorch();
+  if (user) {
+    log(`libtorch: ${user.source} (${user.version ?? 'unknown version'})`);
+    return [];
+  }
+  try {
+    ensureManagedVenv({ dev, quiet, log, python: venvCapablePython() });
+    return [];
+  } catch (e) {
+    console.warn(`[setup] torchkd's PyTorch venv could not be set up (${e.message.split('\n')[0]}); ` +
+      "falling back to Debian's libtorch-dev");
+    return SYSTEM_LIBTORCH;
+  }
+}
+
+/** A python3 that can create venvs (Debian's needs python3-venv for that). */
+function venvCapablePython() {
+  for (const py of [process.env.TORCHKD_VENV_PYTHON, 'python3'].filter(Boolean)) {
+    if (spawnSync(py, ['-c', 'import venv, ensurepip'], { stdio: 'ignore' }).status === 0) return py;
+  }
+  installDebianPackages(['python3-venv']);
+  return '/usr/bin/python3';
+}
+
 function installNpmDependencies() {
   const lock = join(root, 'package-lock.json');
   const stamp = join(root, 'node_modules', '.torchkd-deps');
@@ -55,7 +84,8 @@ function installNpmDependencies() {
 }
 
 try {
-  installDebianPackages();
+  installDebianPackages(['cmake', 'g++', 'ninja-build', 'dataset-fashion-mnist', ...(dev ? ['chromium'] : [])]);
+  installDebianPackages(libtorchPackages());
   installNpmDependencies();
 } catch (e) {
   console.error(`[setup] ${e.message}`);

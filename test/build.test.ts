@@ -1,8 +1,8 @@
 // Packaging and builds: CommonJS and ESM entry points, strict types without `any`, the doctor command,
 // the node-gyp build of the same sources, and the addon under a second Node major.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { node22Binary } from './helpers';
 
@@ -48,7 +48,8 @@ describe('entry points', () => {
   it('npx torchkd doctor prints libtorch, discovery, CUDA, BLAS and Node-API facts', () => {
     const out = node([join(root, 'dist', 'cli.js'), 'doctor']);
     expect(out).toMatch(/libtorch version\s+\d+\.\d+/);
-    expect(out).toMatch(/libtorch found via\s+(LIBTORCH|python|system)/);
+    expect(out).toMatch(/libtorch found via\s+(LIBTORCH|python|torchkd venv|system): \S/);
+    expect(out).toMatch(/same torch in Python\s+\//);
     expect(out).toMatch(/libtorch path\s+\//);
     expect(out).toMatch(/CUDA available\s+(yes|no)/);
     expect(out).toMatch(/BLAS\s+\S/);
@@ -72,6 +73,20 @@ describe('builds', () => {
     const parsed = JSON.parse(out);
     expect(parsed.values).toEqual([3, 3, 3]);
     expect(parsed.info).toMatch(/^\d+\.\d+/);
+  });
+
+  it('every torch and c10 library the addon loads comes from the one libtorch folder discovery chose', () => {
+    const record = JSON.parse(readFileSync(join(root, 'build', 'torchkd-libtorch.json'), 'utf8')) as { libDir: string };
+    const gypAddon = node([join(root, 'scripts', 'build-gyp.mjs')]).trim().split('\n').pop()!;
+    for (const load of [`require('./dist/index.js')`, `process.dlopen({ exports: {} }, ${JSON.stringify(gypAddon)})`]) {
+      const out = node(['-e', `${load}; const fs = require('fs');
+        const libs = fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.slice(l.indexOf('/')))
+          .filter((p) => /\\/lib(torch|c10)[^/]*\\.so/.test(p)).map((p) => fs.realpathSync(p));
+        console.log(JSON.stringify([...new Set(libs)]));`]);
+      const libs = JSON.parse(out) as string[];
+      expect(libs.length, load).toBeGreaterThanOrEqual(3);
+      for (const lib of libs) expect(dirname(lib), `${load}: ${lib}`).toBe(realpathSync(record.libDir));
+    }
   });
 
   it('the built addon loads and runs under a second Node major (Node-API is ABI-stable)', () => {

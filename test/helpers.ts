@@ -12,7 +12,7 @@ import { torch } from '../dist/index.js';
  */
 export function py<T = unknown>(code: string, inputs: unknown = null): T {
   const python: string | null = torchPython();
-  if (!python) throw new Error('no Python with torch found (npm test installs python3-torch)');
+  if (!python) throw new Error("no Python with the same torch as the addon's libtorch (build/torchkd-libtorch.json has none); set TORCHKD_PYTHON");
   const program = `import json, sys, torch\ninputs = json.loads(sys.stdin.read())\n${code}\nprint(json.dumps(out))`;
   const stdout = execFileSync(python, ['-c', program], { input: JSON.stringify(inputs), encoding: 'utf8' });
   return JSON.parse(stdout) as T;

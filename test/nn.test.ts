@@ -636,7 +636,9 @@ out = {k: fl(v) for k, v in m.state_dict().items()}
     const mask = randn([5, 5]);
     const all = enc2.forwardAll(x, { mask, srcKeyPaddingMask: kpm });
     const y = enc2.call(x, { mask, srcKeyPaddingMask: kpm });
-    expectClose(flat(all.output), flat(y), 0, 0);
+    // forwardAll asks for the attention maps, which (as in PyTorch 2.x) takes the explicit path instead of the
+    // fused kernel: the same up to rounding.
+    expectClose(flat(all.output), flat(y), 1e-12, 1e-14);
     const g = randn(y.shape);
     y.mul(g).sum().backward();
     const xp = randn([5, 2, 8]).requiresGrad_();

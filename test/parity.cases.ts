@@ -35,8 +35,12 @@ export interface Case {
   pyExpr?: string;
 }
 
-/** softmax(Q·Kᵀ·scale + mask)·V; a boolean mask keeps the True positions; causal keeps j ≤ i. */
-const SDPA = `(lambda q, k, v, m=None, causal=False, scale=None: torch.softmax(
+/**
+ * F.scaled_dot_product_attention where this PyTorch has it (2.1+: the fused kernels torchkd calls too);
+ * before, its math: softmax(Q·Kᵀ·scale + mask)·V, a boolean mask keeps the True positions, causal j ≤ i.
+ */
+const SDPA = `(lambda q, k, v, m=None, causal=False, scale=None: torch.nn.functional.scaled_dot_product_attention(
+  q, k, v, m, is_causal=causal, scale=scale) if hasattr(torch.nn.functional, 'scaled_dot_product_attention') else torch.softmax(
   (lambda s: s.masked_fill(~torch.ones(q.size(-2), k.size(-2), dtype=torch.bool).tril(), float('-inf')) if causal
    else s if m is None else s.masked_fill(~m, float('-inf')) if m.dtype == torch.bool else s + m)(
    q @ k.transpose(-2, -1) * (scale if scale is not None else 1 / math.sqrt(q.size(-1)))), -1) @ v)`;

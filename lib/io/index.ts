@@ -20,13 +20,15 @@ import { checkDevice, dtypeCode, type Device, type DType } from '../torch/dtype'
 import { TorchError } from '../torch/errors';
 import { N, type Handle } from '../torch/native';
 import { Tensor, wrap } from '../torch/tensor';
+import { pickleTorchValue, PickleTuple, writeZip, type Picklable } from './pickle';
+
+export { PickleTuple as Tuple, type Picklable };
 import { PDict, PTensor, readZip, unpickle } from './torchfile';
 
 /** The native functions of native/io.cc. */
 interface IoNative {
   rawBytes(h: Handle): ArrayBuffer;
   asStrided(h: Handle, size: number[], stride: number[], offset: number): Handle;
-  pickleSave(names: string[], tensors: Handle[]): ArrayBuffer;
   jitLoad(path: string, device: string | null): number;
   jitDispose(m: number): boolean;
   jitForward(m: number, inputs: Handle[]): unknown;
@@ -345,20 +347,43 @@ const ITEM_SIZE: Record<DType, number> = {
 
 /**
  * Writes a state_dict (e.g. `model.stateDict()`) in torch.save's zip format, so Python's `torch.load`
- * reads it as a dict of tensors. Written atomically (temporary file + rename).
+ * reads it as a dict of tensors, with `weights_only=True` (PyTorch's default since 2.6) too. Written
+ * atomically (temporary file + rename).
  */
 export function saveStateDict(path: string, stateDict: Record<string, Tensor>): void {
   const op = 'io.saveStateDict';
   if (stateDict === null || typeof stateDict !== 'object') ioError(op, 'stateDict must be a Record<string, Tensor>');
-  const names: string[] = [];
-  const handles: Handle[] = [];
   for (const [name, t] of Object.entries(stateDict)) {
     if (!(t instanceof Tensor)) ioError(op, `stateDict[${JSON.stringify(name)}] is not a Tensor`);
-    names.push(name);
-    handles.push(t.id);
   }
-  const bytes = new Uint8Array(IO.pickleSave(names, handles));
-  writeAtomic(op, path, (fd) => writeAll(fd, bytes));
+  writeTorchSave(op, path, stateDict);
+}
+
+/**
+ * torch.save(obj, f): writes tensors, numbers (integers as Python ints, others as floats), bigints,
+ * strings, booleans, null (None), arrays (lists), `io.Tuple`s, plain objects and Maps (dicts) in
+ * torch.save's zip format, atomically; Python's `torch.load(f, weights_only=True)` reads it.
+ */
+export function save(obj: Picklable, path: string): void {
+  writeTorchSave('io.save', path, obj);
+}
+
+/** Writes `value` as torch.save does (see lib/io/pickle.ts), atomically. */
+function writeTorchSave(op: string, path: string, value: Picklable): void {
+  const { pickle, storages } = pickleTorchValue(op, value);
+  writeAtomic(op, path, (fd) => {
+    // One storage at a time, so that only one tensor's bytes are copied out of libtorch at once.
+    const entries = [
+      { name: 'archive/data.pkl', data: pickle },
+      { name: 'archive/byteorder', data: Buffer.from(endianness() === 'LE' ? 'little' : 'big') },
+      ...storages.map((t, k) => ({
+        name: `archive/data/${k}`,
+        get data() { return new Uint8Array(IO.rawBytes(t.id)); },
+      })),
+      { name: 'archive/version', data: Buffer.from('3\n') },
+    ];
+    writeZip(fd, entries);
+  });
 }
 
 // --------------------------------------------------------------------------------------- TorchScript

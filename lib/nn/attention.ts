@@ -3,6 +3,7 @@
 import { TorchError } from '../torch/errors';
 import { Tensor } from '../torch/tensor';
 import * as torch from '../torch';
+import { versionAtLeast } from '../torch/version';
 import { Module } from './module';
 import { Dropout, LayerNorm, Linear, type FactoryOptions } from './layers';
 import { ModuleList } from './containers';
@@ -132,20 +133,29 @@ export class MultiheadAttention extends Module {
     const qh = qp.reshape([L, N * H, hd]).transpose(0, 1);
     const kh = kp.reshape([S, N * H, hd]).transpose(0, 1);
     const vh = vp.reshape([S, N * H, hd]).transpose(0, 1);
-    const scores = mask === null
-      ? torch.bmm(qh.div(Math.sqrt(hd)), kh.transpose(-2, -1))
-      : torch.baddbmm(mask, qh.div(Math.sqrt(hd)), kh.transpose(-2, -1));
-    let attn = scores.softmax(-1);
     const p = this.training ? this.dropout : 0;
-    if (p > 0) attn = F.dropout(attn, p, true);
-    let out = torch.bmm(attn, vh).transpose(0, 1).contiguous().view([L * N, E]);
-    out = this.outProj.call(out).view([L, N, E]);
+    let out: Tensor;
     let weights: Tensor | null = null;
-    if (needWeights) {
-      weights = attn.view([N, H, L, S]);
-      if (average) weights = weights.mean(1);
-      if (!batched) weights = weights.squeeze(0);
+    if (!needWeights && versionAtLeast(2, 0)) {
+      // PyTorch 2.x hands the heads to the fused scaled_dot_product_attention when no weights are asked for.
+      const heads = (t: Tensor, len: number) => t.view([N, H, len, hd]);
+      const m = mask === null ? null : mask.shape[0] === 1 ? mask.unsqueeze(0) : mask.view([N, H, -1, S]);
+      out = F.scaledDotProductAttention(heads(qh, L), heads(kh, S), heads(vh, S), m, p)
+        .permute([2, 0, 1, 3]).contiguous().view([L * N, E]);
+    } else {
+      // 1.13 divides q by √d; 2.x multiplies it by √(1/d), which rounds differently.
+      const qs = versionAtLeast(2, 0) ? qh.mul(Math.sqrt(1 / hd)) : qh.div(Math.sqrt(hd));
+      const scores = mask === null ? torch.bmm(qs, kh.transpose(-2, -1)) : torch.baddbmm(mask, qs, kh.transpose(-2, -1));
+      let attn = scores.softmax(-1);
+      if (p > 0) attn = F.dropout(attn, p, true);
+      out = torch.bmm(attn, vh).transpose(0, 1).contiguous().view([L * N, E]);
+      if (needWeights) {
+        weights = attn.view([N, H, L, S]);
+        if (average) weights = weights.mean(1);
+        if (!batched) weights = weights.squeeze(0);
+      }
     }
+    out = this.outProj.call(out).view([L, N, E]);
     if (!batched) out = out.squeeze(1);
     else if (this.batchFirst) out = out.transpose(0, 1);
     return [out, weights];

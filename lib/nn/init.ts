@@ -5,6 +5,7 @@ import { TorchError } from '../torch/errors';
 import { Tensor } from '../torch/tensor';
 import { noGrad } from '../torch/autograd';
 import * as torch from '../torch';
+import { versionAtLeast } from '../torch/version';
 
 export type Nonlinearity =
   | 'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'conv_transpose1d' | 'conv_transpose2d' | 'conv_transpose3d'
@@ -102,20 +103,54 @@ function erfinv(y: Tensor): Tensor {
 }
 
 /**
- * Fills with N(mean, std²) truncated to [a, b] (defaults 0, 1, −2, 2), as PyTorch: uniform on
- * [2Φ(a')−1, 2Φ(b')−1], erfinv, ·std√2 + mean, clamp.
+ * Fills with N(mean, std²) truncated to [a, b] (defaults 0, 1, −2, 2), drawing as the PyTorch of this
+ * libtorch does. Up to 2.11: uniform on [2Φ(a')−1, 2Φ(b')−1], erfinv, ·std√2 + mean, clamp. From 2.12
+ * (pytorch#174997, which fixed the erfinv outliers at small std): rejection sampling, redrawing from
+ * N(mean, std²) what falls outside [a, b] when that mass p is over 0.3, else uniform proposals on [a, b]
+ * accepted with probability exp(−((x − mean)/std)²/2) relative to the density's peak in [a, b].
  */
 export function truncNormal_(tensor: Tensor, mean = 0, std = 1, a = -2, b = 2): Tensor {
   if (skipDepth > 0) return tensor;
   const normCdf = (x: number) => (1 + erfScalar(x / Math.SQRT2)) / 2;
   const l = normCdf((a - mean) / std);
   const u = normCdf((b - mean) / std);
-  return fill(tensor, () => {
-    const t = torch.empty(tensor.shape, { dtype: tensor.dtype, device: tensor.device });
-    uniform_(t, 2 * l - 1, 2 * u - 1);
-    const x = erfinv(t.to('float64')).to(tensor.dtype);
-    return x.mul_(std * Math.SQRT2).add_(mean).clamp_(a, b);
-  });
+  if (!versionAtLeast(2, 12)) {
+    return fill(tensor, () => {
+      const t = torch.empty(tensor.shape, { dtype: tensor.dtype, device: tensor.device });
+      uniform_(t, 2 * l - 1, 2 * u - 1);
+      const x = erfinv(t.to('float64')).to(tensor.dtype);
+      return x.mul_(std * Math.SQRT2).add_(mean).clamp_(a, b);
+    });
+  }
+  return fill(tensor, () => (u - l > 0.3 ? redrawOutside(tensor, mean, std, a, b) : acceptReject(tensor, mean, std, a, b)));
+}
+
+/** N(mean, std²) draws, those outside [a, b] (a and b in the tensor's dtype) redrawn until none is. */
+function redrawOutside(like: Tensor, mean: number, std: number, a: number, b: number): Tensor {
+  const lo = torch.tensor([a], { dtype: like.dtype }).item();
+  const hi = torch.tensor([b], { dtype: like.dtype }).item();
+  let result = torch.emptyLike(like).normal_(mean, std);
+  for (;;) {
+    const outside = result.lt(lo).logicalOr(result.gt(hi));
+    if (!outside.any().item()) return result;
+    result = torch.where(outside, torch.emptyLike(result).normal_(mean, std), result);
+  }
+}
+
+/** Uniform proposals on [a, b], each accepted when log U < log-density − log-peak, until all are. */
+function acceptReject(like: Tensor, mean: number, std: number, a: number, b: number): Tensor {
+  const mode = Math.max(a, Math.min(mean, b));
+  const logPeak = -0.5 * ((mode - mean) / std) ** 2;
+  const logDensity = (x: Tensor) => x.sub(mean).div_(std).pow_(2).mul_(-0.5).sub_(logPeak);
+  let result = torch.emptyLike(like).uniform_(a, b);
+  const acceptBuf = torch.emptyLike(like);
+  let pending = acceptBuf.uniform_().log_().gt(logDensity(result));
+  while (pending.any().item()) {
+    const candidates = torch.emptyLike(like).uniform_(a, b);
+    result = torch.where(pending, candidates, result);
+    pending = torch.where(pending, acceptBuf.uniform_().log_().gt(logDensity(candidates)), pending);
+  }
+  return result;
 }
 
 /** Fills with val. */

@@ -306,11 +306,12 @@ export interface AdamOptions {
   amsgrad?: boolean;
   /** Maximize the objective (default false). */
   maximize?: boolean;
+  /** Adam only: decay the weights as AdamW does instead of adding λθ to the gradient (default false). */
+  decoupledWeightDecay?: boolean;
 }
 type AdamHypers = Required<AdamOptions>;
 
 abstract class AdamBase extends Optimizer<AdamHypers> {
-  protected abstract kind: 'adam' | 'adamw';
   protected override validate(g: AdamHypers & ParamGroupBase): void {
     super.validate(g);
     if (!(g.eps >= 0)) throw new TorchError(`${this.name}: Invalid epsilon value: ${g.eps}`);
@@ -331,32 +332,32 @@ abstract class AdamBase extends Optimizer<AdamHypers> {
       if (g.amsgrad) vmax.push(this.tensorState(s, 'maxExpAvgSq', p).id);
       steps.push(this.nextStep(s));
     }
-    ON.optimStep(this.kind, ids(params), [m, v, vmax], steps,
+    ON.optimStep(g.decoupledWeightDecay ? 'adamw' : 'adam', ids(params), [m, v, vmax], steps,
       [g.lr, g.betas[0], g.betas[1], g.eps, g.weightDecay, flag(g.amsgrad), flag(g.maximize)]);
   }
 }
 
-const adamDefaults = (o: AdamOptions, wd: number): AdamHypers => ({
+const adamDefaults = (o: AdamOptions, wd: number, decoupled: boolean): AdamHypers => ({
   lr: o.lr ?? 1e-3, betas: o.betas ? [o.betas[0], o.betas[1]] : [0.9, 0.999], eps: o.eps ?? 1e-8,
   weightDecay: o.weightDecay ?? wd, amsgrad: o.amsgrad ?? false, maximize: o.maximize ?? false,
+  decoupledWeightDecay: o.decoupledWeightDecay ?? decoupled,
 });
 
 /**
  * Adam (torch.optim.Adam): g = ∇ + λθ; m = β1·m + (1 − β1)g; v = β2·v + (1 − β2)g²;
  * θ = θ − lr/(1 − β1ᵗ) · m / (√v̂ / √(1 − β2ᵗ) + eps), v̂ = v or max(v̂, v) with amsgrad.
+ * With decoupledWeightDecay (PyTorch 2.x's option) it is AdamW.
  */
 export class Adam extends AdamBase {
-  protected kind = 'adam' as const;
   constructor(params: Params<AdamOptions>, options: AdamOptions = {}) {
-    super('Adam', params as Params<AdamHypers>, adamDefaults(options, 0));
+    super('Adam', params as Params<AdamHypers>, adamDefaults(options, 0, false));
   }
 }
 
 /** AdamW (torch.optim.AdamW): Adam with decoupled weight decay θ = θ·(1 − lr·λ) before the update (λ default 1e-2). */
 export class AdamW extends AdamBase {
-  protected kind = 'adamw' as const;
-  constructor(params: Params<AdamOptions>, options: AdamOptions = {}) {
-    super('AdamW', params as Params<AdamHypers>, adamDefaults(options, 1e-2));
+  constructor(params: Params<Omit<AdamOptions, 'decoupledWeightDecay'>>, options: Omit<AdamOptions, 'decoupledWeightDecay'> = {}) {
+    super('AdamW', params as Params<AdamHypers>, adamDefaults(options, 1e-2, true));
   }
 }
 
