@@ -21,7 +21,7 @@ import type { Device } from './torch/dtype';
 import { atomicWrite } from './data/idx';
 import { Distiller, spectralSelection } from './distill/distiller';
 import { crossEntropy, kd, type LossTerm } from './distill/terms';
-import { evaluate, fit, type FitResult } from './distill/trainer';
+import { evaluate, fit, type FitResult } from './train/trainer';
 import { TeacherCache, cacheTeacher } from './distill/cache';
 
 export interface DemoOptions {

@@ -10,8 +10,10 @@ import * as optim from './optim';
 import * as data from './data';
 import * as io from './io';
 import * as distill from './distill';
+import * as train from './train';
+import * as models from './models';
 import * as report from './report';
 
-export { torch, nn, optim, data, io, distill, report };
+export { torch, nn, optim, data, io, distill, train, models, report };
 export { Tensor, TorchError } from './torch';
 export type { DType, Device } from './torch';

@@ -478,6 +478,17 @@ napi_value Dim(Ctx& c) { return c.ret(static_cast<double>(c.tensor(0).dim())); }
 napi_value RequiresGrad(Ctx& c) { return c.retBool(c.tensor(0).requires_grad()); }
 napi_value IsContiguous(Ctx& c) { return c.retBool(c.tensor(0).is_contiguous()); }
 
+// variableData(self): PyTorch's t.data, the same storage without autograd history (variable_data()).
+napi_value VariableData(Ctx& c) { return c.ret(c.tensor(0).variable_data()); }
+
+// setData(self, other): PyTorch's `t.data = other`: t keeps its identity and autograd flags, and takes
+// other's storage, shape and dtype (Variable::set_data).
+napi_value SetData(Ctx& c) {
+  at::Tensor& t = c.tensor(0);
+  t.set_data(c.tensor(1));
+  return c.undefined();
+}
+
 napi_value SetRequiresGrad(Ctx& c) {
   at::Tensor& t = c.tensor(0);
   bool flag = c.boolean(1);
@@ -756,7 +767,9 @@ void registerCore(Registrar& r) {
   r.def("getRngState", Entry<GetRngState>, {"device"});
   r.def("setRngState", Entry<SetRngState>, {"newState", "device"});
   r.def("to", Entry<To>, {"self", "device", "dtype", "nonBlocking", "copy"});
-  r.def("data", Entry<Data>, {"self"});
+  r.def("variableData", Entry<VariableData>, {"self"}, "Tensor.data");
+  r.def("setData", Entry<SetData>, {"self", "other"}, "Tensor.data");
+  r.def("dataSync", Entry<Data>, {"self"}, "Tensor.dataSync");
   r.def("dataAsync", Entry<DataAsync>, {"self"});
   r.def("item", Entry<Item>, {"self"});
   r.def("buildInfo", Entry<BuildInfo>);

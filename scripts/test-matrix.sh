@@ -7,13 +7,14 @@
 #                  (TORCHKD_CUDA, libtorch_cuda) on a machine without a GPU; parity against the venv's python
 #   package        npm pack, then npm install of the tarball in a new project: the addon builds on its own
 #                  against whatever discovery finds, and the package works
-# Venvs and copies are cached in $TORCHKD_HOME/matrix (default ~/.cache/torchkd/matrix), so later runs
-# only rebuild what changed. Each leg prints its wall time.
+# The copies are kept in $TORCHKD_MATRIX_DIR (default $TORCHKD_HOME/matrix, $TORCHKD_HOME defaulting to
+# ~/.cache/torchkd) and the CUDA venv in $TORCHKD_HOME, so later runs only rebuild what changed. Each leg
+# prints its wall time.
 #   scripts/test-matrix.sh [leg ...]        (default: all legs)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 home="${TORCHKD_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/torchkd}"
-cache="$home/matrix"
+cache="${TORCHKD_MATRIX_DIR:-$home/matrix}"
 mkdir -p "$cache"
 legs=("$@")
 [ ${#legs[@]} -eq 0 ] && legs=(debian-1.13 pip-2.14-cuda package)
@@ -33,7 +34,7 @@ copy_tree() {
 # The CUDA wheel. Where pip's indexes lack its Python-only dependencies (cuda-bindings and triton, which
 # libtorch does not use), its other dependencies are installed explicitly.
 cuda_venv() {
-  local venv="$cache/venv-torch-2.14.1"
+  local venv="$home/venv-torch-2.14.1"
   local stamp="$venv/.torchkd-ok"
   [ -f "$stamp" ] && return 0
   rm -rf "$venv"
@@ -60,7 +61,7 @@ leg_debian() {
 leg_cuda() {
   cuda_venv
   local torch_dir
-  torch_dir="$("$cache/venv-torch-2.14.1/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')"
+  torch_dir="$("$home/venv-torch-2.14.1/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')"
   copy_tree "$cache/pip-2.14-cuda"
   (cd "$cache/pip-2.14-cuda/src" && LIBTORCH="$torch_dir" npm test)
 }

@@ -53,7 +53,7 @@ out = [crop(**c) for c in inputs]`, inputs);
     // Each sample's pixels hold their own (row, col) code, so the crop's top-left pixel gives its offset.
     const code = torch.arange(36, { dtype: 'float32' }).view([1, 1, 6, 6]).expand([B, 1, 6, 6]);
     const out = randomCrop({ size: 4 })({ input: code });
-    const corners = out.input.index([torch.slice(null), 0, 0, 0]).data() as Float32Array;
+    const corners = out.input.index([torch.slice(null), 0, 0, 0]).dataSync() as Float32Array;
     const counts = new Map<number, number>();
     for (const v of corners) counts.set(v, (counts.get(v) ?? 0) + 1);
     expect([...counts.keys()].sort((a, b) => a - b)).toEqual([0, 1, 2, 6, 7, 8, 12, 13, 14]);
@@ -153,7 +153,7 @@ describe('mixup', () => {
       const out = mixup({ alpha: 0.4 })({ input: x, target });
       const mix = out.mix as { targetB: Tensor; lam: number };
       const perm = mix.targetB;
-      expect([...(perm.data() as BigInt64Array)].map(Number).sort((a, b) => a - b)).toEqual([...Array(B).keys()]);
+      expect([...(perm.dataSync() as BigInt64Array)].map(Number).sort((a, b) => a - b)).toEqual([...Array(B).keys()]);
       expect(out.target?.equal(target)).toBe(true);
       const expected = x.mul(mix.lam).add(x.indexSelect(0, perm).mul(1 - mix.lam));
       expectClose(out.input.toArray(), expected.toArray(), 1e-15, 1e-15);

@@ -69,7 +69,7 @@ describe('builds', () => {
     expect(existsSync(addon)).toBe(true);
     const out = node(['-e', `const m = { exports: {} }; process.dlopen(m, ${JSON.stringify(addon)});
       const N = m.exports; const a = N.ones([3], 6, 'cpu'); const b = N.add_Tensor(a, a, 2);
-      console.log(JSON.stringify({ values: Array.from(new Float32Array(N.data(b))), info: N.buildInfo().torchVersion }));`]);
+      console.log(JSON.stringify({ values: Array.from(new Float32Array(N.dataSync(b))), info: N.buildInfo().torchVersion }));`]);
     const parsed = JSON.parse(out);
     expect(parsed.values).toEqual([3, 3, 3]);
     expect(parsed.info).toMatch(/^\d+\.\d+/);

@@ -61,7 +61,7 @@ describe('cacheTeacher / TeacherCache', () => {
     const ref = reference(x);
     // Every row, in a shuffled order across all four shards, with repeats and a negative index.
     torch.manualSeed(2);
-    const perm = [...(torch.randperm(500).data() as BigInt64Array)].map(Number);
+    const perm = [...(torch.randperm(500).dataSync() as BigInt64Array)].map(Number);
     const indices = [...perm, 3, 3, 499, -1];
     const expectedRows = indices.map((i) => (i < 0 ? i + 500 : i));
     const rowIndex = torch.tensor(expectedRows, { dtype: 'int64' });

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { data, distill, io, torch } from '../dist/index.js';
+import { data, distill, io, models, torch, train as training } from '../dist/index.js';
 import { COMMANDS } from '../dist/cli/specs.js';
 import { runText } from '../dist/cli/text.js';
 import { spectralReport } from '../dist/cli/commands.js';
@@ -193,8 +193,8 @@ describe('text', () => {
 describe('text models', () => {
   it('TextTransformer and FastText compute what PyTorch computes with the same weights', () => {
     torch.manualSeed(3);
-    const teacher = new distill.TextTransformer({ vocabSize: 30, numClasses: 4, dim: 8, layers: 2, heads: 2, maxLength: 6 }).eval();
-    const student = new distill.FastText({ vocabSize: 30, numClasses: 4, dim: 5, bigramBuckets: 7 });
+    const teacher = new models.TextTransformer({ vocabSize: 30, numClasses: 4, dim: 8, layers: 2, heads: 2, maxLength: 6 }).eval();
+    const student = new models.FastText({ vocabSize: 30, numClasses: 4, dim: 5, bigramBuckets: 7 });
     const ids = [[3, 7, 9, 2, 0, 0], [5, 0, 0, 0, 0, 0], [4, 4, 8, 11, 29, 1]];
     const x = torch.tensor(ids, { dtype: 'int64' });
     const ours = torch.tidy(() => ({ t: teacher.call(x).toArray(), s: student.call(x).toArray() }));
@@ -352,7 +352,7 @@ out = 1`, script);
     ] as const;
     const shapes = [];
     for (const d of sources) {
-      const r = await distill.runConfig({ ...base, data: { ...d, batchSize: 32 } } as distill.RunConfig, { baseDir: dir });
+      const r = await training.runConfig({ ...base, data: { ...d, batchSize: 32 } } as training.RunConfig, { baseDir: dir });
       shapes.push([r.data.sampleShape, r.data.classes, r.data.test]);
     }
     // Float features are used as stored; IDX uint8 [N, 3, 4] images are scaled and get a channel axis.
@@ -364,7 +364,7 @@ out = 1`, script);
     const lrs: number[] = [];
     for (let i = 0; i < optimizers.length; i++) {
       const events: number[] = [];
-      const r = await distill.runConfig({ ...base, data: { ...sources[0], batchSize: 32 }, optimizer: optimizers[i], scheduler: schedulers[i] } as distill.RunConfig,
+      const r = await training.runConfig({ ...base, data: { ...sources[0], batchSize: 32 }, optimizer: optimizers[i], scheduler: schedulers[i] } as training.RunConfig,
         { baseDir: dir, onEvent: (e) => { if (e.type === 'step') events.push(e.lr); } });
       expect(r.fit.steps).toBe(3);
       lrs.push(events[2]);
@@ -377,12 +377,12 @@ out = 1`, script);
     expectClose(lrs, [0.1 * 0.5 ** 3, 1e-5, 0.01 * 0.9 ** 3, 0.01, min + ((0.05 - min) * (1 + Math.cos((Math.PI * 3.1) / 2.1))) / 2], 1e-6, 1e-12);
     // BSS (with its KD schedule), intra-distillation and DKD from the configuration: every loss is logged.
     let losses: Record<string, number> = {};
-    await distill.runConfig({
+    await training.runConfig({
       ...base, data: { ...sources[0], batchSize: 32 }, student: { arch: { name: 'mlp', hidden: [16], dropout: 0.2 } },
       teachers: [{ arch: { name: 'mlp', hidden: [32] }, train: { maxSteps: 2 } }],
       terms: [{ type: 'ce' }, { type: 'kd', weight: 'bss', temperature: 3 }, { type: 'dkd', warmup: 1 }],
       bss: { maxBase: 8, maxSteps: 2 }, intra: { passes: 2 },
-    } as distill.RunConfig, { baseDir: dir, onEvent: (e) => { if (e.type === 'step' && e.run === 'student') losses = e.losses; } });
+    } as training.RunConfig, { baseDir: dir, onEvent: (e) => { if (e.type === 'step' && e.run === 'student') losses = e.losses; } });
     expect(Object.keys(losses).sort()).toEqual(['bss', 'ce', 'dkd', 'intra', 'kd', 'loss']);
     torch.dispose([w, tr.x, tr.y, te.x, te.y, images]);
   });
@@ -390,7 +390,7 @@ out = 1`, script);
   it('runConfig and spectralReport leave no tensors behind', async () => {
     await collectGarbage();
     const before = torch.memory().tensors;
-    const r = await distill.runConfig({ ...config, outDir: undefined, epochs: undefined, maxSteps: 4, evalEvery: undefined } as distill.RunConfig);
+    const r = await training.runConfig({ ...config, outDir: undefined, epochs: undefined, maxSteps: 4, evalEvery: undefined } as training.RunConfig);
     expect(r.fit.steps).toBe(4);
     await spectralReport({ weights: join(out, 'model.safetensors'), arch: join(out, 'arch.json'), data: 'fashion-mnist', layers: ['layers.0', 'head'], samples: 32 });
     expect(torch.memory().tensors).toBe(before);

@@ -11,7 +11,7 @@ const dir = mkdtempSync(join(tmpdir(), 'torchkd-io-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const file = (name: string): string => join(dir, name);
 
-const values = (t: Tensor): number[] => Array.from(t.data() as ArrayLike<number | bigint>, Number);
+const values = (t: Tensor): number[] => Array.from(t.dataSync() as ArrayLike<number | bigint>, Number);
 
 // Python: decode a safetensors file by the spec, with json + struct + torch.frombuffer.
 const PY_READ_ST = `
@@ -72,7 +72,7 @@ describe('io.saveSafetensors / io.loadSafetensors', () => {
       expect(back[name].shape, name).toEqual(t.shape);
       expect(back[name].toArray(), name).toEqual(t.toArray());
     }
-    expect(back.i64.data()).toEqual(new BigInt64Array([-(2n ** 40n), 7n, 2n ** 50n]));
+    expect(back.i64.dataSync()).toEqual(new BigInt64Array([-(2n ** 40n), 7n, 2n ** 50n]));
   });
 
   it('writes the format byte for byte as the spec says (read by Python with struct/json/frombuffer)', () => {

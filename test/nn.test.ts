@@ -5,10 +5,10 @@ import { nn, torch, Tensor, TorchError } from '../dist/index.js';
 import { expectClose, py } from './helpers';
 
 interface Enc { shape: number[]; dtype: string; values: number[] }
-const enc = (t: Tensor): Enc => ({ shape: t.shape, dtype: t.dtype, values: Array.from(t.data() as ArrayLike<number | bigint>, Number) });
+const enc = (t: Tensor): Enc => ({ shape: t.shape, dtype: t.dtype, values: Array.from(t.dataSync() as ArrayLike<number | bigint>, Number) });
 const encSd = (m: nn.Module): Record<string, Enc> =>
   torch.tidy(() => Object.fromEntries(Object.entries(m.stateDict()).map(([k, v]) => [k, enc(v)])));
-const flat = (t: Tensor): number[] => Array.from(t.data() as ArrayLike<number | bigint>, Number);
+const flat = (t: Tensor): number[] => Array.from(t.dataSync() as ArrayLike<number | bigint>, Number);
 
 // Python helpers shared by the reference programs.
 const PY_PRELUDE = `

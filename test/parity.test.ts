@@ -20,7 +20,7 @@ type Value = Encoded | { list: Value[] } | number | string | boolean | null | Va
 const encodeNumber = (x: number): number | string => (Number.isNaN(x) ? 'nan' : x === Infinity ? 'inf' : x === -Infinity ? '-inf' : x);
 
 function encodeTensor(t: Tensor): Encoded {
-  const data = t.data();
+  const data = t.dataSync();
   return { shape: t.shape, dtype: t.dtype, values: Array.from(data as ArrayLike<number | bigint>, (v) => encodeNumber(Number(v))) };
 }
 

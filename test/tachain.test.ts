@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { data, distill, io, nn, optim, torch, TorchError, type Tensor } from '../dist/index.js';
+import { data, distill, io, nn, optim, torch, train as training, TorchError, type Tensor } from '../dist/index.js';
 import { collectGarbage } from './helpers';
 
 class MLP extends nn.Module {
@@ -22,7 +22,7 @@ class MLP extends nn.Module {
 /** Parameters of MLP(h): 16h + h + h² + h + 4h + 4. */
 const mlpParameters = (h: number) => h * h + 22 * h + 4;
 
-type Loader = distill.Loader;
+type Loader = training.Loader;
 let train: Loader;
 let valid: Loader;
 let teacher: MLP;
@@ -63,7 +63,7 @@ beforeAll(async () => {
   train = new data.DataLoader(new data.TensorDataset(x.narrow(0, 0, 512), y.narrow(0, 0, 512)), { batchSize: 64, shuffle: true, seed: 1 });
   valid = new data.DataLoader(new data.TensorDataset(x.narrow(0, 512, 256), y.narrow(0, 512, 256)), { batchSize: 256 });
   teacher = new MLP(64);
-  await distill.fit({ distiller: new distill.Distiller({ student: teacher, terms: [distill.terms.crossEntropy()] }), train, valid, epochs: 10, seed: 1, optimizer: adam, progress: 'none' });
+  await training.fit({ distiller: new distill.Distiller({ student: teacher, terms: [distill.terms.crossEntropy()] }), train, valid, epochs: 10, seed: 1, optimizer: adam, progress: 'none' });
   dir = mkdtempSync(join(tmpdir(), 'tachain-test-'));
 });
 
@@ -77,7 +77,7 @@ describe('taChain', () => {
     // At the start of stage k, its teacher (stage k − 1's model) must hold stage k − 1's best checkpoint.
     const teacherChecks: boolean[] = [];
     let started = 0;
-    const onEvent = (e: distill.TrainerEvent) => {
+    const onEvent = (e: training.TrainerEvent) => {
       if (e.type !== 'start') return;
       const k = started++;
       if (k > 0) {
@@ -102,14 +102,14 @@ describe('taChain', () => {
       expect(r.result.checkpoints).toEqual({ last: join(stageDir, 'checkpoint-last.safetensors'), best: join(stageDir, 'checkpoint-best.safetensors') });
       expect(existsSync(r.result.checkpoints.best as string) && existsSync(join(stageDir, 'metrics.jsonl'))).toBe(true);
       expect(r.result.steps).toBe(24);
-      expect(r.best).toEqual((r.result.best as { metrics: distill.EvalMetrics }).metrics);
+      expect(r.best).toEqual((r.result.best as { metrics: training.EvalMetrics }).metrics);
       expect(r.seconds).toBeGreaterThan(0);
       // Default terms: CE + KD.
       expect(Object.keys(r.result.trainLog[0].losses).sort()).toEqual(['ce', 'kd', 'loss']);
       // Every model ends with its best weights (restoreBest), which score the reported best.
       const model = stages[i].model;
       expect(weights(model)).toEqual(checkpointWeights(r.result.checkpoints.best as string));
-      const m = distill.evaluate(model, valid);
+      const m = training.evaluate(model, valid);
       expect(m.accuracy).toBe(r.best.accuracy);
       expect(m.loss).toBeCloseTo(r.best.loss, 5);
     }
@@ -117,7 +117,7 @@ describe('taChain', () => {
     for (const [i, s] of stages.slice(0, 2).entries()) {
       expect(s.model.parameters().every((p) => !p.requiresGrad)).toBe(true);
       const fresh = new MLP(s.model.width);
-      distill.loadCheckpointWeights(reports[i].result.checkpoints.best as string, fresh);
+      training.loadCheckpointWeights(reports[i].result.checkpoints.best as string, fresh);
       fresh.eval();
       s.model.eval();
       expect(torch.noGrad(() => s.model.call(probe).toArray())).toEqual(torch.noGrad(() => fresh.call(probe).toArray()));
@@ -138,11 +138,11 @@ describe('taChain', () => {
       expect(r.result.checkpoints).toEqual({});
       expect((r.result.best as { step: number }).step).toBe(4);
       expect(r.result.steps).toBe(24);
-      const m = distill.evaluate([ta, student][i], valid);
+      const m = training.evaluate([ta, student][i], valid);
       expect(m.loss).toBeCloseTo(r.best.loss, 5);
-      expect(Math.abs(m.loss - (r.result.last as distill.EvalMetrics).loss)).toBeGreaterThan(1e-3);
+      expect(Math.abs(m.loss - (r.result.last as training.EvalMetrics).loss)).toBeGreaterThan(1e-3);
     }
-    expect(stages[0].best.loss).toBeGreaterThan((stages[0].result.last as distill.EvalMetrics).loss);
+    expect(stages[0].best.loss).toBeGreaterThan((stages[0].result.last as training.EvalMetrics).loss);
   });
 
   it('resumes from outDir: completed stages are restored from their checkpoints, not retrained', async () => {
@@ -214,8 +214,8 @@ describe('searchTeacherAssistant', () => {
     expect(best.fraction).toBe(candidates[argmax].fraction);
     expect(best.ta).toBe(tas[argmax]);
     expect(best.student).toBe(students[argmax]);
-    expect(distill.evaluate(best.student, valid).accuracy).toBe(best.studentBest.accuracy);
-    expect(distill.evaluate(best.ta, valid).accuracy).toBe(best.best.accuracy);
+    expect(training.evaluate(best.student, valid).accuracy).toBe(best.studentBest.accuracy);
+    expect(training.evaluate(best.ta, valid).accuracy).toBe(best.best.accuracy);
     // Every student (the direct one too) started from the same weights.
     expect(studentStarts.length).toBe(4);
     for (const w of studentStarts) expect(w).toEqual(initial);

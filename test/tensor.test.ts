@@ -25,7 +25,7 @@ describe('torch.tensor', () => {
     expect(t.dtype).toBe('float64');
     expect(t.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
     expect(torch.tensor(new Int32Array([7, 8])).dtype).toBe('int32');
-    expect(torch.tensor(new BigInt64Array([9007199254740993n])).data()).toEqual(new BigInt64Array([9007199254740993n]));
+    expect(torch.tensor(new BigInt64Array([9007199254740993n])).dataSync()).toEqual(new BigInt64Array([9007199254740993n]));
     expect(torch.tensor(new Uint8Array([0, 2]), { dtype: 'bool' }).toArray()).toEqual([0, 1]);
   });
 
@@ -33,7 +33,7 @@ describe('torch.tensor', () => {
     const z = torch.tensor(new Float32Array([1, 2, 3, -4]), { dtype: 'complex64' });
     expect(z.shape).toEqual([2]);
     expect(z.toArray()).toEqual([[1, 2], [3, -4]]);
-    expect(Array.from(z.data())).toEqual([1, 2, 3, -4]);
+    expect(Array.from(z.dataSync())).toEqual([1, 2, 3, -4]);
   });
 
   it('round-trips every dtype through data() with the documented TypedArray', () => {
@@ -46,7 +46,7 @@ describe('torch.tensor', () => {
       const t = torch.tensor([[0, 1, 2], [3, 4, 5]], { dtype });
       expect(t.dtype).toBe(dtype);
       expect(t.shape).toEqual([2, 3]);
-      const data = t.data();
+      const data = t.dataSync();
       expect(data.constructor.name).toBe(expected[dtype]);
       const values = Array.from(data as ArrayLike<number | bigint>, Number);
       if (dtype === 'bool') expect(values).toEqual([0, 1, 1, 1, 1, 1]);
@@ -194,9 +194,35 @@ describe('read-back and conversion', () => {
     expect(torch.zeros([2, 0]).toArray()).toEqual([[], []]);
   });
 
-  it('dataAsync() resolves to the same copy as data()', async () => {
+  it('t.data is PyTorch\'s: shared storage without history, and assignable', () => {
+    torch.manualSeed(3);
+    const w = torch.zeros([3, 2], { requiresGrad: true });
+    const d = w.data;
+    expect(d.requiresGrad).toBe(false);
+    d.normal_(0, 0.01);                                  // m.weight.data.normal_(0, 0.01)
+    const after = w.detach().toArray();
+    const ref = py<{ w: number[][]; grad: number[][]; shape: number[]; same: boolean }>(`
+torch.manual_seed(3)
+w = torch.zeros(3, 2, requires_grad=True)
+w.data.normal_(0, 0.01)
+after = w.detach().tolist()
+w.sum().backward()
+w.data = torch.ones(4, dtype=torch.float32)
+out = {'w': after, 'grad': w.grad.tolist(), 'shape': list(w.shape), 'same': w.requires_grad}
+`);
+    expect(after).toEqual(ref.w);
+    w.sum().backward();                                  // the in-place fill was not recorded
+    expect((w.grad as Tensor).toArray()).toEqual(ref.grad);
+    w.data = torch.ones([4]);                            // p.data = q: new storage, same tensor
+    expect(w.shape).toEqual(ref.shape);
+    expect(w.requiresGrad).toBe(ref.same);
+    expect(w.detach().toArray()).toEqual([1, 1, 1, 1]);
+    expect(() => { w.data = [1, 2] as unknown as Tensor; }).toThrow(/data\(\): assigned value must be a Tensor/);
+  });
+
+  it('dataAsync() resolves to the same copy as dataSync()', async () => {
     const t = torch.randn([64, 33]);
-    const sync = t.data();
+    const sync = t.dataSync();
     const async = await t.dataAsync();
     expect(async).toEqual(sync);
     expect(await torch.tensor([1, 2], { dtype: 'float16' }).dataAsync()).toEqual(new Float32Array([1, 2]));

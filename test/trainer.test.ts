@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { data, distill, io, nn, optim, torch, type Tensor } from '../dist/index.js';
+import { data, distill, io, nn, optim, torch, train as training, type Tensor } from '../dist/index.js';
 import { expectClose } from './helpers';
 
 const FIXTURE = join(__dirname, 'fixtures', 'train-job.cjs');
@@ -251,7 +251,7 @@ describe('Trainer', () => {
     const student = new Mlp(6, 8, 3);
     const dir = tmp();
     const before = torch.memory().tensors;
-    const result = await distill.fit({
+    const result = await training.fit({
       distiller: new distill.Distiller({ student, terms: [distill.terms.crossEntropy()] }),
       train, valid, epochs: 3, evalEvery: 3, outDir: dir, progress: 'none', restoreBest: true,
       optimizer: (p) => new optim.SGD(p, { lr: 0.5, momentum: 0.9 }),
@@ -259,12 +259,12 @@ describe('Trainer', () => {
     // Checkpoints, evaluations and the optimizer's state leave nothing behind.
     expect(torch.memory().tensors).toBe(before);
     const best = result.best as { metrics: { accuracy: number; loss: number } };
-    const again = distill.evaluate(student, valid);
+    const again = training.evaluate(student, valid);
     expectClose(again.accuracy, best.metrics.accuracy, 0);
     expectClose(again.loss, best.metrics.loss, 1e-6);
     const fresh = new Mlp(6, 8, 3);
-    distill.loadCheckpointWeights(join(dir, 'checkpoint-best.safetensors'), fresh);
-    expectClose(distill.evaluate(fresh, valid).loss, best.metrics.loss, 1e-6);
+    training.loadCheckpointWeights(join(dir, 'checkpoint-best.safetensors'), fresh);
+    expectClose(training.evaluate(fresh, valid).loss, best.metrics.loss, 1e-6);
     torch.dispose([x, y]);
   });
 
@@ -276,7 +276,7 @@ describe('Trainer', () => {
     const student = new Mlp(6, 8, 3);
     const before = torch.memory().tensors;
     // A learning rate that diverges late: the best evaluation is not the last one.
-    const result = await distill.fit({
+    const result = await training.fit({
       distiller: new distill.Distiller({ student, terms: [distill.terms.crossEntropy()] }),
       train, valid, epochs: 6, evalEvery: 5, progress: 'none', restoreBest: true, monitor: { metric: 'loss', mode: 'min' },
       optimizer: (p) => new optim.SGD(p, { lr: 0.3 }),
@@ -284,7 +284,7 @@ describe('Trainer', () => {
     });
     const best = result.best as { step: number; metrics: { loss: number } };
     expect(best.step).toBeLessThan(result.steps);
-    expectClose(distill.evaluate(student, valid).loss, best.metrics.loss, 1e-6);
+    expectClose(training.evaluate(student, valid).loss, best.metrics.loss, 1e-6);
     expect(torch.memory().tensors).toBe(before);
     torch.dispose([x, y]);
   });
@@ -305,7 +305,7 @@ describe('Trainer', () => {
     const flips: Tensor[] = [];
     const checks: boolean[] = [];
     const runs = new Set<string>();
-    await distill.fit({
+    await training.fit({
       distiller: new distill.Distiller({
         student, teachers: [teacher], studentFeatures: ['inner.body.0'], teacherFeatures: ['inner.body.0'],
         terms: [distill.terms.kd(), distill.terms.custom('check', (ctx) => {
@@ -349,7 +349,7 @@ describe('Trainer', () => {
     expect(selection.teacherProfile).toHaveLength(2);
     const train = new data.DataLoader(new data.TensorDataset(x, y), { batchSize: 32, shuffle: true, seed: 2 });
     const seen = new Set<string>();
-    const result = await distill.fit({
+    const result = await training.fit({
       distiller: new distill.Distiller({
         student, teachers: [teacher], terms: [distill.terms.crossEntropy(), distill.terms.kd(), selection.term],
         bss: { maxBase: 8, maxSteps: 3 }, intra: { passes: 2 },
@@ -370,7 +370,7 @@ describe('Trainer', () => {
     const bad = new Set([2, 3]);
     const warnings: string[] = [];
     const weightsAt: number[] = [];
-    const result = await distill.fit({
+    const result = await training.fit({
       distiller: new distill.Distiller({
         student, terms: [distill.terms.crossEntropy(),
           distill.terms.custom('poison', (ctx) => (bad.has(ctx.step) ? torch.tensor(NaN) : torch.zeros([])))],
@@ -389,7 +389,7 @@ describe('Trainer', () => {
     expect(weightsAt[3]).toBe(weightsAt[1]);
     expect(weightsAt[4]).not.toBe(weightsAt[3]);
 
-    const always = distill.fit({
+    const always = training.fit({
       distiller: new distill.Distiller({ student, terms: [distill.terms.custom('nan', () => torch.tensor(Infinity))] }),
       train, epochs: 5, progress: 'none', nanGuard: { maxConsecutive: 3 },
     });
@@ -403,7 +403,7 @@ describe('Trainer', () => {
     const student = new Mlp(6, 8, 3);
     const scores = [0.5, 0.7, 0.69, 0.7, 0.65, 0.9];
     let calls = 0;
-    const result = await distill.fit({
+    const result = await training.fit({
       distiller: new distill.Distiller({ student, terms: [distill.terms.crossEntropy()] }),
       train, epochs: 10, evalEvery: 2, progress: 'none', earlyStopping: { patience: 3 },
       evaluate: () => ({ accuracy: scores[calls++], loss: 0 }),
@@ -419,7 +419,7 @@ describe('Trainer', () => {
     const train = new data.DataLoader(new data.TensorDataset(x, y), { batchSize: 32, shuffle: true, seed: 3 });
     torch.manualSeed(3);
     const student = new Mlp(6, 32, 3);
-    const result = await distill.fit({
+    const result = await training.fit({
       distiller: new distill.Distiller({ student, terms: [distill.terms.crossEntropy()] }),
       train, epochs: 4, amp: true, logEvery: 8, progress: 'none', clipGradNorm: 1,
       optimizer: (p) => new optim.AdamW(p, { lr: 1e-2 }),
@@ -436,7 +436,7 @@ describe('Trainer', () => {
     const run = async (isTTY: boolean) => {
       let text = '';
       const stream = { isTTY, columns: 200, write: (s: string) => { text += s; } };
-      await distill.fit({
+      await training.fit({
         distiller: new distill.Distiller({ student: new Mlp(6, 8, 3), terms: [distill.terms.crossEntropy()] }),
         train, epochs: 1, progress: 'auto', progressStream: stream, name: 'demo',
       });
@@ -456,9 +456,9 @@ describe('Trainer', () => {
     const [x, y] = blobs(8, 3);
     const train = new data.DataLoader(new data.TensorDataset(x, y), { batchSize: 4 });
     const distiller = new distill.Distiller({ student: new Mlp(6, 8, 3), terms: [distill.terms.crossEntropy()] });
-    expect(() => new distill.Trainer({ distiller, train, epochs: 0 })).toThrow(/epochs must be a positive integer/);
-    expect(() => new distill.Trainer({ distiller, train: [] as unknown as distill.Loader })).toThrow(/must be a data.DataLoader/);
-    expect(() => new distill.Trainer({ distiller, train, resume: true })).toThrow(/resume needs outDir/);
+    expect(() => new training.Trainer({ distiller, train, epochs: 0 })).toThrow(/epochs must be a positive integer/);
+    expect(() => new training.Trainer({ distiller, train: [] as unknown as training.Loader })).toThrow(/must be a data.DataLoader/);
+    expect(() => new training.Trainer({ distiller, train, resume: true })).toThrow(/resume needs outDir/);
     torch.dispose([x, y]);
   });
 });
@@ -469,7 +469,7 @@ describe('runInWorker', () => {
     const timer = setInterval(() => { ticks++; }, 5);
     const steps: number[] = [];
     const dir = tmp();
-    const run = distill.runInWorker<JobResult>({ module: FIXTURE, export: 'train', args: { outDir: dir, epochs: 50, slowMs: 2 } }, {
+    const run = training.runInWorker<JobResult>({ module: FIXTURE, export: 'train', args: { outDir: dir, epochs: 50, slowMs: 2 } }, {
       onEvent: (e) => {
         if (e.type === 'step') {
           steps.push(e.step);
@@ -494,10 +494,10 @@ describe('runInWorker', () => {
   it('runs a declarative configuration (distill --config) in a worker thread', async () => {
     const runs = new Set<string>();
     let steps = 0;
-    const run = distill.runConfigInWorker({
+    const run = training.runConfigInWorker({
       data: { source: 'fashion-mnist', labelled: 256, testSamples: 128 },
       student: { arch: { name: 'mlp', hidden: [16] } }, terms: [{ type: 'ce' }], maxSteps: 6, progress: 'none',
-    } as distill.RunConfig, { onEvent: (e) => { runs.add(e.run); if (e.type === 'step') steps++; } });
+    } as training.RunConfig, { onEvent: (e) => { runs.add(e.run); if (e.type === 'step') steps++; } });
     const result = await run.result;
     expect(result.fit.steps).toBe(6);
     expect(steps).toBe(6);
@@ -506,9 +506,9 @@ describe('runInWorker', () => {
   });
 
   it("reports the job's errors and a missing export", async () => {
-    const missing = distill.runInWorker({ module: FIXTURE, export: 'nope' });
+    const missing = training.runInWorker({ module: FIXTURE, export: 'nope' });
     await expect(missing.result).rejects.toThrow(/exports no function 'nope'/);
-    const failing = distill.runInWorker({ module: FIXTURE, export: 'train', args: { outDir: tmp(), epochs: -1 } });
+    const failing = training.runInWorker({ module: FIXTURE, export: 'train', args: { outDir: tmp(), epochs: -1 } });
     await expect(failing.result).rejects.toThrow(/epochs must be a positive integer/);
     expect(existsSync(FIXTURE)).toBe(true);
   });

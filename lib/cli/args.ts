@@ -2,7 +2,7 @@
 // with usage errors that name the flag, and help text that lists every flag with its default.
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { closest } from '../distill/validate';
+import { closest } from '../util/validate';
 
 /** A mistake on the command line (exit code 2); everything else that fails is a runtime error (exit code 1). */
 export class UsageError extends Error {

@@ -10,9 +10,9 @@ import { atomicWrite } from '../data/idx';
 import { ScriptModule, loadSafetensors, loadTorchScript } from '../io';
 import { captureLayers } from '../distill/distiller';
 import { selectLayers, spectralIntensity, type FeatureLayout, type SelectOptions } from '../distill/spectral';
-import { readConfig, runConfig, type RunConfig } from '../distill/config';
-import { buildModel, loadWeights, readArch } from '../distill/models';
-import type { ProgressMode } from '../distill/progress';
+import { readConfig, runConfig, type RunConfig } from '../train/config';
+import { buildModel, loadWeights, readArch } from '../models/arch';
+import type { ProgressMode } from '../train/progress';
 import { UsageError, type Values } from './args';
 import { formatTable, percent } from './table';
 import { curvesFromLog, report } from './reporting';
@@ -61,7 +61,7 @@ export async function distillCommand(values: Values, signal: AbortSignal): Promi
   const config = configWithOverrides(values);
   const baseDir = dirname(resolve(path));
   if (values.check) {
-    const { validateConfig } = require('../distill/config') as typeof import('../distill/config');
+    const { validateConfig } = require('../train/config') as typeof import('../train/config');
     validateConfig(config, { baseDir });
     console.log(`${path}: valid configuration\n${JSON.stringify(config, null, 2)}`);
     return 0;

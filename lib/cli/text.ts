@@ -12,10 +12,10 @@ import { DataLoader, Generator, LabelVocab, TensorDataset, Vocab, readTextClassi
 import { atomicWrite } from '../data/idx';
 import { Distiller } from '../distill/distiller';
 import { crossEntropy, kd } from '../distill/terms';
-import { evaluate, fit, type FitResult, type Loader, type TrainerEvent } from '../distill/trainer';
-import type { ProgressMode } from '../distill/progress';
-import { FastText, TextTransformer } from '../distill/textModels';
-import { saveModel } from '../distill/models';
+import { evaluate, fit, type FitResult, type Loader, type TrainerEvent } from '../train/trainer';
+import type { ProgressMode } from '../train/progress';
+import { FastText, TextTransformer } from '../models/text';
+import { saveModel } from '../models/arch';
 import type { Values } from './args';
 import { TEXT_DEFAULTS as DEFAULTS } from './specs';
 import { formatTable, percent } from './table';

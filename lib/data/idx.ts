@@ -102,7 +102,7 @@ export function encodeIdx(t: Tensor, options: { gzip?: boolean } = {}): Buffer {
   const shape = t.shape;
   if (shape.length > 255) throw new TorchError(`writeIdx(): IDX stores at most 255 dimensions, got ${shape.length}`);
   const { size } = entry[1];
-  const flat = tidy(() => t.cpu().contiguous().data());
+  const flat = tidy(() => t.cpu().contiguous().dataSync());
   const header = 4 + 4 * shape.length;
   const out = Buffer.alloc(header + flat.length * size);
   out[2] = Number(entry[0]);

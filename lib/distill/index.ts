@@ -1,4 +1,5 @@
-// The distillation methods, as plain functions over tensors (one file per method).
+// The distillation methods, as plain functions over tensors (one file per method), the Distiller and its
+// loss terms. The training loop is in train/, the architectures in models/.
 export { kdLoss, hintonLoss, type KdOptions, type KdReduction, type HintonOptions } from './hinton';
 export { dkdLoss, dkdParts, dkdWarmup, type DkdOptions } from './dkd';
 export { perturbLogits, type PerturbOptions } from './noisy';
@@ -26,24 +27,9 @@ export {
   type SpectralSelection, type SpectralSelectionOptions,
 } from './distiller';
 export {
-  Trainer, fit, evaluate, loadCheckpointWeights,
-  type TrainerOptions, type TrainerEvent, type FitResult, type EvalMetrics, type BatchAugmentation, type Loader,
-} from './trainer';
-export {
   taChain, searchTeacherAssistant, interpolateWidths, interpolateDepth,
   type ChainStage, type TaChainOptions, type StageReport, type StageFitOptions, type TaSearchOptions, type TaCandidate, type TaSearchResult,
 } from './taChain';
-export { saveCheckpoint, loadCheckpoint, type CheckpointParts } from './checkpoint';
-export { ProgressReporter, type ProgressMode, type ProgressStream } from './progress';
-export { runInWorker, runConfigInWorker, type WorkerJob, type WorkerContext, type WorkerRun } from './worker';
 export {
   cacheTeacher, TeacherCache, type TeacherOutputs, type CacheTeacherOptions, type TeacherCacheOpenOptions, type CacheDType,
 } from './cache';
-export { TextTransformer, FastText, type TextTransformerOptions, type FastTextOptions } from './textModels';
-export { buildModel, resolveArch, readArch, loadWeights, type ArchConfig, type MlpArch, type CnnArch, type DataShape } from './models';
-export {
-  runConfig, validateConfig, readConfig,
-  type RunConfig, type RunHooks, type RunResult, type DataConfig, type SplitFiles, type ModelSource, type TeacherConfig,
-  type TeacherTrainConfig, type TermConfig, type TermWeight, type AugmentConfig, type OptimizerConfig, type SchedulerConfig, type SpectralSelectionConfig, type ModelSummary,
-} from './config';
-export { ConfigError } from './validate';

@@ -9,7 +9,7 @@ import type { Tensor } from '../torch/tensor';
 import { ScriptModule } from '../io';
 import { Distiller, type Teacher } from './distiller';
 import { crossEntropy, kd, type LossTerm } from './terms';
-import { fit, type EvalMetrics, type FitResult, type Loader, type TrainerOptions } from './trainer';
+import { fit, type EvalMetrics, type FitResult, type Loader, type TrainerOptions } from '../train/trainer';
 
 /** One model of the chain after the teacher: a teacher assistant, or the student (last). */
 export interface ChainStage {

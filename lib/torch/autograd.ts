@@ -668,7 +668,7 @@ export interface GradcheckOptions {
 }
 
 function flatValues(t: Tensor): number[] {
-  return Array.from(t.data() as ArrayLike<number | bigint>, Number);
+  return Array.from(t.dataSync() as ArrayLike<number | bigint>, Number);
 }
 
 /**

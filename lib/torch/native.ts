@@ -57,7 +57,9 @@ export interface Native {
   setRngState(state: Handle, device: Opt<string>): void;
 
   to(h: Handle, device: Opt<string>, dtype: Opt<number>, nonBlocking: Opt<boolean>, copy: Opt<boolean>): Handle;
-  data(h: Handle): ArrayBuffer;
+  dataSync(h: Handle): ArrayBuffer;
+  variableData(h: Handle): Handle;
+  setData(h: Handle, other: Handle): void;
   dataAsync(h: Handle): Promise<ArrayBuffer>;
   item(h: Handle): number;
   buildInfo(): NativeBuildInfo;

@@ -251,16 +251,30 @@ export class Tensor {
   }
 
   /**
+   * PyTorch's `t.data`: the same storage without autograd history, so `m.weight.data.normal_(0, 0.01)`
+   * and `p.data.copy_(q)` change the parameter without being recorded. Assigning (`t.data = other`)
+   * makes t use other's storage, shape and dtype while keeping t itself (its grad, its requiresGrad).
+   * The elements as a TypedArray are `dataSync()`.
+   */
+  get data(): Tensor {
+    return wrap(N.variableData(this.id));
+  }
+  set data(other: Tensor) {
+    if (!(other instanceof Tensor)) argError('data', `assigned value must be a Tensor, got ${kindOf(other)}`);
+    N.setData(this.id, other.id);
+  }
+
+  /**
    * A copy of the elements in row-major order: Float32Array for float32/float16/bfloat16, Float64Array,
    * Int8/16/32Array, BigInt64Array for int64, Uint8Array for uint8 and bool; complex as interleaved
    * [re, im] pairs in a Float32Array (complex64) or Float64Array (complex128).
    */
-  data(): TypedArray {
+  dataSync(): TypedArray {
     const dtype = this.dtype;
-    return arrayFor(dtype, N.data(this.id));
+    return arrayFor(dtype, N.dataSync(this.id));
   }
 
-  /** data() with the device-to-host copy done off the main thread. */
+  /** dataSync() with the device-to-host copy done off the main thread. */
   async dataAsync(): Promise<TypedArray> {
     const dtype = this.dtype;
     return arrayFor(dtype, await N.dataAsync(this.id));
@@ -269,7 +283,7 @@ export class Tensor {
   /** Nested arrays of numbers (PyTorch's tolist()); int64 as numbers; complex elements as [re, im]. */
   toArray(): NestedArray {
     const dtype = this.dtype;
-    return nest(arrayFor(dtype, N.data(this.id)), N.shape(this.id), dtype === 'complex64' || dtype === 'complex128');
+    return nest(arrayFor(dtype, N.dataSync(this.id)), N.shape(this.id), dtype === 'complex64' || dtype === 'complex128');
   }
 
   toString(): string {

@@ -8,8 +8,8 @@ import { TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
 import { loadSafetensors, saveSafetensors } from '../io';
 import { atomicWrite } from '../data/idx';
-import { FastText, TextTransformer } from './textModels';
-import { Validator } from './validate';
+import { FastText, TextTransformer } from './text';
+import { Validator } from '../util/validate';
 
 /**
  * `mlp`: Flatten, then per hidden width a block Linear → ReLU (→ Dropout) at `layers.i`, and the `head`.

@@ -15,7 +15,7 @@ import { atomicWrite } from '../data/idx';
 import type { Optimizer } from '../optim/optimizer';
 import type { LRScheduler } from '../optim/lrScheduler';
 import { loadCheckpoint, saveCheckpoint, type CheckpointParts } from './checkpoint';
-import type { Distiller } from './distiller';
+import type { Distiller } from '../distill/distiller';
 import { formatLosses, ProgressReporter, type ProgressMode, type ProgressStream } from './progress';
 
 /** A batch transformation applied before both models see the batch (e.g. data.augment's). */

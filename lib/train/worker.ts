@@ -1,7 +1,7 @@
 // Runs a training job in a worker thread (Electron and UI use): the main thread's event loop stays free,
 // progress arrives as events, and the run can be cancelled. The job is a function exported by a module:
 //   export async function train(args, { onEvent, signal }) { ... return result; }
-// It typically calls distill.fit({ ..., onEvent, signal }) so that trainer events reach the main thread.
+// It typically calls train.fit({ ..., onEvent, signal }) so that trainer events reach the main thread.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { join, resolve } from 'node:path';
 import { TorchError } from '../torch/errors';

@@ -18,14 +18,14 @@ import { atomicWrite } from '../data/idx';
 import { ScriptModule, loadSafetensors, loadTorchScript } from '../io';
 import type { Optimizer } from '../optim/optimizer';
 import type { LRScheduler } from '../optim/lrScheduler';
-import { Distiller, spectralSelection, type BssOptions, type IntraOptions, type Teacher } from './distiller';
-import * as terms from './terms';
-import type { LossTerm } from './terms';
-import type { FeatureLayout, SelectOptions } from './spectral';
+import { Distiller, spectralSelection, type BssOptions, type IntraOptions, type Teacher } from '../distill/distiller';
+import * as terms from '../distill/terms';
+import type { LossTerm } from '../distill/terms';
+import type { FeatureLayout, SelectOptions } from '../distill/spectral';
 import type { ProgressMode } from './progress';
 import { evaluate, fit, type BatchAugmentation, type FitResult, type Loader, type TrainerEvent } from './trainer';
-import { buildModel, checkArch, loadWeights, readArch, resolveArch, saveModel, type ArchConfig } from './models';
-import { ConfigError, Validator, show } from './validate';
+import { buildModel, checkArch, loadWeights, readArch, resolveArch, saveModel, type ArchConfig } from '../models/arch';
+import { ConfigError, Validator, show } from '../util/validate';
 
 // ------------------------------------------------------------------------------------------ the schema
 
