@@ -1,8 +1,9 @@
 // Mixed precision: torch.autocast and torch.amp.GradScaler.
 import { dtypeCode, dtypeName, type DType } from './dtype';
-import { argError, TorchError } from './errors';
+import { Validator, type NumberRule } from '../util/validate';
+import { argError, formatValue, kindOf, TorchError } from './errors';
 import { N as native } from './native';
-import type { Tensor } from './tensor';
+import { asTensor, type Tensor } from './tensor';
 
 interface AmpNative {
   autocastState(deviceType: string): [boolean, number];
@@ -91,13 +92,12 @@ export class GradScaler {
   private perOptimizer = new Map<ScalableOptimizer, { unscaled: boolean; foundInf: boolean }>();
 
   constructor(options: GradScalerOptions = {}) {
+    checkScaler(options, 'options', ['initScale', 'growthFactor', 'backoffFactor', 'growthInterval', 'enabled']);
     this.scaleValue = options.initScale ?? 2 ** 16;
     this.growthFactor = options.growthFactor ?? 2;
     this.backoffFactor = options.backoffFactor ?? 0.5;
     this.growthInterval = options.growthInterval ?? 2000;
     this.enabled = options.enabled ?? true;
-    if (!(this.growthFactor > 1)) argError('GradScaler', 'growthFactor must be > 1');
-    if (!(this.backoffFactor < 1)) argError('GradScaler', 'backoffFactor must be < 1');
   }
 
   /** outputs × scale (unchanged when disabled). */
@@ -105,7 +105,8 @@ export class GradScaler {
   scale(outputs: Tensor[]): Tensor[];
   scale(outputs: Tensor | Tensor[]): Tensor | Tensor[] {
     if (Array.isArray(outputs)) return outputs.map((o) => this.scale(o));
-    return this.enabled ? outputs.mul(this.scaleValue) : outputs;
+    const t = asTensor(outputs, 'GradScaler.scale', 'outputs');
+    return this.enabled ? t.mul(this.scaleValue) : t;
   }
 
   getScale(): number {
@@ -114,6 +115,7 @@ export class GradScaler {
 
   /** Divides the optimizer's gradients by the scale (once per step) and records whether any overflowed. */
   unscale_(optimizer: ScalableOptimizer): void {
+    checkOptimizer(optimizer, 'GradScaler.unscale_');
     if (!this.enabled) return;
     const state = this.perOptimizer.get(optimizer);
     if (state?.unscaled) throw new TorchError('unscale_() has already been called on this optimizer since the last update().');
@@ -135,6 +137,7 @@ export class GradScaler {
 
   /** Unscales if needed, then runs optimizer.step() unless the gradients overflowed. */
   step(optimizer: ScalableOptimizer): unknown {
+    checkOptimizer(optimizer, 'GradScaler.step');
     if (!this.enabled) return optimizer.step();
     if (!this.perOptimizer.get(optimizer)?.unscaled) this.unscale_(optimizer);
     return this.perOptimizer.get(optimizer)!.foundInf ? undefined : optimizer.step();
@@ -144,6 +147,9 @@ export class GradScaler {
   update(newScale?: number): void {
     if (!this.enabled) return;
     if (newScale !== undefined) {
+      if (typeof newScale !== 'number' || !(newScale > 0) || !Number.isFinite(newScale)) {
+        argError('GradScaler.update', `newScale must be a positive finite number, got ${formatValue(newScale)}`);
+      }
       this.scaleValue = newScale;
     } else {
       const foundInf = [...this.perOptimizer.values()].some((s) => s.foundInf);
@@ -166,7 +172,41 @@ export class GradScaler {
   }
 
   loadStateDict(state: GradScalerState): void {
+    const keys = ['scale', 'growthFactor', 'backoffFactor', 'growthInterval', 'growthTracker'];
+    checkScaler(state, 'state', keys, keys);
     ({ scale: this.scaleValue, growthFactor: this.growthFactor, backoffFactor: this.backoffFactor,
       growthInterval: this.growthInterval, growthTracker: this.growthTracker } = state);
   }
+}
+
+function checkOptimizer(optimizer: unknown, op: string): void {
+  const o = optimizer as Partial<ScalableOptimizer> | null;
+  if (o === null || typeof o !== 'object' || !Array.isArray(o.paramGroups) || typeof o.step !== 'function') {
+    argError(op, `optimizer must be an optimizer (with paramGroups and step()), got ${kindOf(optimizer)}`);
+  }
+}
+
+/**
+ * Checks GradScaler options or a state: the scale positive and finite, growthFactor > 1 (as PyTorch
+ * asserts), backoffFactor in (0, 1), growthInterval a positive integer, growthTracker a non-negative one;
+ * unknown keys are errors.
+ */
+function checkScaler(value: unknown, path: string, allowed: string[], required: string[] = []): void {
+  const v = new Validator();
+  const o = v.object(value, path, allowed);
+  if (o !== undefined) {
+    for (const k of required) v.required(o, k, path, 'a GradScaler.stateDict() field');
+    const rules: Record<string, NumberRule> = {
+      initScale: { gt: 0 }, scale: { gt: 0 }, growthFactor: { gt: 1 }, backoffFactor: { gt: 0 },
+      growthInterval: { integer: true, min: 1 }, growthTracker: { integer: true, min: 0 },
+    };
+    for (const [k, x] of Object.entries(o)) {
+      if (x === undefined) continue;
+      if (k === 'enabled') v.boolean(x, `${path}.${k}`);
+      else if (v.number(x, `${path}.${k}`, rules[k]) !== undefined && k === 'backoffFactor' && (x as number) >= 1) {
+        v.fail(`${path}.${k}`, `must be < 1, got ${x}`);
+      }
+    }
+  }
+  v.throwIfAny('GradScaler: invalid options');
 }

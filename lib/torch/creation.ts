@@ -2,7 +2,7 @@
 // randperm and the *Like variants. Defaults are PyTorch's (float32, cpu; int64 for randint/randperm and
 // for integer data).
 import { dtypeCode, isComplex, optDevice, optDtypeCode, type Device, type DType } from './dtype';
-import { argError, kindOf } from './errors';
+import { argError, formatValue, kindOf } from './errors';
 import { N } from './native';
 import { isOptions, Tensor, wrap, type TypedArray } from './tensor';
 
@@ -24,7 +24,7 @@ type SizeArgs = [number[], CreationOptions?] | number[] | [...number[], Creation
 
 function checkSize(size: unknown, op: string): number[] {
   if (!Array.isArray(size) || size.some((s) => !Number.isInteger(s) || s < 0)) {
-    argError(op, `size must be an array of non-negative integers, got ${JSON.stringify(size) ?? kindOf(size)}`);
+    argError(op, `size must be an array of non-negative integers, got ${formatValue(size)}`);
   }
   return size as number[];
 }
@@ -122,22 +122,31 @@ export function randperm(n: number, options?: CreationOptions): Tensor {
 
 function likeOptions(t: Tensor, options: CreationOptions | undefined, op: string): CreationOptions {
   if (!(t instanceof Tensor)) argError(op, `argument 'input' must be a Tensor, got ${kindOf(t)}`);
+  if (options !== undefined && (options === null || typeof options !== 'object')) argError(op, `options must be an object, got ${kindOf(options)}`);
   return { dtype: options?.dtype ?? t.dtype, device: options?.device ?? t.device, requiresGrad: options?.requiresGrad };
 }
 
-export const zerosLike = (t: Tensor, options?: CreationOptions) => zeros(t.shape, likeOptions(t, options, 'zerosLike'));
-export const onesLike = (t: Tensor, options?: CreationOptions) => ones(t.shape, likeOptions(t, options, 'onesLike'));
-export const emptyLike = (t: Tensor, options?: CreationOptions) => empty(t.shape, likeOptions(t, options, 'emptyLike'));
-export const randLike = (t: Tensor, options?: CreationOptions) => rand(t.shape, likeOptions(t, options, 'randLike'));
-export const randnLike = (t: Tensor, options?: CreationOptions) => randn(t.shape, likeOptions(t, options, 'randnLike'));
+function like(make: (size: number[], options: CreationOptions) => Tensor, op: string) {
+  return (t: Tensor, options?: CreationOptions): Tensor => {
+    const o = likeOptions(t, options, op);
+    return make(t.shape, o);
+  };
+}
+export const zerosLike = like(zeros, 'zerosLike');
+export const onesLike = like(ones, 'onesLike');
+export const emptyLike = like(empty, 'emptyLike');
+export const randLike = like(rand, 'randLike');
+export const randnLike = like(randn, 'randnLike');
 export function fullLike(t: Tensor, fillValue: number | boolean, options?: CreationOptions): Tensor {
-  return full(t.shape, fillValue, likeOptions(t, options, 'fullLike'));
+  const o = likeOptions(t, options, 'fullLike');
+  return full(t.shape, fillValue, o);
 }
 /** randintLike(t, high) or randintLike(t, low, high), with t's dtype unless given. */
 export function randintLike(t: Tensor, ...args: (number | CreationOptions)[]): Tensor {
   const options = isOptions(args[args.length - 1]) ? (args.pop() as CreationOptions) : undefined;
   const [low, high] = args.length === 1 ? [0, args[0] as number] : (args as number[]);
-  return randint(low, high, t.shape, likeOptions(t, options, 'randintLike'));
+  const o = likeOptions(t, options, 'randintLike');
+  return randint(low, high, t.shape, o);
 }
 
 // --------------------------------------------------------------------------------------------- tensor()
@@ -152,10 +161,14 @@ function typedArrayDtype(data: ArrayBufferView): DType {
   return argError('tensor', `unsupported TypedArray ${kindOf(data)} (use Float32/Float64/Int8/Int16/Int32/BigInt64/Uint8Array)`);
 }
 
+/** PyTorch's limit on the nesting of torch.tensor data (torch/csrc/utils/tensor_new.cpp, MAX_DIMS). */
+const MAX_DIMS = 128;
+
 /** Flattens nested arrays, checking they are rectangular; infers the dtype as PyTorch does for lists. */
 function flatten(data: NestedData): { flat: (number | boolean | bigint)[]; shape: number[] } {
   const shape: number[] = [];
   for (let d: NestedData = data; Array.isArray(d); d = d[0]) {
+    if (shape.length === MAX_DIMS) argError('tensor', `too many dimensions: data nests deeper than ${MAX_DIMS} arrays`);
     shape.push(d.length);
     if (d.length === 0) break;
   }
@@ -170,7 +183,7 @@ function flatten(data: NestedData): { flat: (number | boolean | bigint)[]; shape
     }
     if (!Array.isArray(v)) return argError('tensor', `expected sequence of length ${shape[dim]} at dim ${dim} (got ${kindOf(v)})`);
     if (v.length !== shape[dim]) argError('tensor', `expected sequence of length ${shape[dim]} at dim ${dim} (got ${v.length})`);
-    for (const x of v) walk(x, dim + 1);
+    for (let i = 0; i < v.length; i++) walk(v[i], dim + 1);
   };
   walk(data, 0);
   return { flat, shape };
@@ -185,6 +198,27 @@ function inferDtype(flat: (number | boolean | bigint)[]): DType {
     else return 'float32';
   }
   return sawInt || !sawBool ? (flat.length === 0 ? 'float32' : 'int64') : 'bool';
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * The flat elements as the TypedArray handed to the native layer: BigInt64Array when every element is an
+ * integer and one is a bigint (int64 beyond 2^53 stays exact), else Float64Array (bigints then convert to
+ * numbers, as Python ints do in a list with floats). A bigint outside int64 is PyTorch's overflow error.
+ */
+function flatArray(flat: (number | boolean | bigint)[]): { array: Float64Array | BigInt64Array; srcDtype: DType } {
+  let bigints = false;
+  let integral = true;
+  for (const v of flat) {
+    if (typeof v === 'bigint') {
+      if (v < INT64_MIN || v > INT64_MAX) argError('tensor', `Overflow when unpacking long long: ${v}n does not fit in int64`);
+      bigints = true;
+    } else if (typeof v === 'number' && !Number.isInteger(v)) integral = false;
+  }
+  if (bigints && integral) return { array: BigInt64Array.from(flat, (v) => BigInt(v)), srcDtype: 'int64' };
+  return { array: Float64Array.from(flat, Number), srcDtype: 'float64' };
 }
 
 /**
@@ -217,13 +251,7 @@ export function tensor(data: NestedData | TypedArray | Tensor, options: TensorOp
     const { flat, shape: inferred } = flatten(data);
     dtype = options.dtype ?? inferDtype(flat);
     shape = options.shape ?? inferred;
-    if (flat.some((v) => typeof v === 'bigint')) {
-      array = BigInt64Array.from(flat, (v) => BigInt(v));
-      srcDtype = 'int64';
-    } else {
-      array = Float64Array.from(flat, Number);
-      srcDtype = 'float64';
-    }
+    ({ array, srcDtype } = flatArray(flat));
   }
   if (options.shape !== undefined) checkSize(options.shape, 'tensor');
   return wrap(N.fromTypedArray(array, shape, dtypeCode(srcDtype), dtypeCode(dtype, 'tensor'), device, options.requiresGrad));

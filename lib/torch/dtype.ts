@@ -1,5 +1,5 @@
 // dtypes and devices: the string names of the API, the codes of the native layer (c10::ScalarType).
-import { TorchError } from './errors';
+import { formatValue, TorchError } from './errors';
 
 export type DType =
   | 'float32' | 'float64' | 'float16' | 'bfloat16'
@@ -21,14 +21,10 @@ export const DTYPES = Object.keys(CODES) as DType[];
 
 /** The native code of a dtype name; op names the caller in the error for an unknown name. */
 export function dtypeCode(dtype: DType, op?: string): number {
-  const code = CODES[dtype];
-  if (code === undefined) {
-    const e = new TorchError(`${op ? `${op}(): ` : ''}unknown dtype ${JSON.stringify(dtype)}; expected one of ${DTYPES.join(', ')}`);
-    e.op = op;
-    e.code = 'ERR_INVALID_ARG';
-    throw e;
+  if (typeof dtype !== 'string' || !Object.prototype.hasOwnProperty.call(CODES, dtype)) {
+    throw new TorchError(`${op ? `${op}(): ` : ''}unknown dtype ${formatValue(dtype)}; expected one of ${DTYPES.join(', ')}`, { op });
   }
-  return code;
+  return CODES[dtype];
 }
 
 /** The code of an optional dtype argument: undefined stays undefined (the op's default). */
@@ -38,7 +34,7 @@ export function optDtypeCode(dtype: DType | undefined | null, op?: string): numb
 
 export function dtypeName(code: number): DType {
   const name = NAMES[code];
-  if (name === undefined) throw new TorchError(`tensor has an unsupported dtype (code ${code})`);
+  if (name === undefined) throw new TorchError(`tensor has an unsupported dtype (code ${code})`, { code: 'ERR_TORCH' });
   return name;
 }
 
@@ -50,13 +46,13 @@ export function isComplex(dtype: DType): boolean {
   return dtype === 'complex64' || dtype === 'complex128';
 }
 
-const DEVICE = /^(cpu|cuda)(?::(\d+))?$/;
+const DEVICE = /^(cpu|cuda)(?::(\d{1,9}))?$/;
 
 /** Validates a device name ('cpu', 'cuda', 'cuda:N'); returns it unchanged for the native layer. */
 export function checkDevice(device: string): Device {
   const m = typeof device === 'string' ? DEVICE.exec(device) : null;
   if (!m || (m[1] === 'cpu' && m[2] !== undefined && m[2] !== '0')) {
-    throw new TorchError(`unknown device ${JSON.stringify(device)}; expected 'cpu', 'cuda' or 'cuda:N'`);
+    throw new TorchError(`unknown device ${formatValue(device)}; expected 'cpu', 'cuda' or 'cuda:N'`);
   }
   return device as Device;
 }

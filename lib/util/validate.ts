@@ -1,7 +1,7 @@
 // A small validator for JSON configurations: every check names the JSON path of the value
 // (`config.terms[1].temperature must be a positive number, got "4"`), unknown keys are errors, and all
 // problems are collected before one ConfigError reports them.
-import { TorchError } from '../torch/errors';
+import { formatValue, TorchError } from '../torch/errors';
 
 /** A configuration with one or more problems; `errors` holds one message per problem. */
 export class ConfigError extends TorchError {
@@ -13,11 +13,9 @@ export class ConfigError extends TorchError {
   }
 }
 
-/** The JSON text of a value, shortened for messages. */
+/** A value, JSON-like and shortened, for messages (any value: bigints, cycles...). */
 export function show(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  return v === undefined ? 'nothing' : formatValue(v, 30);
 }
 
 /** Levenshtein distance (case-insensitive when asked), for "did you mean" hints. */
