@@ -6,10 +6,9 @@
       "target_name": "torchkd",
       "sources": ["native/core.cc", "native/ops.cc", "native/cuda.cc", "native/indexing.cc", "native/amp.cc", "native/autograd.cc", "native/optim.cc", "native/io.cc"],
       "include_dirs": [
-        "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node scripts/libtorch.mjs include)"
       ],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "<!@(node scripts/libtorch.mjs defines)"],
+      "defines": ["NAPI_EXPERIMENTAL", "NAPI_VERSION=2147483647", "<!@(node scripts/libtorch.mjs defines)"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14", "-std=gnu++20"],
       "cflags_cc": ["-std=c++20", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter"],
       "ldflags": ["<!@(node scripts/libtorch.mjs ldflags)", "-Wl,--no-as-needed"],

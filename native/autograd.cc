@@ -4,9 +4,10 @@
 // Threading. libtorch's engine runs the nodes of CUDA devices on its own device threads, but JavaScript may
 // only run on the JS thread. So when CUDA is available, backward() and grad() start the engine call on a
 // separate thread and make the JS thread wait in a loop that services a queue of "run this JS callback"
-// requests (Bridge::serve). Without CUDA every node runs on the calling thread, so the engine is called
-// inline on the JS thread and callbacks are plain calls. An engine thread that needs JS (JsFunctionNode::apply, a tensor hook) posts a
-// request and blocks until the JS thread has run it (Bridge::callJs). The queue is per JS environment and
+// requests (Bridge::serve). Without CUDA every node runs on the calling thread, so the outermost engine call
+// is made inline on the JS thread and callbacks are plain calls (nested ones take the thread path, see
+// serve). An engine thread that needs JS (JsFunctionNode::apply, a tensor hook) posts a request and blocks
+// until the JS thread has run it (Bridge::callJs). The queue is per JS environment and
 // shared by nested loops (a JS callback may itself call backward()), so any active loop serves any
 // request. The engine thread's thread-local state (grad mode = createGraph, dispatch keys, ...) is captured
 // with each request and installed on the JS thread while the callback runs.
@@ -51,9 +52,6 @@ struct JsCallbackError : std::runtime_error {
   int64_t id;
   JsCallbackError(int64_t id, const std::string& message) : std::runtime_error(message), id(id) {}
 };
-
-// Thrown on the JS thread when a call into JS left an exception pending (captured by runRequest).
-struct PendingJsException {};
 
 struct Request {
   std::function<void(napi_env)> run;
@@ -144,9 +142,7 @@ struct Bridge {
     napi_open_handle_scope(env, &scope);
     try {
       req->run(env);
-    } catch (const PendingJsException&) {
-      captureJsError(req);
-    } catch (const Napi::Error&) {
+    } catch (const JsPending&) {
       captureJsError(req);
     } catch (...) {
       req->error = std::current_exception();
@@ -238,13 +234,20 @@ struct Bridge {
   // tensors' cache lines move to another core). With CUDA, nodes run on device threads: serve() below.
   const bool inlineEngine = !torch::cuda::is_available();
 
-  // JS thread: runs `work` on an engine thread and serves JS requests until it has finished.
+  // JS thread: runs `work` on an engine thread and serves JS requests until it has finished. Only the
+  // outermost call runs inline: a nested one (backward() from a hook or a custom Function's backward)
+  // would be a re-entrant engine call, which libtorch runs on the calling thread up to 60 levels deep and
+  // beyond that hands to a pool thread while the caller (here the JS thread, blocked) waits for it: a
+  // deadlock as soon as that thread needs JS. On an engine thread of ours a nested call is not re-entrant
+  // for libtorch, so backward() nests as deep as the JS stack allows.
   void serve(const std::function<void()>& work) {
-    if (inlineEngine) {
-      {
-        std::lock_guard<std::mutex> lock(m);
-        depth++;
-      }
+    bool inlined;
+    {
+      std::lock_guard<std::mutex> lock(m);
+      inlined = inlineEngine && depth == 0;
+      if (inlined) depth++;
+    }
+    if (inlined) {
       try {
         work();
       } catch (...) {
@@ -343,7 +346,7 @@ struct Bridge {
     *out = std::move(result);
     result = std::move(outerResult);
     hasResult = outerHas;
-    if (status != napi_ok) throw PendingJsException();  // runRequest captures the pending JS exception
+    if (status != napi_ok) throw JsPending();  // runRequest captures the pending JS exception
     return has;
   }
 
@@ -378,52 +381,22 @@ std::shared_ptr<Bridge> bridgeOf(Ctx& c) {
 
 // ------------------------------------------------------------------------------------------- reading args
 
-bool handleValue(napi_env env, napi_value v, int64_t* handle) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok) return false;
-  *handle = (d >= 0 && d <= 9007199254740991.0 && std::floor(d) == d) ? static_cast<int64_t>(d) : -1;
-  return true;
-}
-
-// An array of tensor handles; null/undefined entries become undefined tensors when allowed.
+// An array of tensor handles (nullish: none); null/undefined entries become undefined tensors when allowed.
 std::vector<at::Tensor> tensorList(Ctx& c, size_t i, bool allowNull) {
-  std::vector<at::Tensor> out;
-  if (c.isNullish(i)) return out;
-  bool isArray = false;
-  napi_is_array(c.env, c.argv[i], &isArray);
-  if (!isArray) throw ArgError("argument " + c.argName(i) + " must be an array of Tensors");
-  uint32_t n;
-  napi_get_array_length(c.env, c.argv[i], &n);
-  for (uint32_t k = 0; k < n; k++) {
-    napi_value el;
-    napi_get_element(c.env, c.argv[i], k, &el);
-    napi_valuetype t;
-    napi_typeof(c.env, el, &t);
-    if (t == napi_null || t == napi_undefined) {
-      if (!allowNull) throw ArgError("argument " + c.argName(i) + " has a null entry at " + std::to_string(k));
-      out.emplace_back();
-      continue;
-    }
-    int64_t h;
-    at::Tensor* tensor = handleValue(c.env, el, &h) ? c.inst->find(h) : nullptr;
-    if (tensor == nullptr) {
-      throw ArgError("argument " + c.argName(i) + " entry " + std::to_string(k) + " is not a live Tensor");
-    }
-    out.push_back(*tensor);
-  }
-  return out;
+  if (c.isNullish(i)) return {};
+  return c.tensorArray(c.argv[i], "argument " + c.argName(i), allowNull);
 }
 
 std::vector<bool> boolList(Ctx& c, size_t i) {
   std::vector<bool> out;
   if (c.isNullish(i)) return out;
-  uint32_t n = 0;
-  napi_get_array_length(c.env, c.argv[i], &n);
+  std::string what = "argument " + c.argName(i);
+  uint32_t n = c.arrayLength(c.argv[i], what + " must be an array of booleans");
   for (uint32_t k = 0; k < n; k++) {
-    napi_value el;
-    napi_get_element(c.env, c.argv[i], k, &el);
     bool b = false;
-    napi_get_value_bool(c.env, el, &b);
+    if (napi_get_value_bool(c.env, c.element(c.argv[i], k, what), &b) != napi_ok) {
+      throw ArgError(what + "[" + std::to_string(k) + "] is not a boolean");
+    }
     out.push_back(b);
   }
   return out;
@@ -452,6 +425,13 @@ bool runEngine(Ctx& c, const std::function<void()>& call, const std::string& wha
   at::ThreadLocalState tls;  // the caller's grad mode, inference mode, dispatch keys...
   std::string error;
   int64_t jsErrorId = -1;
+  // This call holds no slot references (its tensors are copies), so the JS callbacks run as top-level
+  // calls: what they free is freed at once (see Instance::depth).
+  c.inst->depth--;
+  struct Restore {
+    Instance* inst;
+    ~Restore() { inst->depth++; }
+  } restore{c.inst};
   b->serve([&] {
     at::ThreadLocalStateGuard guard(tls);
     try {

@@ -26,8 +26,7 @@ double Instance::put(napi_env env, at::Tensor t) {
     freeSlots.pop_back();
   } else {
     if (slots.size() > static_cast<size_t>(kSlotMask)) throw std::runtime_error("too many live tensors (16M)");
-    index = static_cast<uint32_t>(slots.size());
-    slots.emplace_back();
+    index = slots.grow();
   }
   Slot& s = slots[index];
   s.bytes = t.defined() ? static_cast<int64_t>(t.nbytes()) : 0;
@@ -35,6 +34,7 @@ double Instance::put(napi_env env, at::Tensor t) {
   s.live = true;
   liveTensors++;
   liveBytes += s.bytes;
+  if (allocated) *allocated += static_cast<double>(s.bytes);
   return static_cast<double>((static_cast<int64_t>(s.gen) << kSlotBits) | index);
 }
 
@@ -49,6 +49,10 @@ at::Tensor* Instance::find(int64_t handle) {
 
 bool Instance::release(napi_env env, int64_t handle) {
   if (find(handle) == nullptr) return false;
+  if (depth > 1) {
+    deferred.push_back(handle);
+    return true;
+  }
   Slot& s = slots[handle & kSlotMask];
   s.tensor.reset();
   s.live = false;
@@ -62,12 +66,17 @@ bool Instance::release(napi_env env, int64_t handle) {
   return true;
 }
 
-void Instance::reportToGc(napi_env env, int64_t handle) {
-  if (find(handle) == nullptr) return;
-  Slot& s = slots[handle & kSlotMask];
-  if (s.reported) return;
-  s.reported = true;
-  reportExternal(env, s.bytes);
+void Instance::releaseDeferred(napi_env env) {
+  std::vector<int64_t> handles;
+  handles.swap(deferred);
+  for (int64_t h : handles) release(env, h);
+}
+
+void Instance::releaseCollected(napi_env env) {
+  if (depth > 1 || closing) return;
+  std::vector<int64_t> handles;
+  handles.swap(collected);
+  for (int64_t h : handles) release(env, h);
 }
 
 void Instance::reportExternal(napi_env env, int64_t delta) {
@@ -77,6 +86,55 @@ void Instance::reportExternal(napi_env env, int64_t delta) {
     napi_adjust_external_memory(env, pendingExternal, &total);
     pendingExternal = 0;
   }
+}
+
+// Node versions before 20.10 lack node_api_post_finalizer; they also run every finalizer from the event
+// loop (not during GC), where releasing at once is safe.
+extern "C" napi_status NAPI_CDECL node_api_post_finalizer(node_api_basic_env, napi_finalize, void*, void*)
+    __attribute__((weak));
+
+namespace {
+
+// On the event loop, after a GC collected wrappers: nothing of JS is in flight then.
+void releaseCollectedLater(napi_env env, void* data, void*) {
+  auto* inst = static_cast<Instance*>(data);
+  inst->drainPosted = false;
+  inst->releaseCollected(env);
+}
+
+// A wrapper was garbage-collected: runs inside the GC, so it only queues the handle.
+void onCollected(node_api_basic_env env, void* data, void* hint) {
+  auto* inst = static_cast<Instance*>(hint);
+  if (inst->closing) return;
+  inst->collected.push_back(static_cast<int64_t>(reinterpret_cast<uintptr_t>(data)));
+  if (inst->drainPosted) return;
+  if (node_api_post_finalizer == nullptr) {
+    inst->releaseCollected(const_cast<napi_env>(env));
+  } else if (node_api_post_finalizer(env, releaseCollectedLater, inst, nullptr) == napi_ok) {
+    inst->drainPosted = true;
+  }
+}
+
+}  // namespace
+
+void Instance::adopt(napi_env env, napi_value objects, const double* handles, size_t n) {
+  for (size_t k = 0; k < n; k++) {
+    double d = handles[k];
+    int64_t h = (d >= 0 && d <= 9007199254740991.0 && std::floor(d) == d) ? static_cast<int64_t>(d) : -1;
+    if (find(h) == nullptr) continue;
+    Slot& s = slots[h & kSlotMask];
+    if (s.reported) continue;
+    napi_value obj;
+    if (napi_get_element(env, objects, static_cast<uint32_t>(k), &obj) != napi_ok) throw JsPending();
+    if (napi_add_finalizer(env, obj, reinterpret_cast<void*>(static_cast<uintptr_t>(h)), onCollected, this, nullptr) !=
+        napi_ok) {
+      throw ArgError("cannot attach a finalizer to tensor " + std::to_string(k));
+    }
+    s.reported = true;
+    reportExternal(env, s.bytes);
+  }
+  if (allocated) *allocated = 0;
+  releaseCollected(env);
 }
 
 // ------------------------------------------------------------------------------------------- descriptions
@@ -159,6 +217,29 @@ static bool readHandle(napi_env env, napi_value v, int64_t* handle) {
   return true;
 }
 
+void checkJs(napi_env env, napi_status status, const std::string& what) {
+  if (status == napi_ok) return;
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) throw JsPending();
+  throw ArgError("cannot read " + what);
+}
+
+void* bufferArg(Ctx& c, size_t i, size_t bytes) {
+  void* data = nullptr;
+  size_t length = 0;
+  bool isBuffer = false;
+  if (napi_is_arraybuffer(c.env, c.argv[i], &isBuffer) != napi_ok || !isBuffer ||
+      napi_get_arraybuffer_info(c.env, c.argv[i], &data, &length) != napi_ok) {
+    throw ArgError("argument " + c.argName(i) + " must be an ArrayBuffer");
+  }
+  if (length != bytes) {
+    throw ArgError("argument " + c.argName(i) + " holds " + std::to_string(length) + " bytes, expected " +
+                   std::to_string(bytes));
+  }
+  return data;
+}
+
 at::Tensor& Ctx::tensor(size_t i) {
   int64_t handle;
   if (i >= argc || !readHandle(env, argv[i], &handle)) {
@@ -205,25 +286,47 @@ std::string Ctx::string(size_t i) {
     throw ArgError("argument " + argName(i) + " must be a string, got " + typeName(type(i)));
   }
   std::string s(len, '\0');
-  napi_get_value_string_utf8(env, argv[i], &s[0], len + 1, &len);
+  if (napi_get_value_string_utf8(env, argv[i], &s[0], len + 1, &len) != napi_ok) {
+    throw ArgError("argument " + argName(i) + " is not a readable string");
+  }
   return s;
 }
 
-// The elements of array argument i, each converted by read(element, &out) (false: not of the kind).
+uint32_t Ctx::arrayLength(napi_value v, const std::string& what) {
+  bool isArray = false;
+  uint32_t n = 0;
+  if (v == nullptr || napi_is_array(env, v, &isArray) != napi_ok || !isArray ||
+      napi_get_array_length(env, v, &n) != napi_ok) {
+    napi_valuetype t = napi_undefined;
+    if (v != nullptr) napi_typeof(env, v, &t);
+    throw ArgError(what + ", got " + typeName(t));
+  }
+  return n;
+}
+
+napi_value Ctx::element(napi_value array, uint32_t k, const std::string& what) {
+  napi_value el = nullptr;
+  checkJs(env, napi_get_element(env, array, k, &el), what + " element " + std::to_string(k));
+  return el;
+}
+
+at::Tensor* Ctx::handleTensor(napi_value v) {
+  int64_t handle;
+  return readHandle(env, v, &handle) ? inst->find(handle) : nullptr;
+}
+
+// The elements of array argument i, each converted by read(element, &out) (false: not of the kind). The
+// result grows as elements are read: a huge sparse array fails at its first hole, not in an allocation.
 template <class T, class Read>
 std::vector<T> readArray(Ctx& c, size_t i, const char* what, Read read) {
-  bool isArray = false;
-  if (i < c.argc) napi_is_array(c.env, c.argv[i], &isArray);
-  if (!isArray) throw ArgError("argument " + c.argName(i) + " must be " + what + ", got " + typeName(c.type(i)));
-  uint32_t n;
-  napi_get_array_length(c.env, c.argv[i], &n);
-  std::vector<T> out(n);
+  std::string expected = "argument " + c.argName(i) + " must be " + what;
+  uint32_t n = c.arrayLength(i < c.argc ? c.argv[i] : nullptr, expected);
+  std::vector<T> out;
+  out.reserve(std::min<uint32_t>(n, 64));
   for (uint32_t k = 0; k < n; k++) {
-    napi_value el;
-    napi_get_element(c.env, c.argv[i], k, &el);
-    if (!read(el, &out[k])) {
-      throw ArgError("argument " + c.argName(i) + " must be " + what + " (element " + std::to_string(k) + " is not)");
-    }
+    napi_value el = c.element(c.argv[i], k, "argument " + c.argName(i));
+    out.emplace_back();
+    if (!read(el, &out.back())) throw ArgError(expected + " (element " + std::to_string(k) + " is not)");
   }
   return out;
 }
@@ -247,15 +350,28 @@ std::vector<double> Ctx::doubleList(size_t i) {
                            [&](napi_value el, double* out) { return napi_get_value_double(env, el, out) == napi_ok; });
 }
 
+std::vector<at::Tensor> Ctx::tensorArray(napi_value v, const std::string& what, bool allowNull) {
+  uint32_t n = arrayLength(v, what + " must be an array of Tensors");
+  std::vector<at::Tensor> out;
+  out.reserve(std::min<uint32_t>(n, 64));
+  for (uint32_t k = 0; k < n; k++) {
+    napi_value el = element(v, k, what);
+    napi_valuetype t = napi_undefined;
+    napi_typeof(env, el, &t);
+    if (allowNull && (t == napi_null || t == napi_undefined)) {
+      out.emplace_back();
+      continue;
+    }
+    at::Tensor* tensor = handleTensor(el);
+    if (tensor == nullptr) throw ArgError(what + "[" + std::to_string(k) + "] is not a live Tensor");
+    if (tensor->requires_grad()) gradNeeded = true;
+    out.push_back(*tensor);
+  }
+  return out;
+}
+
 std::vector<at::Tensor> Ctx::tensorList(size_t i) {
-  return readArray<at::Tensor>(*this, i, "an array of live Tensors", [&](napi_value el, at::Tensor* out) {
-    int64_t handle;
-    at::Tensor* t = readHandle(env, el, &handle) ? inst->find(handle) : nullptr;
-    if (t == nullptr) return false;
-    if (t->requires_grad()) gradNeeded = true;
-    *out = *t;
-    return true;
-  });
+  return tensorArray(i < argc ? argv[i] : nullptr, "argument " + argName(i), false);
 }
 
 // JS numbers that are integers become integral Scalars (like Python ints), others floating (Python floats).
@@ -271,9 +387,10 @@ at::Scalar Ctx::scalar(size_t i) {
   }
   if (t == napi_bigint) {
     int64_t v;
-    bool lossless;
-    napi_get_value_bigint_int64(env, argv[i], &v, &lossless);
-    if (!lossless) throw ArgError("argument " + argName(i) + " does not fit in int64");
+    bool lossless = false;
+    if (napi_get_value_bigint_int64(env, argv[i], &v, &lossless) != napi_ok || !lossless) {
+      throw ArgError("argument " + argName(i) + " does not fit in int64");
+    }
     return at::Scalar(v);
   }
   throw ArgError("argument " + argName(i) + " must be a number, got " + typeName(t));
@@ -371,6 +488,9 @@ napi_value Ctx::null() {
 }
 
 void Ctx::throwError(const std::string& message, const char* code) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) return;
   std::string text = std::string(op->name) + "(): " + message;
   if (nTensorArgs > 0) {
     // C++ leaves argument evaluation order open, so the readers may have recorded them in any order.
@@ -418,32 +538,43 @@ napi_value Free(Ctx& c) {
   return c.retBool(c.inst->release(c.env, handle));
 }
 
-// Calls fn(handle) for each valid handle in argument 0, a Float64Array (junk entries are skipped).
-template <class F>
-void forEachHandle(Ctx& c, F fn) {
+// Argument i as a Float64Array of handles.
+std::pair<const double*, size_t> handleArray(Ctx& c, size_t i) {
   napi_typedarray_type type;
   size_t length;
   void* data;
-  if (napi_get_typedarray_info(c.env, c.argv[0], &type, &length, &data, nullptr, nullptr) != napi_ok ||
+  if (napi_get_typedarray_info(c.env, c.argv[i], &type, &length, &data, nullptr, nullptr) != napi_ok ||
       type != napi_float64_array) {
     throw ArgError("handles must be a Float64Array");
   }
-  const double* handles = static_cast<const double*>(data);
-  for (size_t k = 0; k < length; k++) {
-    double d = handles[k];
-    if (d >= 0 && d <= 9007199254740991.0 && std::floor(d) == d) fn(static_cast<int64_t>(d));
-  }
+  return {static_cast<const double*>(data), length};
 }
 
-// Frees a batch of handles (tidy scopes end with one call).
+// Frees a batch of handles (tidy scopes end with one call); junk entries are skipped.
 napi_value FreeMany(Ctx& c) {
-  forEachHandle(c, [&](int64_t h) { c.inst->release(c.env, h); });
+  auto [handles, n] = handleArray(c, 0);
+  for (size_t k = 0; k < n; k++) {
+    double d = handles[k];
+    if (d >= 0 && d <= 9007199254740991.0 && std::floor(d) == d) c.inst->release(c.env, static_cast<int64_t>(d));
+  }
   return c.undefined();
 }
 
-// Hands a batch of handles to the GC's accounting: see Instance::reportToGc.
-napi_value ReportToGc(Ctx& c) {
-  forEachHandle(c, [&](int64_t h) { c.inst->reportToGc(c.env, h); });
+// setAllocationCounter(counter: Float64Array(1)): see Instance::allocated.
+napi_value SetAllocationCounter(Ctx& c) {
+  auto [data, n] = handleArray(c, 0);
+  if (n != 1) throw ArgError("the counter must be a Float64Array of one element");
+  if (c.inst->allocatedRef) napi_delete_reference(c.env, c.inst->allocatedRef);
+  checkJs(c.env, napi_create_reference(c.env, c.argv[0], 1, &c.inst->allocatedRef), "the counter");
+  c.inst->allocated = const_cast<double*>(data);
+  return c.undefined();
+}
+
+// adopt(tensors, handles): hands a batch of wrappers to the finalizer net (Instance::adopt).
+napi_value Adopt(Ctx& c) {
+  auto [handles, n] = handleArray(c, 1);
+  if (c.arrayLength(c.argv[0], "tensors must be an array") < n) throw ArgError("fewer tensors than handles");
+  c.inst->adopt(c.env, c.argv[0], handles, n);
   return c.undefined();
 }
 
@@ -647,60 +778,100 @@ at::Tensor readable(const at::Tensor& t) {
   return t.detach().resolve_conj().resolve_neg().to(at::kCPU, readableDtype(t.scalar_type())).contiguous();
 }
 
-// data(t) -> ArrayBuffer with the elements in row-major order (complex interleaved).
-napi_value Data(Ctx& c) {
-  at::Tensor host = readable(c.tensor(0));
-  size_t bytes = host.nbytes();
-  void* dst;
-  napi_value buffer;
-  napi_create_arraybuffer(c.env, bytes, &dst, &buffer);
-  if (bytes) std::memcpy(dst, host.data_ptr(), bytes);
-  return buffer;
+// Bytes of the elements data() hands to JS.
+size_t readableBytes(const at::Tensor& t) {
+  return static_cast<size_t>(t.numel()) * at::elementSize(readableDtype(t.scalar_type()));
 }
 
-// The device-to-host copy of dataAsync runs on the libuv pool, straight into an ArrayBuffer allocated up
-// front on the JS thread (no external buffers, so it also works under Electron's V8 sandbox).
-class ReadWorker : public Napi::AsyncWorker {
- public:
-  ReadWorker(Napi::Env env, at::Tensor t, Napi::ArrayBuffer buffer)
-      : Napi::AsyncWorker(env, "torchkd.dataAsync"),
-        tensor_(std::move(t)),
-        dst_(buffer.Data()),
-        buffer_(Napi::Persistent(buffer)),
-        deferred_(Napi::Promise::Deferred::New(env)) {}
+// dataSync(t, buffer): fills buffer with the elements in row-major order (complex interleaved).
+napi_value Data(Ctx& c) {
+  const at::Tensor& t = c.tensor(0);
+  size_t bytes = readableBytes(t);
+  void* dst = bufferArg(c, 1, bytes);
+  at::Tensor host = readable(t);
+  if (bytes) std::memcpy(dst, host.data_ptr(), bytes);
+  return c.undefined();
+}
 
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      at::Tensor host = readable(tensor_);
-      if (host.nbytes()) std::memcpy(dst_, host.data_ptr(), host.nbytes());
-    } catch (const c10::Error& e) {
-      SetError(std::string("dataAsync(): ") + e.what_without_backtrace());
-    } catch (const std::exception& e) {
-      SetError(std::string("dataAsync(): ") + e.what());
-    }
-    tensor_.reset();
-  }
-  void OnOK() override { deferred_.Resolve(buffer_.Value()); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  at::Tensor tensor_;
-  void* dst_;
-  Napi::Reference<Napi::ArrayBuffer> buffer_;
-  Napi::Promise::Deferred deferred_;
+// dataAsync(t, buffer) -> Promise<void>: the device-to-host copy runs on the libuv pool, straight into
+// buffer. Written against the plain Node-API async work so that nothing can throw at its completion: when
+// the environment is torn down meanwhile (a worker terminated or calling process.exit()), the promise is
+// simply never settled.
+struct ReadWork {
+  at::Tensor tensor;
+  void* dst = nullptr;
+  size_t bytes = 0;
+  napi_ref buffer = nullptr;  // keeps the ArrayBuffer alive while the pool writes into it
+  napi_deferred deferred = nullptr;
+  napi_async_work work = nullptr;
+  Instance* inst = nullptr;
+  std::string error;
 };
 
+void readExecute(napi_env, void* data) {
+  auto* w = static_cast<ReadWork*>(data);
+  try {
+    at::Tensor host = readable(w->tensor);
+    if (w->bytes) std::memcpy(w->dst, host.data_ptr(), w->bytes);
+  } catch (const c10::Error& e) {
+    w->error = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    w->error = e.what();
+  } catch (...) {
+    w->error = "unknown native error";
+  }
+  w->tensor.reset();
+}
+
+void readComplete(napi_env env, napi_status status, void* data) {
+  std::unique_ptr<ReadWork> w(static_cast<ReadWork*>(data));
+  if (status == napi_ok && !w->inst->closing) {
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(env, &scope) == napi_ok) {
+      napi_value result = nullptr;
+      if (w->error.empty()) {
+        napi_get_undefined(env, &result);
+        napi_resolve_deferred(env, w->deferred, result);
+      } else {
+        std::string text = "dataAsync(): " + w->error;
+        napi_value msg, code;
+        napi_value ctor = nullptr;
+        napi_create_string_utf8(env, text.data(), text.size(), &msg);
+        if (w->inst->errorClass) napi_get_reference_value(env, w->inst->errorClass, &ctor);
+        if (ctor == nullptr || napi_new_instance(env, ctor, 1, &msg, &result) != napi_ok) {
+          napi_create_error(env, nullptr, msg, &result);
+        }
+        napi_create_string_utf8(env, "ERR_TORCH", NAPI_AUTO_LENGTH, &code);
+        napi_set_named_property(env, result, "code", code);
+        napi_reject_deferred(env, w->deferred, result);
+      }
+      napi_close_handle_scope(env, scope);
+    }
+  }
+  if (w->buffer) napi_delete_reference(env, w->buffer);
+  napi_delete_async_work(env, w->work);
+}
+
 napi_value DataAsync(Ctx& c) {
-  const at::Tensor& t = c.tensor(0);
-  size_t bytes = static_cast<size_t>(t.numel()) * at::elementSize(readableDtype(t.scalar_type()));
-  Napi::Env env(c.env);
-  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, bytes);
-  auto* worker = new ReadWorker(env, t, buffer);
-  Napi::Promise p = worker->promise();
-  worker->Queue();
-  return p;
+  auto w = std::make_unique<ReadWork>();
+  w->tensor = c.tensor(0);
+  w->bytes = readableBytes(w->tensor);
+  w->dst = bufferArg(c, 1, w->bytes);
+  w->inst = c.inst;
+  napi_value promise, name;
+  checkJs(c.env, napi_create_reference(c.env, c.argv[1], 1, &w->buffer), "the buffer");
+  napi_create_string_utf8(c.env, "torchkd.dataAsync", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_async_work(c.env, nullptr, name, readExecute, readComplete, w.get(), &w->work) != napi_ok) {
+    napi_delete_reference(c.env, w->buffer);
+    throw std::runtime_error("cannot create the async work");
+  }
+  if (napi_create_promise(c.env, &w->deferred, &promise) != napi_ok || napi_queue_async_work(c.env, w->work) != napi_ok) {
+    napi_delete_reference(c.env, w->buffer);
+    napi_delete_async_work(c.env, w->work);
+    throw std::runtime_error("cannot queue the async work");
+  }
+  w.release();
+  return promise;
 }
 
 // item(t) -> number; bool as 0/1. Complex tensors are refused (JS has no complex number type).
@@ -739,7 +910,8 @@ void registerCore(Registrar& r) {
   r.def("free", Entry<Free>);
   r.def("freeMany", Entry<FreeMany>);
   r.def("isLive", Entry<IsLive>);
-  r.def("reportToGc", Entry<ReportToGc>);
+  r.def("adopt", Entry<Adopt>);
+  r.def("setAllocationCounter", Entry<SetAllocationCounter>);
   r.def("memory", Entry<Memory>);
   r.def("setErrorClass", Entry<SetErrorClass>);
   r.def("shape", Entry<Shape>, {"self"});
@@ -769,8 +941,8 @@ void registerCore(Registrar& r) {
   r.def("to", Entry<To>, {"self", "device", "dtype", "nonBlocking", "copy"});
   r.def("variableData", Entry<VariableData>, {"self"}, "Tensor.data");
   r.def("setData", Entry<SetData>, {"self", "other"}, "Tensor.data");
-  r.def("dataSync", Entry<Data>, {"self"}, "Tensor.dataSync");
-  r.def("dataAsync", Entry<DataAsync>, {"self"});
+  r.def("dataSync", Entry<Data>, {"self", "buffer"}, "Tensor.dataSync");
+  r.def("dataAsync", Entry<DataAsync>, {"self", "buffer"});
   r.def("item", Entry<Item>, {"self"});
   r.def("buildInfo", Entry<BuildInfo>);
 }
@@ -782,6 +954,8 @@ NAPI_MODULE_INIT() {
   auto* inst = new tkd::Instance();
   napi_set_instance_data(
       env, inst, [](napi_env, void* data, void*) { delete static_cast<tkd::Instance*>(data); }, nullptr);
+  // Teardown: finalizers and async completions that run from now on leave the instance alone.
+  napi_add_env_cleanup_hook(env, [](void* data) { static_cast<tkd::Instance*>(data)->closing = true; }, inst);
   tkd::Registrar r(env, exports, inst);
   tkd::registerCore(r);
   tkd::registerOps(r);

@@ -9,13 +9,15 @@ namespace {
 
 using at::indexing::TensorIndex;
 
-c10::optional<int64_t> optionalInt(napi_env env, napi_value v, const char* what) {
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
+// A slice bound: an integer, or null / undefined for the default.
+c10::optional<int64_t> optionalInt(Ctx& c, napi_value v, const std::string& what) {
+  napi_valuetype t = napi_undefined;
+  napi_typeof(c.env, v, &t);
   if (t == napi_undefined || t == napi_null) return c10::nullopt;
   double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok || std::floor(d) != d || !std::isfinite(d)) {
-    throw ArgError(std::string("slice ") + what + " must be an integer or null");
+  if (napi_get_value_double(c.env, v, &d) != napi_ok || !std::isfinite(d) || std::floor(d) != d ||
+      std::fabs(d) > 9007199254740992.0) {
+    throw ArgError(what + " must be an integer or null");
   }
   return static_cast<int64_t>(d);
 }
@@ -23,48 +25,48 @@ c10::optional<int64_t> optionalInt(napi_env env, napi_value v, const char* what)
 // Index entries as the JS layer encodes them: number (an integer index), null (a new axis), '...',
 // boolean, [start, stop, step] (a slice; null entries take the defaults), { h: handle } (an index tensor).
 std::vector<TensorIndex> readIndices(Ctx& c, size_t i) {
-  bool isArray = false;
-  napi_is_array(c.env, c.argv[i], &isArray);
-  if (!isArray) throw ArgError("indices must be an array");
-  uint32_t n;
-  napi_get_array_length(c.env, c.argv[i], &n);
+  uint32_t n = c.arrayLength(c.argv[i], "indices must be an array");
   std::vector<TensorIndex> out;
-  out.reserve(n);
+  out.reserve(std::min<uint32_t>(n, 64));
   for (uint32_t k = 0; k < n; k++) {
-    napi_value el;
-    napi_get_element(c.env, c.argv[i], k, &el);
-    napi_valuetype t;
+    std::string what = "index " + std::to_string(k);
+    napi_value el = c.element(c.argv[i], k, "indices");
+    napi_valuetype t = napi_undefined;
     napi_typeof(c.env, el, &t);
     bool elIsArray = false;
     napi_is_array(c.env, el, &elIsArray);
     if (t == napi_number) {
       double d;
       napi_get_value_double(c.env, el, &d);
-      if (std::floor(d) != d || !std::isfinite(d)) throw ArgError("index " + std::to_string(k) + " is not an integer");
+      if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9007199254740992.0) {
+        throw ArgError(what + " is not an integer");
+      }
       out.emplace_back(static_cast<int64_t>(d));
     } else if (t == napi_null) {
       out.emplace_back(c10::nullopt);
     } else if (t == napi_boolean) {
-      bool b;
+      bool b = false;
       napi_get_value_bool(c.env, el, &b);
       out.emplace_back(b);
     } else if (t == napi_string) {
       out.emplace_back(at::indexing::Ellipsis);
     } else if (elIsArray) {
-      napi_value part[3];
-      for (uint32_t p = 0; p < 3; p++) napi_get_element(c.env, el, p, &part[p]);
-      out.emplace_back(at::indexing::Slice(optionalInt(c.env, part[0], "start"), optionalInt(c.env, part[1], "stop"),
-                                           optionalInt(c.env, part[2], "step")));
+      if (c.arrayLength(el, what + " must be a slice [start, stop, step]") != 3) {
+        throw ArgError(what + " must be a slice [start, stop, step]");
+      }
+      c10::optional<int64_t> part[3];
+      const char* names[3] = {" start", " stop", " step"};
+      for (uint32_t p = 0; p < 3; p++) part[p] = optionalInt(c, c.element(el, p, what), "slice" + std::string(names[p]));
+      out.emplace_back(at::indexing::Slice(part[0], part[1], part[2]));
     } else if (t == napi_object) {
-      napi_value h;
-      napi_get_named_property(c.env, el, "h", &h);
-      double d;
-      at::Tensor* tensor = napi_get_value_double(c.env, h, &d) == napi_ok && d >= 0 ? c.inst->find(static_cast<int64_t>(d)) : nullptr;
-      if (tensor == nullptr) throw ArgError("index " + std::to_string(k) + " is a disposed tensor");
+      napi_value h = nullptr;
+      checkJs(c.env, napi_get_named_property(c.env, el, "h", &h), what);
+      at::Tensor* tensor = c.handleTensor(h);
+      if (tensor == nullptr) throw ArgError(what + " is a disposed tensor");
       if (tensor->requires_grad()) c.gradNeeded = true;
       out.emplace_back(*tensor);
     } else {
-      throw ArgError("index " + std::to_string(k) + " is not an integer, slice, null, '...', boolean or Tensor");
+      throw ArgError(what + " is not an integer, slice, null, '...', boolean or Tensor");
     }
   }
   return out;

@@ -61,21 +61,18 @@ torch::jit::Module& module(Ctx& c, size_t arg) {
   return *s->module;
 }
 
-napi_value arrayBuffer(Ctx& c, const void* src, size_t bytes) {
-  void* dst;
-  napi_value buffer;
-  napi_create_arraybuffer(c.env, bytes, &dst, &buffer);
-  if (bytes) std::memcpy(dst, src, bytes);
-  return buffer;
-}
-
 // ----------------------------------------------------------------------------------------------- bytes
 
-// rawBytes(t) -> ArrayBuffer: the elements in row-major order, in the tensor's own dtype (float16 and
-// bfloat16 stay 2 bytes, bool 1 byte), little-endian as the host.
+// rawBytes(t, buffer): fills buffer (allocated by the JS layer, see core.cc's bufferArg) with the elements
+// in row-major order, in the tensor's own dtype (float16 and bfloat16 stay 2 bytes, bool 1 byte),
+// little-endian as the host.
 napi_value RawBytes(Ctx& c) {
-  at::Tensor host = c.tensor(0).detach().resolve_conj().resolve_neg().to(at::kCPU).contiguous();
-  return arrayBuffer(c, host.data_ptr(), host.nbytes());
+  const at::Tensor& t = c.tensor(0);
+  size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
+  void* dst = bufferArg(c, 1, bytes);
+  at::Tensor host = t.detach().resolve_conj().resolve_neg().to(at::kCPU).contiguous();
+  if (bytes) std::memcpy(dst, host.data_ptr(), bytes);
+  return c.undefined();
 }
 
 // asStrided(t, size, stride, offset): a view of t's storage (rebuilding tensors of a torch.save file).
@@ -146,8 +143,13 @@ napi_value toJs(Ctx& c, const torch::IValue& v) {
     napi_create_object(c.env, &obj);
     for (const auto& kv : v.toGenericDict()) {
       if (!kv.key().isString()) throw std::runtime_error("forward() returned a dict with non-string keys");
-      napi_value value = toJs(c, kv.value());
-      napi_set_named_property(c.env, obj, kv.key().toStringRef().c_str(), value);
+      // Defined, not assigned: a key such as "__proto__" becomes an own property like any other.
+      const std::string& key = kv.key().toStringRef();
+      napi_property_descriptor d{};
+      napi_create_string_utf8(c.env, key.data(), key.size(), &d.name);
+      d.value = toJs(c, kv.value());
+      d.attributes = static_cast<napi_property_attributes>(napi_writable | napi_enumerable | napi_configurable);
+      napi_define_properties(c.env, obj, 1, &d);
     }
     return obj;
   }
@@ -201,7 +203,7 @@ napi_value JitTo(Ctx& c) {
 }  // namespace
 
 void registerIo(Registrar& r) {
-  r.def("rawBytes", Entry<RawBytes>, {"self"});
+  r.def("rawBytes", Entry<RawBytes>, {"self", "buffer"});
   r.def("asStrided", Entry<AsStrided>, {"self", "size", "stride", "offset"}, "io.loadStateDict");
   r.def("jitLoad", Entry<JitLoad>, {"path", "device"}, "io.loadTorchScript");
   r.def("jitDispose", Entry<JitDispose>, {"module"}, "ScriptModule.dispose");

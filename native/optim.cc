@@ -14,41 +14,17 @@
 namespace tkd {
 namespace {
 
-// An array of tensor handles (a nested element of an argument).
-std::vector<at::Tensor> handleArray(Ctx& c, napi_value v, const std::string& what) {
-  bool isArray = false;
-  napi_is_array(c.env, v, &isArray);
-  if (!isArray) throw ArgError(what + " must be an array of Tensors");
-  uint32_t n;
-  napi_get_array_length(c.env, v, &n);
-  std::vector<at::Tensor> out;
-  out.reserve(n);
-  for (uint32_t k = 0; k < n; k++) {
-    napi_value el;
-    napi_get_element(c.env, v, k, &el);
-    double d;
-    at::Tensor* t = napi_get_value_double(c.env, el, &d) == napi_ok && d >= 0 ? c.inst->find(static_cast<int64_t>(d)) : nullptr;
-    if (t == nullptr) throw ArgError(what + "[" + std::to_string(k) + "] is not a live Tensor");
-    out.push_back(*t);
-  }
-  return out;
-}
-
 // states: an array of arrays of handles, each either empty or as long as params.
 std::vector<std::vector<at::Tensor>> readStates(Ctx& c, size_t i, size_t nParams) {
-  bool isArray = false;
-  if (i < c.argc) napi_is_array(c.env, c.argv[i], &isArray);
-  if (!isArray) throw ArgError("argument " + c.argName(i) + " must be an array of arrays of Tensors");
-  uint32_t n;
-  napi_get_array_length(c.env, c.argv[i], &n);
+  std::string what = "argument " + c.argName(i);
+  uint32_t n = c.arrayLength(c.argv[i], what + " must be an array of arrays of Tensors");
   std::vector<std::vector<at::Tensor>> out;
   for (uint32_t k = 0; k < n; k++) {
-    napi_value el;
-    napi_get_element(c.env, c.argv[i], k, &el);
-    out.push_back(handleArray(c, el, "states[" + std::to_string(k) + "]"));
+    std::string name = "states[" + std::to_string(k) + "]";
+    out.push_back(c.tensorArray(c.element(c.argv[i], k, what), name, false));
     if (!out.back().empty() && out.back().size() != nParams) {
-      throw ArgError("states[" + std::to_string(k) + "] has " + std::to_string(out.back().size()) +
-                     " tensors for " + std::to_string(nParams) + " parameters");
+      throw ArgError(name + " has " + std::to_string(out.back().size()) + " tensors for " + std::to_string(nParams) +
+                     " parameters");
     }
   }
   return out;

@@ -6,9 +6,22 @@
 //
 // Every exported function goes through Entry<F>, which converts c10::Error / std::exception into a thrown
 // TorchError naming the op and the shapes, dtypes and devices of its tensor arguments.
+//
+// Re-entrancy. Reading an argument may run JavaScript (an array element's getter, a Proxy trap), and that
+// code may call torchkd again: create tensors, dispose the very tensor being read. So slots live in chunks
+// that never move (an at::Tensor& taken by a reader stays valid), and a slot freed by a nested call is
+// released only when the outermost call returns. A getter that throws leaves its exception pending: every
+// Node-API status of a call that may run JS is checked, and the exception propagates unchanged (JsPending).
+//
+// Forgotten tensors. A Tensor wrapper that nobody disposed gets a Node-API finalizer (Instance::adopt). It is
+// built with NAPI_EXPERIMENTAL, under which Node (>= 20.10) runs such finalizers during the garbage
+// collection itself rather than on a later turn of the event loop, so a synchronous loop that never yields
+// still gets its memory back. The finalizer only queues the handle (JS may still hold the number for an
+// instant, and the slot table must not change in the middle of a call): the queue is emptied when the JS
+// layer hands over its next batch of tensors (nursery flush) and on the next turn of the event loop.
 #pragma once
 
-#include <napi.h>
+#include <node_api.h>
 #include <ATen/ATen.h>
 
 #include <cstdint>
@@ -25,6 +38,12 @@ struct ArgError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A JS exception is pending (thrown by a getter, a Proxy trap or a callback): Entry lets it propagate as is.
+struct JsPending {};
+
+// Throws JsPending when a Node-API call that may run JS failed with an exception pending, else ArgError.
+void checkJs(napi_env env, napi_status status, const std::string& what);
+
 constexpr int kSlotBits = 24;
 constexpr int64_t kSlotMask = (int64_t{1} << kSlotBits) - 1;
 constexpr uint32_t kGenMask = (1u << 29) - 1;
@@ -34,10 +53,28 @@ struct Slot {
   uint32_t gen = 0;
   int64_t bytes = 0;
   bool live = false;
-  bool reported = false;  // bytes counted in V8's external memory (tensors left to the GC only)
+  bool reported = false;  // adopted by the finalizer net: bytes counted in V8's external memory
 };
 
 class Instance;
+
+// The slot table's storage: fixed-size chunks, so that a Slot never moves when the table grows.
+class SlotTable {
+ public:
+  static constexpr int kChunkBits = 12;
+  static constexpr uint32_t kChunkSize = 1u << kChunkBits;
+  Slot& operator[](size_t i) { return chunks_[i >> kChunkBits][i & (kChunkSize - 1)]; }
+  size_t size() const { return size_; }
+  // Appends an empty slot and returns its index.
+  uint32_t grow() {
+    if ((size_ & (kChunkSize - 1)) == 0) chunks_.emplace_back(new Slot[kChunkSize]);
+    return static_cast<uint32_t>(size_++);
+  }
+
+ private:
+  std::vector<std::unique_ptr<Slot[]>> chunks_;
+  size_t size_ = 0;
+};
 
 // Static description of an exported function: its name and argument names (for error messages).
 struct OpInfo {
@@ -48,11 +85,20 @@ struct OpInfo {
 
 class Instance {
  public:
-  std::vector<Slot> slots;
+  SlotTable slots;
   std::vector<uint32_t> freeSlots;
   int64_t liveTensors = 0;
   int64_t liveBytes = 0;
-  int64_t pendingExternal = 0;  // bytes not yet reported to napi_adjust_external_memory
+  int64_t pendingExternal = 0;  // change not yet reported to napi_adjust_external_memory
+  int depth = 0;                // native calls of this environment in progress (see Re-entrancy above)
+  std::vector<int64_t> deferred;   // handles freed by nested calls, released when the outermost returns
+  std::vector<int64_t> collected;  // handles whose wrapper the GC collected, not yet released
+  bool drainPosted = false;        // a release of `collected` is scheduled on the event loop
+  bool closing = false;            // the environment is being torn down
+  // Bytes of the tensors made since the last adopt(), in a Float64Array shared with the JS layer, which
+  // flushes its nursery early when many bytes wait there (lib/torch/memory.ts).
+  double* allocated = nullptr;
+  napi_ref allocatedRef = nullptr;
   napi_ref errorClass = nullptr;
   std::vector<std::unique_ptr<OpInfo>> ops;
   std::shared_ptr<void> jitModules;  // io.cc's table of TorchScript modules
@@ -60,12 +106,26 @@ class Instance {
   double put(napi_env env, at::Tensor t);
   // The tensor behind a handle, or nullptr when the handle is stale or malformed.
   at::Tensor* find(int64_t handle);
-  // Frees a slot; false when the handle was already stale (a no-op, not an error).
+  // Frees a slot (later, when called from a nested call); false when the handle was already stale.
   bool release(napi_env env, int64_t handle);
-  // Counts a tensor's bytes in V8's external memory: done for the tensors handed to the finalizer safety
-  // net, whose native memory only a garbage collection can free.
-  void reportToGc(napi_env env, int64_t handle);
+  // Hands the wrappers objects[k] of handles[k] to the finalizer safety net and counts their bytes in
+  // V8's external memory, so that they put pressure on the GC; then releases the collected ones.
+  void adopt(napi_env env, napi_value objects, const double* handles, size_t n);
+  // Releases the handles the GC has collected (outside nested calls only).
+  void releaseCollected(napi_env env);
+  // At the outermost call's return: releases what nested calls freed.
+  void releaseDeferred(napi_env env);
   void reportExternal(napi_env env, int64_t delta);
+};
+
+// Counts a native call in Instance::depth for its duration.
+struct CallDepth {
+  napi_env env;
+  Instance* inst;
+  CallDepth(napi_env e, Instance* i) : env(e), inst(i) { inst->depth++; }
+  ~CallDepth() {
+    if (--inst->depth == 0 && !inst->deferred.empty()) inst->releaseDeferred(env);
+  }
 };
 
 // One call's arguments, with typed readers that throw ArgError naming the argument.
@@ -97,6 +157,14 @@ class Ctx {
   std::vector<int64_t> intList(size_t i);
   std::vector<at::Tensor> tensorList(size_t i);
   std::vector<double> doubleList(size_t i);
+
+  // Reading nested values. The length of array v (ArgError naming `what` when it is not an array), its
+  // element k (JsPending when a getter throws), and the live tensor behind a handle value (or nullptr).
+  uint32_t arrayLength(napi_value v, const std::string& what);
+  napi_value element(napi_value array, uint32_t k, const std::string& what);
+  at::Tensor* handleTensor(napi_value v);
+  // The tensors of array v; null/undefined entries become undefined tensors where allowNull.
+  std::vector<at::Tensor> tensorArray(napi_value v, const std::string& what, bool allowNull);
   at::Scalar scalar(size_t i);
   at::ScalarType dtype(size_t i);
   c10::optional<at::ScalarType> optDtype(size_t i);
@@ -130,7 +198,8 @@ class Ctx {
   napi_value undefined();
   napi_value null();
 
-  // Throws a TorchError "op(): message (arg: float32[2, 3] on cpu, ...)" into JS.
+  // Throws a TorchError "op(): message (arg: float32[2, 3] on cpu, ...)" into JS (unless a JS exception
+  // is already pending, which then propagates instead).
   void throwError(const std::string& message, const char* code);
 };
 
@@ -139,16 +208,17 @@ using Impl = napi_value (*)(Ctx&);
 template <Impl F>
 napi_value Entry(napi_env env, napi_callback_info info) {
   Ctx c(env, info);
+  CallDepth depth(env, c.inst);
   try {
     return F(c);
-  } catch (const Napi::Error& e) {
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (!pending) c.throwError(e.Message(), "ERR_NAPI");
+  } catch (const JsPending&) {
+    // The JS exception propagates.
   } catch (const ArgError& e) {
     c.throwError(e.what(), "ERR_INVALID_ARG");
   } catch (const c10::Error& e) {
     c.throwError(e.what_without_backtrace(), "ERR_TORCH");
+  } catch (const std::bad_alloc&) {
+    c.throwError("out of memory", "ERR_OUT_OF_MEMORY");
   } catch (const std::exception& e) {
     c.throwError(e.what(), "ERR_TORCH");
   } catch (...) {
@@ -170,6 +240,11 @@ class Registrar {
   napi_value exports_;
   Instance* inst_;
 };
+
+// The writable bytes of ArrayBuffer argument i, which must hold exactly `bytes`. Buffers handed back to JS
+// are allocated by the JS layer, where a failed allocation is a catchable RangeError (napi_create_arraybuffer
+// would end the process with V8's fatal out-of-memory error instead).
+void* bufferArg(Ctx& c, size_t i, size_t bytes);
 
 std::string describe(const at::Tensor& t);
 const char* dtypeName(at::ScalarType t);

@@ -13,21 +13,21 @@
  * load either from an untrusted source (a crafted file can run arbitrary code or corrupt memory). Prefer
  * safetensors for weights you did not produce yourself.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { endianness } from 'node:os';
+import { closeSync, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { endianness, totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { checkDevice, dtypeCode, type Device, type DType } from '../torch/dtype';
-import { TorchError } from '../torch/errors';
+import { formatValue, TorchError } from '../torch/errors';
 import { N, type Handle } from '../torch/native';
-import { Tensor, wrap } from '../torch/tensor';
+import { newBuffer, Tensor, wrap } from '../torch/tensor';
 import { pickleTorchValue, PickleTuple, writeZip, type Picklable } from './pickle';
 
 export { PickleTuple as Tuple, type Picklable };
-import { PDict, PTensor, readZip, unpickle } from './torchfile';
+import { checkZipCrcs, PDict, PTensor, readZip, unpickle } from './torchfile';
 
 /** The native functions of native/io.cc. */
 interface IoNative {
-  rawBytes(h: Handle): ArrayBuffer;
+  rawBytes(h: Handle, buffer: ArrayBuffer): void;
   asStrided(h: Handle, size: number[], stride: number[], offset: number): Handle;
   jitLoad(path: string, device: string | null): number;
   jitDispose(m: number): boolean;
@@ -40,10 +40,27 @@ interface IoNative {
 const IO = N as unknown as IoNative;
 
 function ioError(op: string, message: string): never {
-  const e = new TorchError(`${op}(): ${message}`);
-  e.op = op;
-  e.code = 'ERR_IO';
-  throw e;
+  throw new TorchError(`${op}(): ${message}`, { op, code: 'ERR_IO' });
+}
+
+/** Refuses a path that is not a non-empty string (a number would be taken by node:fs as a file descriptor). */
+export function checkPath(op: string, path: unknown): asserts path is string {
+  if (typeof path !== 'string' || path === '') {
+    throw new TorchError(`${op}(): path must be a non-empty string, got ${formatValue(path)}`, { op });
+  }
+}
+
+/** A tensor's elements in its own dtype, row-major, as bytes. */
+function tensorBytes(op: string, t: Tensor): Uint8Array {
+  const buffer = newBuffer(op, t.numel() * ITEM_SIZE[t.dtype]);
+  IO.rawBytes(t.id, buffer);
+  return new Uint8Array(buffer);
+}
+
+/** obj[key] = value as an own property, whatever the key (a tensor named "__proto__" included). */
+function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  else obj[key] = value;
 }
 
 function checkLittleEndian(op: string): void {
@@ -72,6 +89,42 @@ function writeAtomic(op: string, path: string, write: (fd: number) => void): voi
   }
 }
 
+/**
+ * Removes the temporary files that writes of `path` left behind when their process died mid-write (killed,
+ * out of power): those named by writeAtomic for a process id that no longer runs. Returns their names.
+ */
+export function removeStaleTemps(path: string): string[] {
+  checkPath('io.removeStaleTemps', path);
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const pid = Number(name.slice(prefix.length).split('.')[0]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || processRuns(pid)) continue;
+    try {
+      unlinkSync(join(dir, name));
+      removed.push(name);
+    } catch { /* removed meanwhile */ }
+  }
+  return removed;
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function writeAll(fd: number, bytes: Uint8Array): void {
   let done = 0;
   while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
@@ -88,6 +141,8 @@ const ST_DTYPES: Record<string, { dtype: DType; size: number }> = {
 };
 const ST_CODE: Partial<Record<DType, string>> = Object.fromEntries(
   Object.entries(ST_DTYPES).map(([code, { dtype }]) => [dtype, code]));
+
+const EMPTY = Buffer.alloc(0);
 
 /** The reference implementation refuses headers above 100 MB. */
 const MAX_HEADER = 100_000_000;
@@ -118,6 +173,7 @@ export interface Safetensors {
 export function saveSafetensors(path: string, tensors: Record<string, Tensor>,
   options: SaveSafetensorsOptions = {}): void {
   const op = 'io.saveSafetensors';
+  checkPath(op, path);
   checkLittleEndian(op);
   if (tensors === null || typeof tensors !== 'object') ioError(op, 'tensors must be a Record<string, Tensor>');
   const entries = Object.entries(tensors).map(([name, t]) => {
@@ -138,7 +194,7 @@ export function saveSafetensors(path: string, tensors: Record<string, Tensor>,
   let offset = 0;
   const bytes: Uint8Array[] = [];
   for (const { name, t, code } of entries) {
-    const data = new Uint8Array(IO.rawBytes(t.id));
+    const data = tensorBytes(op, t);
     header[name] = { dtype: code, shape: t.shape, data_offsets: [offset, offset + data.length] };
     offset += data.length;
     bytes.push(data);
@@ -167,7 +223,7 @@ function parseHeader(op: string, header: unknown, dataLength: number): { entries
       if (info === null || typeof info !== 'object' || Array.isArray(info)) ioError(op, '__metadata__ is not an object');
       for (const [k, v] of Object.entries(info as Record<string, unknown>)) {
         if (typeof v !== 'string') ioError(op, `__metadata__[${JSON.stringify(k)}] is not a string`);
-        metadata[k] = v;
+        setOwn(metadata, k, v);
       }
       continue;
     }
@@ -214,6 +270,7 @@ function parseHeader(op: string, header: unknown, dataLength: number): { entries
  */
 export function loadSafetensors(path: string, options: LoadSafetensorsOptions = {}): Safetensors {
   const op = 'io.loadSafetensors';
+  checkPath(op, path);
   checkLittleEndian(op);
   const device = options.device === undefined ? 'cpu' : checkDevice(options.device);
   let fd: number;
@@ -250,12 +307,12 @@ export function loadSafetensors(path: string, options: LoadSafetensorsOptions = 
     const { entries, metadata } = parseHeader(op, header, fileSize - dataStart);
     const tensors: Record<string, Tensor> = {};
     for (const e of entries) {
-      const bytes = readAt(dataStart + e.begin, e.end - e.begin);
+      const bytes = e.end > e.begin ? readAt(dataStart + e.begin, e.end - e.begin) : EMPTY;
       if (e.dtype === 'bool' && bytes.some((b) => b > 1)) ioError(op, `tensor ${JSON.stringify(e.name)}: BOOL bytes must be 0 or 1`);
       const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
       const t = wrap(N.fromTypedArray(view, e.shape, dtypeCode(e.dtype), dtypeCode(e.dtype), device, false));
       created.push(t);
-      tensors[e.name] = t;
+      setOwn(tensors, e.name, t);
     }
     return { tensors, metadata };
   } catch (e) {
@@ -281,6 +338,7 @@ export interface LoadStateDictOptions {
  */
 export function loadStateDict(path: string, options: LoadStateDictOptions = {}): Record<string, Tensor> {
   const op = 'io.loadStateDict';
+  checkPath(op, path);
   let buf: Buffer;
   try {
     buf = readFileSync(path);
@@ -315,7 +373,7 @@ function readStateDict(op: string, buf: Buffer, device: Device | undefined): Rec
   try {
     for (const [name, value] of root.map) {
       if (typeof name !== 'string') ioError(op, 'state_dict keys must be strings');
-      if (!(value instanceof PTensor)) ioError(op, `state_dict entry ${JSON.stringify(name)} is not a tensor`);
+      if (!(value instanceof PTensor)) ioError(op, `state_dict entry ${formatValue(name)} is not a tensor`);
       const s = value.storage;
       let base = storages.get(s.key);
       if (base === undefined) {
@@ -324,12 +382,16 @@ function readStateDict(op: string, buf: Buffer, device: Device | undefined): Rec
         if (range === undefined) ioError(op, `storage ${s.key} is missing from the archive`);
         if (range[1] - range[0] < s.numel * itemSize) ioError(op, `storage ${s.key} is shorter than its ${s.numel} elements`);
         const bytes = new Uint8Array(buf.buffer, buf.byteOffset + range[0], s.numel * itemSize);
+        if (s.dtype === 'bool') {
+          const bad = bytes.findIndex((b) => b > 1);
+          if (bad >= 0) ioError(op, `storage ${s.key}: bool element ${bad} is byte ${bytes[bad]}; bool bytes must be 0 or 1`);
+        }
         const code = dtypeCode(s.dtype);
-        base = wrap(N.fromTypedArray(bytes, [s.numel], code, code, device ?? s.location, false));
+        base = wrap(N.fromTypedArray(bytes, [s.numel], code, code, device ?? savedDevice(op, s.key, s.location), false));
         storages.set(s.key, base);
       }
-      const t = wrap(IO.asStrided(base.id, value.size, value.stride, value.offset));
-      out[name] = t;
+      checkView(op, name, value);
+      setOwn(out, name, wrap(IO.asStrided(base.id, value.size, value.stride, value.offset)));
     }
   } catch (e) {
     for (const t of Object.values(out)) t.dispose();
@@ -338,6 +400,28 @@ function readStateDict(op: string, buf: Buffer, device: Device | undefined): Rec
     for (const t of storages.values()) t.dispose();
   }
   return out;
+}
+
+/** Where a storage was saved, when loading it there: 'cpu', 'cuda' or 'cuda:N' (not 'meta', 'cpu:1', ...). */
+function savedDevice(op: string, key: string, location: string): Device {
+  try {
+    return checkDevice(location);
+  } catch {
+    return ioError(op, `storage ${key} has the location ${formatValue(location)}; expected 'cpu', 'cuda' or 'cuda:N' (pass { device } to load elsewhere)`);
+  }
+}
+
+/**
+ * Refuses a view that claims more elements than its storage holds bytes for and more than this machine has
+ * memory for (a zero-stride view of 2^40 elements over 64 bytes, say): nothing could ever compute on it.
+ * Expanded tensors within those limits (stride 0 over a small storage) load as they were saved.
+ */
+function checkView(op: string, name: string, t: PTensor): void {
+  const numel = t.size.reduce((a, b) => a * b, 1);
+  const bytes = numel * ITEM_SIZE[t.storage.dtype];
+  if (numel > t.storage.numel && bytes > totalmem()) {
+    ioError(op, `state_dict entry ${formatValue(name)} is a view of ${numel} elements (${bytes} bytes) over a storage of ${t.storage.numel}; that is more than this machine's memory`);
+  }
 }
 
 const ITEM_SIZE: Record<DType, number> = {
@@ -352,6 +436,7 @@ const ITEM_SIZE: Record<DType, number> = {
  */
 export function saveStateDict(path: string, stateDict: Record<string, Tensor>): void {
   const op = 'io.saveStateDict';
+  checkPath(op, path);
   if (stateDict === null || typeof stateDict !== 'object') ioError(op, 'stateDict must be a Record<string, Tensor>');
   for (const [name, t] of Object.entries(stateDict)) {
     if (!(t instanceof Tensor)) ioError(op, `stateDict[${JSON.stringify(name)}] is not a Tensor`);
@@ -365,6 +450,7 @@ export function saveStateDict(path: string, stateDict: Record<string, Tensor>): 
  * torch.save's zip format, atomically; Python's `torch.load(f, weights_only=True)` reads it.
  */
 export function save(obj: Picklable, path: string): void {
+  checkPath('io.save', path);
   writeTorchSave('io.save', path, obj);
 }
 
@@ -378,7 +464,7 @@ function writeTorchSave(op: string, path: string, value: Picklable): void {
       { name: 'archive/byteorder', data: Buffer.from(endianness() === 'LE' ? 'little' : 'big') },
       ...storages.map((t, k) => ({
         name: `archive/data/${k}`,
-        get data() { return new Uint8Array(IO.rawBytes(t.id)); },
+        get data() { return tensorBytes(op, t); },
       })),
       { name: 'archive/version', data: Buffer.from('3\n') },
     ];
@@ -399,7 +485,7 @@ function fromNative(v: unknown): ScriptValue {
   const keys = Object.keys(obj);
   if (keys.length === 1 && keys[0] === '__scalar__' && typeof obj.__scalar__ === 'number') return obj.__scalar__;
   const out: { [key: string]: ScriptValue } = {};
-  for (const k of keys) out[k] = fromNative(obj[k]);
+  for (const k of keys) setOwn(out, k, fromNative(obj[k]));
   return out;
 }
 
@@ -498,10 +584,16 @@ export interface LoadTorchScriptOptions {
 }
 
 /**
- * Loads a TorchScript module saved by `torch.jit.save` (e.g. `torch.jit.script(teacher)`). **Unsafe for
- * untrusted files**: a TorchScript file is a program.
+ * Loads a TorchScript module saved by `torch.jit.save` (e.g. `torch.jit.script(teacher)`). Every entry of
+ * the archive is first checked against its CRC-32, so a damaged file (bit flips, truncation) is a
+ * TorchError: libtorch does not check them, and some damaged files crash its parser. **Unsafe for
+ * untrusted files** all the same: a TorchScript file is a program, and a deliberately crafted one (with
+ * matching checksums) can still crash or misuse libtorch.
  */
 export function loadTorchScript(path: string, options: LoadTorchScriptOptions = {}): ScriptModule {
+  const op = 'io.loadTorchScript';
+  checkPath(op, path);
   const device = options.device === undefined ? null : checkDevice(options.device);
+  checkZipCrcs(path, (message) => ioError(op, `${JSON.stringify(path)}: ${message}`));
   return new ScriptModule(IO.jitLoad(path, device));
 }

@@ -2,65 +2,158 @@
 // unpickler that knows only the globals a state_dict needs (OrderedDict, tensor rebuilding, storage
 // types). Any other global is refused, so no code from the file ever runs. (libtorch 1.13's
 // torch::pickle_load turns collections.OrderedDict into None, so it cannot read a saved state_dict.)
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { crc32, inflateRawSync } from 'node:zlib';
 import { TorchError } from '../torch/errors';
 import type { DType } from '../torch/dtype';
 
 export function fileError(message: string): never {
-  const e = new TorchError(`io.loadStateDict(): ${message}`);
-  e.op = 'io.loadStateDict';
-  e.code = 'ERR_IO';
-  throw e;
+  throw new TorchError(`io.loadStateDict(): ${message}`, { op: 'io.loadStateDict', code: 'ERR_IO' });
 }
 
 // ------------------------------------------------------------------------------------------------- zip
 
-/** Entries of a zip archive: name → [start, end) of the stored bytes in buf. */
-export function readZip(buf: Buffer): Map<string, [number, number]> {
-  const min = Math.max(0, buf.length - 22 - 65535);
+/** A zip entry as the central directory describes it, with where its data starts. */
+export interface ZipEntry {
+  name: string;
+  method: number;
+  crc: number;
+  compressedSize: number;
+  size: number;
+  /** Offset of the entry's data (after its local header). */
+  start: number;
+}
+
+/**
+ * The entries of a zip archive of `length` bytes, read through `read(position, length)` (which must
+ * return exactly that many bytes); zip64 included. fail(message) reports a malformed archive.
+ */
+export function zipEntries(length: number, read: (position: number, length: number) => Buffer,
+  fail: (message: string) => never): ZipEntry[] {
+  const tailStart = Math.max(0, length - 22 - 65535);
+  const tail = read(tailStart, length - tailStart);
   let eocd = -1;
-  for (let i = buf.length - 22; i >= min; i--) {
-    if (buf.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
+  for (let i = tail.length - 22; i >= 0; i--) {
+    if (tail.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
   }
-  if (eocd < 0) fileError('not a zip archive (torch.save files since PyTorch 1.6 are zip archives)');
-  let count = buf.readUInt16LE(eocd + 10);
-  let cdOffset = buf.readUInt32LE(eocd + 16);
+  if (eocd < 0) fail('not a zip archive');
+  let count = tail.readUInt16LE(eocd + 10);
+  let cdSize = tail.readUInt32LE(eocd + 12);
+  let cdOffset = tail.readUInt32LE(eocd + 16);
   // zip64: the locator sits just before the end-of-central-directory record.
-  if (eocd >= 20 && buf.readUInt32LE(eocd - 20) === 0x07064b50) {
-    const rec = Number(buf.readBigUInt64LE(eocd - 12));
-    if (rec + 56 > buf.length || buf.readUInt32LE(rec) !== 0x06064b50) fileError('corrupt zip64 directory');
-    count = Number(buf.readBigUInt64LE(rec + 32));
-    cdOffset = Number(buf.readBigUInt64LE(rec + 48));
+  if (eocd >= 20 && tail.readUInt32LE(eocd - 20) === 0x07064b50) {
+    const rec = Number(tail.readBigUInt64LE(eocd - 12));
+    if (!(rec >= 0 && rec + 56 <= length)) fail('corrupt zip64 directory');
+    const r = read(rec, 56);
+    if (r.readUInt32LE(0) !== 0x06064b50) fail('corrupt zip64 directory');
+    count = Number(r.readBigUInt64LE(32));
+    cdSize = Number(r.readBigUInt64LE(40));
+    cdOffset = Number(r.readBigUInt64LE(48));
   }
-  const entries = new Map<string, [number, number]>();
-  let p = cdOffset;
+  if (!(cdOffset >= 0 && cdSize >= 0 && cdOffset + cdSize <= length) || count > cdSize / 46) fail('corrupt zip central directory');
+  const cd = read(cdOffset, cdSize);
+  const entries: ZipEntry[] = [];
+  let p = 0;
   for (let k = 0; k < count; k++) {
-    if (p + 46 > buf.length || buf.readUInt32LE(p) !== 0x02014b50) fileError('corrupt zip central directory');
-    const method = buf.readUInt16LE(p + 10);
-    let size = buf.readUInt32LE(p + 20);
-    const nameLen = buf.readUInt16LE(p + 28), extraLen = buf.readUInt16LE(p + 30), commentLen = buf.readUInt16LE(p + 32);
-    let local = buf.readUInt32LE(p + 42);
-    const name = buf.toString('utf8', p + 46, p + 46 + nameLen);
+    if (p + 46 > cd.length || cd.readUInt32LE(p) !== 0x02014b50) fail('corrupt zip central directory');
+    const method = cd.readUInt16LE(p + 10);
+    const crc = cd.readUInt32LE(p + 16);
+    let compressedSize = cd.readUInt32LE(p + 20);
+    let size = cd.readUInt32LE(p + 24);
+    const nameLen = cd.readUInt16LE(p + 28), extraLen = cd.readUInt16LE(p + 30), commentLen = cd.readUInt16LE(p + 32);
+    let local = cd.readUInt32LE(p + 42);
+    if (p + 46 + nameLen + extraLen + commentLen > cd.length) fail('corrupt zip central directory');
+    const name = cd.toString('utf8', p + 46, p + 46 + nameLen);
     // zip64 extra field: the 64-bit values of the fields that are 0xFFFFFFFF, in order.
     let e = p + 46 + nameLen;
     const extraEnd = e + extraLen;
     while (e + 4 <= extraEnd) {
-      const id = buf.readUInt16LE(e), len = buf.readUInt16LE(e + 2);
+      const id = cd.readUInt16LE(e), len = cd.readUInt16LE(e + 2);
       if (id === 1) {
         let q = e + 4;
-        if (buf.readUInt32LE(p + 24) === 0xffffffff) { size = Number(buf.readBigUInt64LE(q)); q += 8; }
-        if (buf.readUInt32LE(p + 20) === 0xffffffff) { size = Number(buf.readBigUInt64LE(q)); q += 8; }
-        if (local === 0xffffffff) local = Number(buf.readBigUInt64LE(q));
+        const next = (): number => {
+          if (q + 8 > e + 4 + len) fail(`corrupt zip64 field of entry ${name}`);
+          const v = Number(cd.readBigUInt64LE(q));
+          q += 8;
+          return v;
+        };
+        if (size === 0xffffffff) size = next();
+        if (compressedSize === 0xffffffff) compressedSize = next();
+        if (local === 0xffffffff) local = next();
       }
       e += 4 + len;
     }
-    if (method !== 0) fileError(`zip entry ${name} is compressed (method ${method}); torch.save stores entries uncompressed`);
-    if (local + 30 > buf.length || buf.readUInt32LE(local) !== 0x04034b50) fileError(`corrupt zip entry ${name}`);
-    const start = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
-    if (start + size > buf.length) fileError(`zip entry ${name} reaches beyond the file (truncated?)`);
-    entries.set(name, [start, start + size]);
+    if (!(local >= 0 && local + 30 <= length)) fail(`corrupt zip entry ${name}`);
+    const header = read(local, 30);
+    if (header.readUInt32LE(0) !== 0x04034b50) fail(`corrupt zip entry ${name}`);
+    const start = local + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
+    if (!(start + compressedSize <= length)) fail(`zip entry ${name} reaches beyond the file (truncated?)`);
+    if (method === 0 && compressedSize !== size) fail(`zip entry ${name} is stored with two different sizes`);
+    entries.push({ name, method, crc, compressedSize, size, start });
     p = extraEnd + commentLen;
   }
   return entries;
+}
+
+/** Entries of a torch.save archive (stored, uncompressed): name → [start, end) of their bytes in buf. */
+export function readZip(buf: Buffer): Map<string, [number, number]> {
+  const fail = (m: string): never => fileError(m === 'not a zip archive' ? `${m} (torch.save files since PyTorch 1.6 are zip archives)` : m);
+  const read = (position: number, length: number): Buffer => buf.subarray(position, position + length);
+  const entries = new Map<string, [number, number]>();
+  for (const e of zipEntries(buf.length, read, fail)) {
+    if (e.method !== 0) fail(`zip entry ${e.name} is compressed (method ${e.method}); torch.save stores entries uncompressed`);
+    entries.set(e.name, [e.start, e.start + e.size]);
+  }
+  return entries;
+}
+
+/**
+ * Checks every entry of the zip archive at `path` against its CRC-32, reading it in pieces (deflated
+ * entries are inflated, no further than their declared size). libtorch's zip reader skips these checks
+ * (miniz is built with MINIZ_DISABLE_ZIP_READER_CRC32_CHECKS), and its TorchScript parser and unpickler
+ * can crash the process on corrupted bytes; checked here, a damaged file is a TorchError instead.
+ */
+export function checkZipCrcs(path: string, fail: (message: string) => never): void {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    return fail(`cannot open ${JSON.stringify(path)}: ${(e as Error).message}`);
+  }
+  try {
+    const length = fstatSync(fd).size;
+    const read = (position: number, n: number): Buffer => {
+      const buf = Buffer.allocUnsafe(n);
+      let done = 0;
+      while (done < n) {
+        const got = readSync(fd, buf, done, n - done, position + done);
+        if (got === 0) fail(`${JSON.stringify(path)} ended early (truncated while reading?)`);
+        done += got;
+      }
+      return buf;
+    };
+    const CHUNK = 16 << 20;
+    for (const e of zipEntries(length, read, fail)) {
+      let crc = 0;
+      if (e.method === 0) {
+        for (let done = 0; done < e.size; done += CHUNK) crc = crc32(read(e.start + done, Math.min(CHUNK, e.size - done)), crc);
+      } else if (e.method === 8) {
+        let data: Buffer;
+        try {
+          data = inflateRawSync(read(e.start, e.compressedSize), { maxOutputLength: Math.max(1, e.size) });
+        } catch (err) {
+          return fail(`zip entry ${e.name} does not inflate (${(err as Error).message})`);
+        }
+        if (data.length !== e.size) fail(`zip entry ${e.name} inflates to ${data.length} bytes, not ${e.size}`);
+        crc = crc32(data);
+      } else {
+        fail(`zip entry ${e.name} uses compression method ${e.method}`);
+      }
+      if (crc !== e.crc) fail(`zip entry ${e.name} is corrupt (CRC-32 ${crc.toString(16)}, expected ${e.crc.toString(16)})`);
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------- pickle

@@ -1,6 +1,6 @@
 // nn.Module: the container of parameters, buffers and submodules, with PyTorch's semantics and names.
 import { TorchError } from '../torch/errors';
-import { keep as keepTensor, track } from '../torch/memory';
+import { keep as keepTensor } from '../torch/memory';
 import { Tensor } from '../torch/tensor';
 import type { Device, DType } from '../torch/dtype';
 import { noGrad } from '../torch/autograd';
@@ -418,12 +418,8 @@ function swapData(t: Tensor, device: string | undefined, dtype: DType | undefine
     const r = d.to({ device: device as Device | undefined, dtype, copy: true });
     return r;
   }));
-  // Swap the native handles: t now owns the new storage, `moved` the old one, which is then freed.
-  const old = t.id;
-  t.id = moved.id;
-  moved.id = old;
+  // t takes the new storage, as PyTorch's Module._apply does with `param.data = fn(param)`.
+  t.data = moved;
   moved.dispose();
-  // Re-register t so that the finalizer net frees its new handle (the old registration is now stale, a no-op).
-  track(t);
   if (requiresGrad) t.requiresGrad_(true);
 }

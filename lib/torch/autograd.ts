@@ -8,9 +8,9 @@
 // freed when it returns (use torch.keep to hold on to one); what it returns is handed to the engine first.
 import { tensor as makeTensor } from './creation';
 import { argError, kindOf, TorchError } from './errors';
-import { makeTidy } from './memory';
+import { tidy } from './memory';
 import { N as addon, type Handle } from './native';
-import { isOptions, isTensor, Tensor, wrap } from './tensor';
+import { isOptions, Tensor, wrap } from './tensor';
 
 type Opt<T> = T | null | undefined;
 
@@ -45,7 +45,6 @@ interface AutogradNative {
 }
 
 const N = addon as unknown as AutogradNative;
-const tidy = makeTidy(isTensor);
 
 // ------------------------------------------------------------------------------------ JS callbacks
 

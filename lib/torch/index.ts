@@ -1,13 +1,13 @@
 // The `torch` namespace.
 import { N } from './native';
 import { TorchError } from './errors';
-import { keep as keepTensor, makeTidy, memory } from './memory';
+import { keep as keepTensor, memory, ownedIn, tidy } from './memory';
 import { isTensor, Tensor, wrap } from './tensor';
 import { nnFunctional } from './ops.generated';
 
 N.setErrorClass(TorchError);
 
-export { Tensor, isTensor, TorchError, memory };
+export { Tensor, isTensor, TorchError, memory, tidy };
 export type { TypedArray, NestedArray, ToOptions } from './tensor';
 export type { DType, Device } from './dtype';
 export { dtypeConstants as dtype } from './dtype';
@@ -26,25 +26,15 @@ export * as autograd from './autograd';
 export { __version__ } from './version';
 export { noGrad, enableGrad, inferenceMode, isGradEnabled, setGradEnabled } from './autograd';
 
-/**
- * Runs fn and frees every tensor it created except the ones it returns (and those passed to keep).
- * fn must be synchronous. Scopes nest.
- */
-export const tidy = makeTidy(isTensor);
-
 /** Exempts t from every enclosing tidy scope. */
 export function keep(t: Tensor): Tensor {
   if (!(t instanceof Tensor)) throw new TorchError('keep(t): t must be a Tensor');
   return keepTensor(t);
 }
 
-/** Disposes every tensor found in a value (a tensor, or arrays / plain objects of them). */
+/** Disposes every tensor found in a value (a tensor, or arrays, plain objects, Maps and Sets of them). */
 export function dispose(value: unknown): void {
-  if (value instanceof Tensor) value.dispose();
-  else if (Array.isArray(value)) value.forEach(dispose);
-  else if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    Object.values(value).forEach(dispose);
-  }
+  for (const t of ownedIn(value)) (t as Tensor).dispose();
 }
 
 /** Seeds every generator; on CPU the numbers equal PyTorch's after torch.manual_seed(seed). */

@@ -2,50 +2,84 @@
 // cheapest to the most forgiving:
 //   - t.dispose() / `using t = ...`: frees now (idempotent);
 //   - torch.tidy(fn): frees every tensor fn created and did not return (torch.keep(t) escapes);
-//   - a finalizer safety net for tensors nobody disposed, whose native bytes are reported to V8 as
-//     external memory so that they put pressure on the GC.
-// Registering each tensor with a FinalizationRegistry costs ~0.4 µs, a third of a small op. So a new
-// tensor created outside any tidy scope first goes to a nursery (an array push); the nursery is flushed
-// when it fills up or on the next turn of the event loop, and only tensors still alive then are
-// registered, and reported to V8 in one native call. Temporaries disposed right away, and everything
-// created inside tidy, never pay for either (nor trigger collections V8 cannot use: only a GC of their
-// wrapper can free a forgotten tensor).
+//   - a finalizer safety net for tensors nobody disposed: a Node-API finalizer per tensor, which Node runs
+//     during the garbage collection itself (native/torchkd.h), so that even a synchronous loop that never
+//     yields to the event loop gets its memory back; the tensors' bytes are reported to V8 as external
+//     memory, which makes it collect sooner.
+// Attaching a finalizer costs ~0.4 µs, a third of a small op. So a new tensor created outside any tidy
+// scope first goes to a nursery (an array push); the nursery is flushed when it fills up (1024 tensors or
+// 64 MB made since the last flush) or on the next turn of the event loop, and only tensors still alive
+// then get a finalizer, in one native call that also frees the tensors the GC has collected since the last
+// one. Temporaries disposed right away, and everything created inside tidy, never pay for it.
 import { TorchError } from './errors';
 import { N, type Handle } from './native';
 
-/** What the memory layer needs of a tensor. */
-export interface Owned {
-  id: Handle;
-  kept: boolean;
-}
-
 const NURSERY_SIZE = 1024;
+// The nursery is also flushed once the tensors made since the last flush hold this many bytes: until then
+// they are out of the GC's reach.
+const NURSERY_BYTES = 64 << 20;
+const allocated = new Float64Array(1);
+N.setAllocationCounter(allocated);
 
 let scope: Owned[] | null = null;
 const nursery: Owned[] = [];
 let flushScheduled = false;
-// The held value is the handle: a stale one (tensor disposed meanwhile, slot reused) is a native no-op.
-const registry = new FinalizationRegistry<Handle>((handle) => {
-  N.free(handle);
-});
+
+// Only wrap() (lib/torch/tensor.ts) makes tensors: a second JS owner of a native tensor could free it
+// behind the first one's back.
+const CONSTRUCT = Symbol('torchkd.tensor');
+// Where a tensor keeps its handle: a property under a symbol of this module (not a #private field, which
+// a Proxy of a tensor could not read, and which would need ES2015 of every TypeScript consumer).
+const HANDLE = Symbol('torchkd.handle');
+type Handled = { [HANDLE]: Handle };
+
+/**
+ * The owner of one native tensor handle (the base of Tensor). The handle is read-only: overwriting it
+ * would orphan the native tensor, and copying another tensor's would give that tensor two owners.
+ */
+export class Owned {
+  /** Set by torch.keep: survives enclosing tidy scopes. */
+  kept = false;
+
+  /** @internal Tensors are made by torch functions and ops, not by `new`. */
+  constructor(id: Handle, token: symbol) {
+    if (token !== CONSTRUCT) {
+      throw new TorchError('Tensor(): tensors are made by torch functions (torch.tensor, torch.zeros, ...) and ops, not by new');
+    }
+    (this as unknown as Handled)[HANDLE] = id;
+    track(this);
+  }
+
+  /** Native handle; -1 once disposed. */
+  get id(): Handle {
+    return (this as unknown as Handled)[HANDLE];
+  }
+  set id(_: Handle) {
+    throw new TorchError('Tensor.id is read-only: a tensor keeps its native handle for life (dispose() frees it)');
+  }
+}
+
+function invalidate(t: Owned): void {
+  (t as unknown as Handled)[HANDLE] = -1;
+}
+
+/** The token wrap() passes to the Tensor constructor. */
+export function constructToken(): symbol {
+  return CONSTRUCT;
+}
 
 function flushNursery(): void {
   flushScheduled = false;
-  const handles = new Float64Array(nursery.length);
-  let n = 0;
-  for (let i = 0; i < nursery.length; i++) {
-    const t = nursery[i];
-    if (t.id === -1) continue;
-    registry.register(t, t.id);
-    handles[n++] = t.id;
-  }
+  const n = nursery.length;
+  const handles = new Float64Array(n);
+  for (let i = 0; i < n; i++) handles[i] = nursery[i].id;
+  N.adopt(nursery, handles);
   nursery.length = 0;
-  if (n > 0) N.reportToGc(handles.subarray(0, n));
 }
 
 function adopt(t: Owned): void {
   nursery.push(t);
-  if (nursery.length >= NURSERY_SIZE) flushNursery();
+  if (nursery.length >= NURSERY_SIZE || allocated[0] > NURSERY_BYTES) flushNursery();
   else if (!flushScheduled) {
     flushScheduled = true;
     setImmediate(flushNursery).unref();
@@ -53,7 +87,7 @@ function adopt(t: Owned): void {
 }
 
 /** Called for every new tensor: it belongs to the innermost tidy scope, or to the finalizer net. */
-export function track(t: Owned): void {
+function track(t: Owned): void {
   if (scope !== null) scope.push(t);
   else adopt(t);
 }
@@ -62,7 +96,7 @@ export function track(t: Owned): void {
 export function release(t: Owned): void {
   if (t.id !== -1) {
     N.free(t.id);
-    t.id = -1;
+    invalidate(t);
   }
 }
 
@@ -72,24 +106,31 @@ function isThenable(v: unknown): boolean {
 }
 
 /** Tensors reachable from a tidy result: the value itself, arrays, plain objects, Maps and Sets. */
-function collectOwned(value: unknown, isTensor: (v: unknown) => v is Owned, out: Set<Owned>, seen: Set<object>) {
+function collectOwned(value: unknown, out: Set<Owned>, seen: Set<object>) {
   if (value === null || typeof value !== 'object') return;
-  if (isTensor(value)) {
+  if (value instanceof Owned) {
     out.add(value);
     return;
   }
   if (seen.has(value)) return;
   seen.add(value);
   if (Array.isArray(value)) {
-    for (const v of value) collectOwned(v, isTensor, out, seen);
+    for (const v of value) collectOwned(v, out, seen);
   } else if (value instanceof Map || value instanceof Set) {
-    for (const v of value.values()) collectOwned(v, isTensor, out, seen);
+    for (const v of value.values()) collectOwned(v, out, seen);
   } else {
     const proto = Object.getPrototypeOf(value);
     if (proto === Object.prototype || proto === null) {
-      for (const v of Object.values(value)) collectOwned(v, isTensor, out, seen);
+      for (const v of Object.values(value)) collectOwned(v, out, seen);
     }
   }
+}
+
+/** The tensors in a value: a tensor, or arrays, plain objects, Maps and Sets of them (cycles allowed). */
+export function ownedIn(value: unknown): Set<Owned> {
+  const out = new Set<Owned>();
+  collectOwned(value, out, new Set());
+  return out;
 }
 
 /** Ends a scope: frees its tensors except those returned (moved to the enclosing scope) and kept ones. */
@@ -102,44 +143,42 @@ function closeScope(owned: Owned[], returned: Set<Owned> | null): void {
     else if (returned !== null && returned.has(t)) track(t);
     else {
       handles[n++] = t.id;
-      t.id = -1;
+      invalidate(t);
     }
   }
   if (n > 0) N.freeMany(n === handles.length ? handles : handles.subarray(0, n));
 }
 
-export function makeTidy(isTensor: (v: unknown) => v is Owned) {
-  /**
-   * Runs fn and frees every tensor it created except those it returns (directly or inside arrays, plain
-   * objects, Maps, Sets) and those passed to torch.keep. Scopes nest: returned tensors belong to the
-   * enclosing scope. fn must be synchronous.
-   */
-  return function tidy<T>(fn: () => T): T {
-    if (typeof fn !== 'function') throw new TorchError('tidy(fn): fn must be a function');
-    const outer = scope;
-    const owned: Owned[] = [];
-    scope = owned;
-    let result: T;
-    try {
-      result = fn();
-    } catch (e) {
-      scope = outer;
-      closeScope(owned, null);
-      throw e;
-    }
+/**
+ * Runs fn and frees every tensor it created except those it returns (directly or inside arrays, plain
+ * objects, Maps, Sets) and those passed to torch.keep. Scopes nest: returned tensors belong to the
+ * enclosing scope. fn must be synchronous.
+ */
+export function tidy<T>(fn: () => T): T {
+  if (typeof fn !== 'function') {
+    throw new TorchError('tidy(fn): fn must be a function');
+  }
+  const outer = scope;
+  const owned: Owned[] = [];
+  scope = owned;
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
     scope = outer;
-    if (isThenable(result)) {
-      closeScope(owned, null);
-      throw new TorchError(
-        'tidy(fn): fn returned a Promise. tidy scopes are synchronous: tensors created after an await cannot ' +
-          'be attributed to the scope. Use tidy inside the async function around synchronous parts, or dispose().',
-      );
-    }
-    const returned = new Set<Owned>();
-    collectOwned(result, isTensor, returned, new Set());
-    closeScope(owned, returned);
-    return result;
-  };
+    closeScope(owned, null);
+    throw e;
+  }
+  scope = outer;
+  if (isThenable(result)) {
+    closeScope(owned, null);
+    throw new TorchError(
+      'tidy(fn): fn returned a Promise. tidy scopes are synchronous: tensors created after an await cannot ' +
+        'be attributed to the scope. Use tidy inside the async function around synchronous parts, or dispose().',
+    );
+  }
+  closeScope(owned, ownedIn(result));
+  return result;
 }
 
 /** Exempts a tensor from every enclosing tidy scope (it is then freed by dispose() or the GC). */
@@ -148,7 +187,11 @@ export function keep<T extends Owned>(t: T): T {
   return t;
 }
 
-/** Live tensors and their bytes in this thread, for leak tests. */
+/**
+ * Live tensors and their bytes in this thread, for leak tests. (The bytes of the tensors left to the GC are
+ * reported to V8, which counts them in its collection heuristics; process.memoryUsage().external does not
+ * show such reports, on Node 20 and 22 alike.)
+ */
 export function memory(): { tensors: number; bytes: number } {
   return N.memory();
 }

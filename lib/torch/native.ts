@@ -21,7 +21,8 @@ export interface Native {
   free(h: Handle): boolean;
   freeMany(handles: Float64Array): void;
   isLive(h: Handle): boolean;
-  reportToGc(handles: Float64Array): void;
+  adopt(tensors: readonly object[], handles: Float64Array): void;
+  setAllocationCounter(counter: Float64Array): void;
   memory(): { tensors: number; bytes: number };
   setErrorClass(ctor: new (message: string) => Error): void;
 
@@ -57,10 +58,10 @@ export interface Native {
   setRngState(state: Handle, device: Opt<string>): void;
 
   to(h: Handle, device: Opt<string>, dtype: Opt<number>, nonBlocking: Opt<boolean>, copy: Opt<boolean>): Handle;
-  dataSync(h: Handle): ArrayBuffer;
+  dataSync(h: Handle, buffer: ArrayBuffer): void;
   variableData(h: Handle): Handle;
   setData(h: Handle, other: Handle): void;
-  dataAsync(h: Handle): Promise<ArrayBuffer>;
+  dataAsync(h: Handle, buffer: ArrayBuffer): Promise<void>;
   item(h: Handle): number;
   buildInfo(): NativeBuildInfo;
 

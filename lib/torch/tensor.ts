@@ -1,8 +1,9 @@
 // The Tensor class: a handle into the native slot table plus the object work done in JS.
 import { inspect } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { checkDevice, dtypeName, optDtypeCode, type Device, type DType } from './dtype';
 import { argError, kindOf, TorchError } from './errors';
-import { release, track } from './memory';
+import { constructToken, Owned, release } from './memory';
 import { N, type Handle } from './native';
 
 export type TypedArray =
@@ -76,8 +77,29 @@ export function noOverload(op: string, alternatives: string[], args: unknown[]):
   return argError(op, `no overload takes (${got}); expected ${alternatives.join(' or ')}`);
 }
 
+const TOKEN = constructToken();
+
 export function wrap(h: Handle): Tensor {
-  return new Tensor(h);
+  return new Tensor(h, TOKEN);
+}
+
+/** Bytes per element of what dataSync() hands out (half precision widens to float32). */
+const READ_SIZE: Record<DType, number> = {
+  float32: 4, float16: 4, bfloat16: 4, float64: 8, complex64: 8, complex128: 16, int8: 1, int16: 2, int32: 4,
+  int64: 8, uint8: 1, bool: 1,
+};
+
+/**
+ * A new ArrayBuffer for native code to fill. Allocated here because a failed allocation is a RangeError in
+ * JS (a TorchError below) but a fatal out-of-memory abort of the whole process when made natively.
+ */
+export function newBuffer(op: string, bytes: number): ArrayBuffer {
+  try {
+    return new ArrayBuffer(bytes);
+  } catch (e) {
+    throw new TorchError(`${op}(): cannot allocate ${bytes} bytes for the data (${(e as Error).message})`,
+      { op, code: 'ERR_OUT_OF_MEMORY', cause: e });
+  }
 }
 
 function arrayFor(dtype: DType, buffer: ArrayBuffer): TypedArray {
@@ -111,17 +133,7 @@ function nest(flat: ArrayLike<number | bigint>, shape: number[], complex: boolea
  * A tensor. Created by torch.tensor, torch.zeros, ops... Owns native (CPU or GPU) memory: free it with
  * dispose(), `using`, or torch.tidy; a finalizer frees forgotten ones eventually.
  */
-export class Tensor {
-  /** Native handle; -1 once disposed. */
-  id: Handle;
-  /** Set by torch.keep: survives enclosing tidy scopes. */
-  kept = false;
-
-  /** @internal Tensors are made by torch functions and ops, not by `new`. */
-  constructor(id: Handle) {
-    this.id = id;
-    track(this);
-  }
+export class Tensor extends Owned {
 
   // ------------------------------------------------------------------------------------------- metadata
 
@@ -271,22 +283,35 @@ export class Tensor {
    */
   dataSync(): TypedArray {
     const dtype = this.dtype;
-    return arrayFor(dtype, N.dataSync(this.id));
+    const buffer = newBuffer('Tensor.dataSync', N.numel(this.id) * READ_SIZE[dtype]);
+    N.dataSync(this.id, buffer);
+    return arrayFor(dtype, buffer);
   }
 
   /** dataSync() with the device-to-host copy done off the main thread. */
   async dataAsync(): Promise<TypedArray> {
     const dtype = this.dtype;
-    return arrayFor(dtype, await N.dataAsync(this.id));
+    const buffer = newBuffer('Tensor.dataAsync', N.numel(this.id) * READ_SIZE[dtype]);
+    await N.dataAsync(this.id, buffer);
+    return arrayFor(dtype, buffer);
   }
 
-  /** Nested arrays of numbers (PyTorch's tolist()); int64 as numbers; complex elements as [re, im]. */
+  /**
+   * Nested arrays of numbers (PyTorch's tolist()); int64 as numbers; complex elements as [re, im]. A tensor
+   * whose arrays would not fit in the JS heap is a TorchError (V8 would end the process): use dataSync().
+   */
   toArray(): NestedArray {
     const dtype = this.dtype;
-    return nest(arrayFor(dtype, N.dataSync(this.id)), N.shape(this.id), dtype === 'complex64' || dtype === 'complex128');
+    const n = N.numel(this.id);
+    // A packed array of doubles takes 8 bytes a number; leave V8 half of what it has left.
+    if (n * 16 > getHeapStatistics().total_available_size) {
+      throw new TorchError(`Tensor.toArray(): ${n} elements do not fit in the JS heap as arrays of numbers; use dataSync()`,
+        { op: 'Tensor.toArray', code: 'ERR_OUT_OF_MEMORY' });
+    }
+    return nest(this.dataSync(), N.shape(this.id), dtype === 'complex64' || dtype === 'complex128');
   }
 
-  toString(): string {
+  override toString(): string {
     if (this.id === -1) return 'Tensor(disposed)';
     const shape = this.shape;
     const head = `Tensor(shape=[${shape.join(', ')}], dtype=${this.dtype}, device=${this.device}` +

@@ -1,11 +1,13 @@
 // Training checkpoints: one safetensors file (written atomically: temporary file + rename) holding the
 // modules' state_dicts, the optimizer's state tensors and the RNG states, with everything else (optimizer
-// hyperparameters, scheduler, grad scaler, trainer position) as JSON in the file's metadata.
+// hyperparameters, scheduler, grad scaler, trainer position) as JSON in the file's metadata. A write that
+// was killed midway leaves its temporary file (up to the checkpoint's size): the next save or load of the
+// same path removes it.
 import type * as nn from '../nn';
 import * as torch from '../torch';
-import { TorchError } from '../torch/errors';
+import { formatValue, TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
-import { loadSafetensors, saveSafetensors } from '../io';
+import { checkPath, loadSafetensors, removeStaleTemps, saveSafetensors } from '../io';
 import type { Optimizer, OptimizerStateDict } from '../optim/optimizer';
 import type { SchedulerStateDict } from '../optim/lrScheduler';
 
@@ -21,10 +23,20 @@ export interface CheckpointParts {
   cudaDevice?: number;
 }
 
+function checkParts(op: string, path: unknown, parts: unknown): void {
+  checkPath(op, path);
+  const p = parts as CheckpointParts | null;
+  if (p === null || typeof p !== 'object' || p.modules === null || typeof p.modules !== 'object') {
+    throw new TorchError(`${op}(): parts must be { modules: { prefix: nn.Module, ... }, optimizer?, scheduler?, scaler? }, got ${formatValue(parts)}`);
+  }
+}
+
 type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
 
 /** Writes a checkpoint; `state` is the caller's JSON (trainer position, metrics). */
 export function saveCheckpoint(path: string, parts: CheckpointParts, state: JsonValue): void {
+  checkParts('saveCheckpoint', path, parts);
+  removeStaleTemps(path);
   const tensors: Record<string, Tensor> = {};
   const owned: Tensor[] = [];
   try {
@@ -71,9 +83,11 @@ export function saveCheckpoint(path: string, parts: CheckpointParts, state: Json
 
 /** Restores a checkpoint into the parts (modules, optimizer, scheduler, scaler, RNG) and returns its state. */
 export function loadCheckpoint(path: string, parts: CheckpointParts): JsonValue {
+  checkParts('loadCheckpoint', path, parts);
+  removeStaleTemps(path);
   const { tensors, metadata } = loadSafetensors(path);
   try {
-    if (metadata.format !== FORMAT) throw new TorchError(`loadCheckpoint(): ${path} is not a torchkd checkpoint (format ${JSON.stringify(metadata.format ?? null)})`);
+    if (metadata.format !== FORMAT) throw new TorchError(`loadCheckpoint(): ${path} is not a torchkd checkpoint (format ${formatValue(metadata.format ?? null)})`);
     for (const [prefix, m] of Object.entries(parts.modules)) {
       const sd: Record<string, Tensor> = {};
       for (const [k, t] of Object.entries(tensors)) if (k.startsWith(`${prefix}.`)) sd[k.slice(prefix.length + 1)] = t;
