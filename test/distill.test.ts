@@ -219,7 +219,9 @@ out = dict(nlh=mag.mean().item(), bchw=torch.fft.fft(b, dim=1).abs().mean().item
            binned=dict(intensity=mag[..., :3].mean().item(), profile=mag[..., :3].reshape(-1, 3).mean(0).tolist()))`,
     { nlh: nlh.toArray(), bchw: bchw.toArray() });
     expectClose(ours, ref, 1e-12, 1e-14);
-    expect(() => distill.spectralIntensity(bchw)).toThrow(/layout NLH expects a 3-D tensor/);
+    expect(() => distill.spectralIntensity(bchw, { layout: 'NLH' })).toThrow(/layout NLH expects a 3-D tensor/);
+    // Without a layout, the rank decides: 4-D features are BCHW.
+    expect(distill.spectralIntensity(bchw).intensity).toBe(ours.bchw);
   });
 
   it('profiles layers and selects top, edge runs (the U shape) and thresholded layers', () => {
