@@ -531,6 +531,12 @@ out = dict(textbrewer=textbrewer, tinybert=tinybert, soft=soft)`, inputs);
     expectClose(ce.grad, kl.grad, 1e-12, 1e-14);
     expect(ce.value).toBeGreaterThan(kl.value);
     expect(() => distill.kdLoss(s, t, { divergence: 'js' as never })).toThrow(/unknown divergence/);
+    // The KD term with several teachers: the multi-teacher loss, without the T² on request.
+    const t2 = t.flip([1]);
+    const ctx = { student: { logits: s, features: {} }, teachers: [{ logits: t, features: {} }, { logits: t2, features: {} }] } as never;
+    expect(distill.terms.kd({ temperature: 3, squareTemperature: false }).compute(ctx).item())
+      .toBeCloseTo(distill.multiTeacherKdLoss(s, [t, t2], { temperature: 3 }).item() / 9, 14);
+    expect(() => distill.terms.kd({ divergence: 'crossEntropy' }).compute(ctx)).toThrow(/takes a single teacher/);
   });
 
   it("hintonLoss's reduction and weights: TAKD's KLDivLoss() mean, torchdistill's α on the cross entropy, per-sample values", () => {

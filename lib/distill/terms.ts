@@ -141,8 +141,10 @@ export function kd(options: KdTermOptions = {}): LossTerm {
       if (teachers.length === 0) throw new TorchError(`${name}: the KD term needs a teacher`);
       if (teachers.length === 1) return kdLoss(ctx.student.logits, teachers[0], { temperature, reduction, squareTemperature, divergence });
       if (divergence !== 'kl') throw new TorchError(`${name}: divergence '${divergence}' takes a single teacher`);
-      const loss = multiTeacherKdLoss(ctx.student.logits, teachers, { temperature, mode, weights: teacherWeights, reduction });
-      return squareTemperature ? loss : torch.tidy(() => loss.div(temperature * temperature));
+      return torch.tidy(() => {
+        const loss = multiTeacherKdLoss(ctx.student.logits, teachers, { temperature, mode, weights: teacherWeights, reduction });
+        return squareTemperature ? loss : loss.div(temperature * temperature);
+      });
     },
   };
 }
