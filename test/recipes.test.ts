@@ -570,6 +570,10 @@ describe('recipes', () => {
       torch.dispose(losses);
       d.dispose();
     }
+    expect(() => new distill.Distiller({ student, teachers: [teacher], terms: [distill.terms.kd()], intra: { reduction: 'batchmean' as never } }))
+      .toThrow(/intra.reduction must be 'mean' or 'sum'/);
+    expect(() => new distill.Distiller({ student, teachers: [teacher], terms: [distill.terms.kd()], bss: { epochConvention: 'zero' as never } }))
+      .toThrow(/unknown epochConvention/);
     torch.dispose([x, y]);
   });
 });
