@@ -728,6 +728,22 @@ napi_value Randperm(Ctx& c) {
   return c.ret(finish(c, at::randperm(c.int64(0), optGenerator(c, 4), o), 3));
 }
 
+// Intra-op and inter-op thread pools (torch.set_num_threads / set_num_interop_threads and the getters).
+napi_value SetNumThreads(Ctx& c) {
+  int64_t n = c.int64(0);
+  if (n <= 0) throw ArgError("set_num_threads expects a positive integer");
+  at::set_num_threads(static_cast<int>(n));
+  return c.undefined();
+}
+napi_value GetNumThreads(Ctx& c) { return c.ret(static_cast<double>(at::get_num_threads())); }
+napi_value SetNumInteropThreads(Ctx& c) {
+  int64_t n = c.int64(0);
+  if (n <= 0) throw ArgError("set_num_interop_threads expects a positive integer");
+  at::set_num_interop_threads(static_cast<int>(n));
+  return c.undefined();
+}
+napi_value GetNumInteropThreads(Ctx& c) { return c.ret(static_cast<double>(at::get_num_interop_threads())); }
+
 // manualSeed(seed): a number or a BigInt, as generatorManualSeed.
 napi_value ManualSeed(Ctx& c) {
   at::manual_seed(int64Bits(c, 0, true));
@@ -903,6 +919,10 @@ void registerCore(Registrar& r) {
   r.def("generatorSetState", Entry<GeneratorSetState>, {"generator", "newState"}, "Generator.setState");
   r.def("generatorDevice", Entry<GeneratorDevice>, {"generator"}, "Generator.device");
   r.def("manualSeed", Entry<ManualSeed>, {"seed"});
+  r.def("setNumThreads", Entry<SetNumThreads>, {"int"});
+  r.def("getNumThreads", Entry<GetNumThreads>);
+  r.def("setNumInteropThreads", Entry<SetNumInteropThreads>, {"int"});
+  r.def("getNumInteropThreads", Entry<GetNumInteropThreads>);
   r.def("getRngState", Entry<GetRngState>, {"device"});
   r.def("setRngState", Entry<SetRngState>, {"newState", "device"});
   r.def("to", Entry<To>, {"self", "device", "dtype", "nonBlocking", "copy"});

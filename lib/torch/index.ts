@@ -27,7 +27,9 @@ export * as amp from './amp';
 export * as cuda from './cuda';
 export * as autograd from './autograd';
 export { __version__ } from './version';
-export { noGrad, enableGrad, inferenceMode, isGradEnabled, setGradEnabled } from './autograd';
+export { noGrad, enableGrad, inferenceMode, isGradEnabled, setGradEnabled, type GradModeScope } from './autograd';
+/** torch.save(obj, path) and torch.load(path): io.save / io.load (torch.save's zip format, restricted unpickler). */
+export { save, load } from '../io';
 
 /**
  * Runs fn and frees every tensor it created except the ones it returns (and those passed to keep).
@@ -57,6 +59,23 @@ export function dispose(value: unknown): void {
 export function manualSeed(seed: number | bigint): void {
   if (typeof seed !== 'bigint' && !Number.isSafeInteger(seed)) throw new TorchError(`manualSeed(): seed must be an integer (a safe integer or a BigInt), got ${seed}`);
   N.manualSeed(seed);
+}
+
+/** The number of threads of libtorch's intra-op pool (process-wide, as torch.set_num_threads). */
+export function setNumThreads(n: number): void {
+  N.setNumThreads(n);
+}
+/** The threads of the intra-op pool (torch.get_num_threads). */
+export function getNumThreads(): number {
+  return N.getNumThreads();
+}
+/** The threads of the inter-op pool; only before any inter-op work, once (torch.set_num_interop_threads). */
+export function setNumInteropThreads(n: number): void {
+  N.setNumInteropThreads(n);
+}
+/** The threads of the inter-op pool (torch.get_num_interop_threads). */
+export function getNumInteropThreads(): number {
+  return N.getNumInteropThreads();
 }
 
 /** Reseeds the default CPU generator from a non-deterministic source and returns the seed (torch.seed). */

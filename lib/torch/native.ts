@@ -55,6 +55,10 @@ export interface Native {
     requiresGrad: Opt<boolean>, generator?: Opt<GeneratorHandle>): Handle;
   randperm(n: number, dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>, generator?: Opt<GeneratorHandle>): Handle;
   manualSeed(seed: number | bigint): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  setNumInteropThreads(n: number): void;
+  getNumInteropThreads(): number;
   generatorNew(device: Opt<string>): GeneratorHandle;
   generatorDefault(device: Opt<string>): GeneratorHandle;
   generatorManualSeed(g: GeneratorHandle, seed: number | bigint): void;
