@@ -2,7 +2,8 @@
 // Sequential's typed call and positions, the layer and loss options, and what the published types need.
 // tsc compiles a strict consumer; `// @ts-expect-error` lines must fail to compile, the others must pass.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -115,5 +116,30 @@ describe('public types', () => {
     expect(usesNode).toBe(true);
     expect(pkg.dependencies['@types/node']).toBeDefined();
     expect(pkg.devDependencies['@types/node']).toBeUndefined();
+  });
+});
+
+describe('as a dependency', () => {
+  it('without a built addon (npm install --ignore-scripts), the error says npm rebuild torchkd', () => {
+    const project = mkdtempSync(join(tmpdir(), 'torchkd-consumer-'));
+    try {
+      const pkg = join(project, 'node_modules', 'torchkd');
+      mkdirSync(join(pkg, 'dist', 'torch'), { recursive: true });
+      writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'torchkd', main: 'dist/torch/native.js' }));
+      cpSync(join(root, 'dist', 'torch', 'native.js'), join(pkg, 'dist', 'torch', 'native.js'));
+      symlinkSync(join(root, 'node_modules', 'bindings'), join(project, 'node_modules', 'bindings'));
+      symlinkSync(join(root, 'node_modules', 'file-uri-to-path'), join(project, 'node_modules', 'file-uri-to-path'));
+      let message = '';
+      try {
+        execFileSync(process.execPath, ['-e', 'require("torchkd")'], { cwd: project, encoding: 'utf8', stdio: 'pipe' });
+      } catch (e) {
+        message = String((e as { stderr?: string }).stderr);
+      }
+      expect(message).toMatch(/the native addon could not be loaded/);
+      expect(message).toMatch(/npm rebuild torchkd/);
+      expect(message).not.toMatch(/npm run build/);
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
   });
 });

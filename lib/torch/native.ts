@@ -92,9 +92,14 @@ function load(): Native {
     return bindings({ bindings: 'torchkd', module_root: bindings.getRoot(__dirname) }) as Native;
   } catch (e) {
     const reason = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    // Installed as a dependency (e.g. with --ignore-scripts, or before libtorch was there): npm rebuilds it;
+    // in a checkout of torchkd itself, the build script does.
+    const installed = /[\\/]node_modules[\\/]/.test(__dirname);
     throw new Error(
       `torchkd: the native addon could not be loaded (${reason}).\n` +
-        'Build it with `npm run build` (it needs libtorch: see `npx torchkd doctor` and the README).',
+        (installed
+          ? 'Build it with `npm rebuild torchkd` (its install script builds the addon; it needs libtorch: see the README).'
+          : 'Build it with `npm run build` (it needs libtorch: see `npx torchkd doctor` and the README).'),
     );
   }
 }
