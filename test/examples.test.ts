@@ -1,6 +1,8 @@
 // The porting examples: each TypeScript port, run reduced, prints the same numbers as its Python original run
 // by Python PyTorch on the same libtorch, data and data order (losses to 1e-6).
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { torchPython } from '../scripts/python.mjs';
@@ -41,4 +43,19 @@ describe('porting examples against their Python originals', () => {
     expect(lines.filter((l) => l.startsWith('Epoch'))).toHaveLength(4);
     compare(lines, python);
   }, 300_000);
+
+  it('examples/takd: a teacher -> assistant -> student chain of ResNets, checkpoints through torch.save / torch.load', async () => {
+    const { main } = await import('../examples/takd/takd');
+    const dir = mkdtempSync(join(tmpdir(), 'torchkd-takd-'));
+    try {
+      const reduced = ['--train-samples', '96', '--test-samples', '64', '--epochs', '2', '--batch-size', '32'];
+      const lines: string[] = [];
+      main([...reduced, '--out-dir', join(dir, 'ts')], (l) => lines.push(l));
+      const python = runPython(join(root, 'examples', 'takd', 'takd.py'), [...reduced, '--out-dir', join(dir, 'py')]);
+      expect(lines.filter((l) => / loss /.test(l))).toHaveLength(6);
+      compare(lines, python);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
 });
