@@ -85,6 +85,7 @@ const groups: number[] = sd.param_groups[0].params;
 const st: Map<number, Record<string, Tensor | number | null>> = sd.state;
 opt.loadStateDict(sd);
 const loaded = torch.load('ckpt.pt');
+torch.save({ model_state_dict: seq.stateDict(), optimizer_state_dict: opt.stateDict(), epoch: 3, loss: 0.5 }, 'ckpt.pt');
 {
   using _ = torch.noGrad();
 }
@@ -105,6 +106,19 @@ describe('public types', () => {
       diagnostics = String((e as { stdout?: string }).stdout ?? e);
     }
     // An unused @ts-expect-error (misuse that compiles) is a diagnostic too.
+    expect(diagnostics).toBe('');
+  });
+
+  it('the examples compile against the published types (importing torchkd by name)', () => {
+    let diagnostics = '';
+    try {
+      execFileSync(join(root, 'node_modules', '.bin', 'tsc'),
+        ['--strict', '--noEmit', '--target', 'ES2022', '--module', 'node16', '--moduleResolution', 'node16', '--lib', 'ES2022,ESNext.Disposable',
+          '--types', 'node', join(root, 'examples', 'kd-tutorial', 'kd-tutorial.ts'), join(root, 'examples', 'takd', 'takd.ts')],
+        { cwd: root, encoding: 'utf8' });
+    } catch (e) {
+      diagnostics = String((e as { stdout?: string }).stdout ?? e);
+    }
     expect(diagnostics).toBe('');
   });
 

@@ -42,13 +42,19 @@ export type ParamGroupSpec<O> = { params: Iterable<Tensor> } & Partial<O>;
 /** Parameters: tensors, or parameter groups with per-group options. */
 export type Params<O> = Iterable<Tensor> | ParamGroupSpec<O>[];
 
-/** PyTorch's optimizer state_dict (see the top of lib/optim/optimizer.ts). */
-export interface OptimizerStateDict {
+/** A hyperparameter in a state dict's param_groups (Python's None for foreach, fused...). */
+export type GroupValue = number | boolean | string | null | number[];
+
+/**
+ * PyTorch's optimizer state_dict (see the top of lib/optim/optimizer.ts). A type alias, so that it is a
+ * torch.save-able value.
+ */
+export type OptimizerStateDict = {
   /** Per-parameter state by parameter index, PyTorch's key names (step, exp_avg, momentum_buffer...). */
   state: Map<number, Record<string, Tensor | number | null>>;
   /** The groups' hyperparameters (PyTorch's names) and their parameters' indices. */
-  param_groups: (Record<string, unknown> & { params: number[] })[];
-}
+  param_groups: (Record<string, GroupValue> & { params: number[] })[];
+};
 
 /** The camelCase layout of torchkd before 0.2, still accepted by loadStateDict. */
 export interface LegacyOptimizerStateDict {
@@ -184,9 +190,9 @@ export abstract class Optimizer<D extends object = object> {
         if (!index.has(p)) index.set(p, index.size);
         ids.push(index.get(p) as number);
       }
-      const packed: Record<string, unknown> = {};
+      const packed: Record<string, GroupValue> = {};
       for (const [k, v] of Object.entries(g)) {
-        if (k !== 'params' && v !== undefined) packed[snake(k)] = Array.isArray(v) ? [...v] : v;
+        if (k !== 'params' && v !== undefined) packed[snake(k)] = Array.isArray(v) ? [...v] : v as GroupValue;
       }
       param_groups.push({ ...packed, params: ids });
     }
