@@ -273,6 +273,8 @@ describe('layer options', () => {
     expect([bn.eps, bn.momentum, bn.weight]).toEqual([1e-3, 0.2, null]);
     expect(new nn.LayerNorm(8, { bias: false }).bias).toBeNull();
     expect(new nn.Flatten(0).startDim).toBe(0);
+    expect(() => new nn.MultiheadAttention(8, 2, { kdim: 4 } as never)).toThrow(/nn.MultiheadAttention\(\): unknown option 'kdim'/);
+    expect(() => new nn.TransformerEncoderLayer(8, 2, { dimFeedForward: 16 } as never)).toThrow(/did you mean 'dimFeedforward'/);
     lin.dispose();
     conv.dispose();
   });

@@ -87,6 +87,9 @@ class SequentialModule<M extends Module[] = Module[]> extends ModuleList {
   }
 }
 
+// PyTorch's class name in errors, toString() and constructor.name.
+Object.defineProperty(SequentialModule, 'name', { value: 'Sequential' });
+
 export type Sequential<M extends Module[] = Module[]> = SequentialModule<M> & Positions<M>;
 export const Sequential = SequentialModule as {
   new <M extends Module[]>(...modules: M): Sequential<M>;

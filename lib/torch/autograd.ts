@@ -268,16 +268,17 @@ const gradModeEnter = (mode: boolean) => () => {
 export function noGrad(): GradModeScope;
 export function noGrad<T>(fn: () => T): T;
 export function noGrad<T>(fn?: () => T): T | GradModeScope {
-  if (fn === undefined) return modeScope(gradModeEnter(false));
-  return withGradMode(false, fn, 'noGrad');
+  // noGrad() is the scope; noGrad(undefined) is a missing callback, an error as any other non-function.
+  if (arguments.length === 0) return modeScope(gradModeEnter(false));
+  return withGradMode(false, fn as () => T, 'noGrad');
 }
 
 /** Graph recording on, e.g. inside noGrad: `enableGrad(fn)`, or `using _ = enableGrad()` for a block. */
 export function enableGrad(): GradModeScope;
 export function enableGrad<T>(fn: () => T): T;
 export function enableGrad<T>(fn?: () => T): T | GradModeScope {
-  if (fn === undefined) return modeScope(gradModeEnter(true));
-  return withGradMode(true, fn, 'enableGrad');
+  if (arguments.length === 0) return modeScope(gradModeEnter(true));
+  return withGradMode(true, fn as () => T, 'enableGrad');
 }
 
 /**
@@ -294,7 +295,7 @@ export function inferenceMode<T>(modeOrFn?: boolean | (() => T), maybeFn?: () =>
     N.enterInferenceMode(mode);
     return () => N.exitInferenceMode();
   };
-  if (fn === undefined && (modeOrFn === undefined || typeof modeOrFn === 'boolean')) return modeScope(enter);
+  if (arguments.length === 0 || (arguments.length === 1 && typeof modeOrFn === 'boolean')) return modeScope(enter);
   return inMode('inferenceMode', fn, enter);
 }
 
