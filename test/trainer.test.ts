@@ -244,7 +244,7 @@ describe('Trainer', () => {
     expect(keys).toContain('student.body.0.weight');
     expect(keys).toContain('term.hidden.proj0.weight');
     expect(keys).toContain('rng.cpu');
-    expect(keys.some((k) => k.startsWith('optimizer.') && k.endsWith('.momentumBuffer'))).toBe(true);
+    expect(keys.some((k) => k.startsWith('optimizer.') && k.endsWith('.momentum_buffer'))).toBe(true);
     const state = JSON.parse(best.metadata.state) as { step: number; best: { step: number } };
     expect(state.step).toBe(state.best.step);
     expect(JSON.parse(best.metadata.scheduler)).toMatchObject({ lastEpoch: state.step });
