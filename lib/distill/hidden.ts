@@ -85,7 +85,7 @@ export function hiddenStateLoss(studentHidden: Tensor[], teacherHidden: Tensor[]
 }
 
 export interface AttentionLossOptions {
-  /** [B, L]: 1 (or true) where the token is real; pairs touching padding are excluded. */
+  /** `[B, L]`: 1 (or true) where the token is real; pairs touching padding are excluded. */
   mask?: Tensor;
   /** 'mse' (default) between the maps, or 'kl': KL(t ‖ s) over keys per query (maps hold probabilities). */
   mode?: 'mse' | 'kl';
