@@ -68,8 +68,10 @@ function typeErrors(blocks: DocBlock[]): { checked: number; errors: string[] } {
     moduleResolution: ts.ModuleResolutionKind.NodeNext, lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts'], types: ['node'],
   };
   const host = ts.createCompilerHost(options);
-  const { fileExists, readFile, getSourceFile } = host;
+  const { fileExists, readFile, getSourceFile, directoryExists } = host;
+  const dirs = new Set([...files.keys()].map((f) => join(f, '..')));
   host.fileExists = (f) => files.has(f) || fileExists.call(host, f);
+  host.directoryExists = (d) => dirs.has(d) || (directoryExists ? directoryExists.call(host, d) : true);
   host.readFile = (f) => files.get(f)?.text ?? readFile.call(host, f);
   host.getSourceFile = (f, lang, ...rest) => {
     const virtual = files.get(f);
