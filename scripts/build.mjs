@@ -50,15 +50,18 @@ function buildNative() {
   }
   log(`building native addon against libtorch ${libtorch.version} from ${libtorch.source} (${libtorch.cmakePrefix})${bundle ? ', with its libraries bundled next to it' : ''}`);
   const jobs = String(Math.max(1, Math.min(4, cpuCount())));
-  run(tool('cmake-js', 'bin/cmake-js'), [
-    sameLibtorch ? 'build' : 'rebuild',
+  const cmakeArgs = [
     '--parallel', jobs,
     `--CDCMAKE_PREFIX_PATH=${libtorch.cmakePrefix}`,
     `--CDTORCHKD_LIBTORCH_LIBDIR=${libtorch.libDir}`,
     ...Object.entries(libtorch.cmakeDefines).map(([k, v]) => `--CD${k}=${v}`),
     `--CDTORCHKD_BUNDLE_LIBTORCH=${bundle ? 'ON' : 'OFF'}`,
     ...(quiet ? ['--log-level', 'error'] : []),
-  ]);
+  ];
+  // `build` does not configure an existing build folder again: a changed bundling needs `configure` first
+  // (then only the link step runs).
+  if (sameLibtorch && (recorded.bundled ?? false) !== bundle) run(tool('cmake-js', 'bin/cmake-js'), ['configure', ...cmakeArgs]);
+  run(tool('cmake-js', 'bin/cmake-js'), [sameLibtorch ? 'build' : 'rebuild', ...cmakeArgs]);
   // Libraries an earlier --bundle-libtorch build put next to the addon are not its any more.
   if (!bundle && recorded?.bundled) {
     for (const f of readdirSync(dirname(addon))) if (/^lib.*\.so/.test(f)) rmSync(join(dirname(addon), f));
