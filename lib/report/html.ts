@@ -100,7 +100,11 @@ function checkReport(op: string, data: unknown): asserts data is ReportData {
       const { title, caption, table } = t as Record<string, unknown>;
       if (typeof title !== 'string' || title.trim() === '') argError(op, `tables[${i}].title must be a non-empty string, got ${kindOf(title)}`);
       if (caption !== undefined && typeof caption !== 'string') argError(op, `tables[${i}].caption must be a string, got ${kindOf(caption)}`);
-      checkTable(`${op}: tables[${i}]`, table);
+      try {
+        checkTable(op, table);
+      } catch (e) {
+        throw new TorchError((e as Error).message.replace(`${op}(): `, `${op}(): tables[${i}].`));
+      }
     });
   }
   if (d.confusion !== undefined) checkConfusion(op, d.confusion);
