@@ -9,7 +9,7 @@
 //      noise (paired t-test: runs with the same seed share initial weights and data order), print a table and
 //      write metrics.json and report.html (spectral profiles of the teacher and each student, learning curves,
 //      confusion matrices of the teacher and students, the comparisons).
-import { mkdirSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as nn from './nn';
@@ -248,6 +248,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const teacher = new FashionCnn(TEACHER_BLOCKS).to(device);
   const recipe = `${TEACHER_BLOCKS.map(([c, p]) => `${c}${p ? 'p' : ''}`).join('-')}-n${teacherSamples}-e${teacherEpochs}-s${seed}-wd${TEACHER_RECIPE.weightDecay}-aug`;
   const teacherFile = join(cacheDir, `fashion-teacher-${recipe}.safetensors`);
+  const teacherRunDir = join(cacheDir, `fashion-teacher-${recipe}-training`);
   let teacherSeconds = 0;
   // Held-out samples for model selection: the last 5000 of the train split (never used by the students).
   const holdout = { x: own(trainAll.x.narrow(0, 55000, 5000)), y: own(trainAll.y.narrow(0, 55000, 5000)) };
@@ -269,12 +270,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       optimizer: (p) => new optim.AdamW(p, { lr: TEACHER_RECIPE.lr, weightDecay: TEACHER_RECIPE.weightDecay }),
       scheduler: (o, total) => new optim.lrScheduler.OneCycleLR(o, TEACHER_RECIPE.lr, { totalSteps: total }),
       augment: data.compose([data.randomCrop({ size: 28, padding: TEACHER_RECIPE.crop }), data.randomHorizontalFlip()]),
-      outDir: join(outDir, 'teacher'), restoreBest: true,
+      // Checkpointed every epoch next to the cache, so an interrupted first run continues where it stopped.
+      outDir: teacherRunDir, resume: true, restoreBest: true,
     });
-    teacherSeconds = result.seconds;
+    teacherSeconds = result.seconds; // after a resume: the seconds since it
     const weights = teacher.stateDict();
     io.saveSafetensors(teacherFile, weights, { metadata: { trainSeconds: String(teacherSeconds), recipe: `torchkd demo teacher ${recipe}` } });
     torch.dispose(weights);
+    rmSync(teacherRunDir, { recursive: true, force: true });
   }
   teacher.eval();
   const teacherAccuracy = evaluate(teacher, testLoader, { device }).accuracy;
