@@ -108,7 +108,7 @@ export function hiddenStateLoss(studentHidden: Tensor[], teacherHidden: Tensor[]
 }
 
 export interface AttentionLossOptions {
-  /** [B, L]: 1 (or true) where the token is real; pairs touching padding are excluded. */
+  /** `[B, L]`: 1 (or true) where the token is real; pairs touching padding are excluded. */
   mask?: Tensor;
   /**
    * What the maps hold and how they are compared:

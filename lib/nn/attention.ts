@@ -22,7 +22,7 @@ export interface MultiheadAttentionOptions extends FactoryOptions {
 }
 
 export interface MultiheadAttentionForwardOptions {
-  /** [N, S]: true (bool) or an additive float marks keys to ignore. */
+  /** `[N, S]`: true (bool) or an additive float marks keys to ignore. */
   keyPaddingMask?: Tensor | null;
   /** Return the attention weights (default true, as PyTorch). */
   needWeights?: boolean;
@@ -184,7 +184,7 @@ export interface TransformerEncoderLayerOptions extends FactoryOptions {
 export interface EncoderMaskOptions {
   /** Attention mask [S, S] or [N·H, S, S] (bool true = blocked, or additive float). */
   srcMask?: Tensor | null;
-  /** [N, S]: true = padding. */
+  /** `[N, S]`: true = padding. */
   srcKeyPaddingMask?: Tensor | null;
 }
 
