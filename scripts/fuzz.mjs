@@ -53,7 +53,7 @@ const chance = (r, p) => r() < p;
 /** Thrown by the hostile getters and callbacks: seeing it come back is fine. */
 class Sentinel extends Error {}
 
-function child(kind, seed, start, end, replay) {
+async function child(kind, seed, start, end, replay) {
   const require = createRequire(import.meta.url);
   const pkg = require(join(root, 'dist', 'index.js'));
   const { N } = require(join(root, 'dist', 'torch', 'native.js'));
@@ -61,10 +61,11 @@ function child(kind, seed, start, end, replay) {
   // A function that would end the process ends only its call.
   process.exit = () => { throw new Sentinel('process.exit'); };
   const report = { kind, calls: 0, torchErrors: 0, ok: 0, findings: [] };
+  let current = start;
   const progress = (k) => writeSync(1, `@${k}\n`);
   const finding = (type, target, detail) => {
     if (report.findings.filter((f) => f.target === target && f.type === type).length < 3) {
-      report.findings.push({ type, target, detail: String(detail).slice(0, 300) });
+      report.findings.push({ type, target, detail: `(replay: --replay ${kind} ${seed} ${current}) ${String(detail).slice(0, 300)}` });
     }
   };
   process.on('unhandledRejection', (e) => {
@@ -73,6 +74,7 @@ function child(kind, seed, start, end, replay) {
   const items = kind === 'calls' ? callTargets(pkg, N) : fileTargets(pkg);
   for (let k = start; k < end; k++) {
     progress(k);
+    current = k;
     const r = rng(seed, k);
     const item = items[k % items.length];
     if (replay) writeSync(1, `${kind} ${k}: ${item.name}\n`);
@@ -98,7 +100,12 @@ function child(kind, seed, start, end, replay) {
       if (replay) writeSync(1, '  -> returned\n');
     }
     restoreGlobals(N);
-    if (torch.memory().tensors > before && settle(torch) > before) finding('leak', item.name, `${torch.memory().tensors - before} tensor(s) left`);
+    if (torch.memory().tensors > before && settle(torch) > before) {
+      // Pending work of the event loop (a warning's Error, whose stack holds its frames' receivers until
+      // it is emitted on the next tick) may still hold the tensors' owners: a turn of the loop, then again.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (settle(torch) > before) finding('leak', item.name, `${torch.memory().tensors - before} tensor(s) left`);
+    }
   }
   writeSync(1, `#${JSON.stringify(report)}\n`);
 }
@@ -497,8 +504,8 @@ function fileTargets(pkg) {
     { name: 'models.readArch', ext: 'arch', write: (p) => { mkdirSync(p, { recursive: true }); writeFileSync(join(p, 'arch.json'), JSON.stringify({ name: 'mlp', inFeatures: 4, hidden: [3], classes: 2 })); }, load: (p) => models.readArch(p), dir: 'arch.json' },
     {
       name: 'data.Vocab.load', ext: 'vocab',
-      write: (p) => { const t = new data.Tokenizer(); const v = data.Vocab.build?.(['a b', 'c'].map((s) => t.tokenize?.(s) ?? s.split(' ')), {}) ?? null; if (v?.save) v.save(p); else writeFileSync(p, JSON.stringify({ tokens: ['<pad>', '<unk>', 'a', 'b'] })); },
-      load: (p) => data.Vocab.load?.(p),
+      write: (p) => data.Vocab.build(['a b', 'c a'], { bigrams: true }).save(p),
+      load: (p) => data.Vocab.load(p),
     },
   ];
   // TorchScript seeds can only be written by PyTorch.
@@ -508,7 +515,10 @@ function fileTargets(pkg) {
       name: 'io.loadTorchScript', ext: 'ts.pt',
       write: (p) => {
         const code = 'import torch,sys\nclass M(torch.nn.Module):\n  def __init__(self):\n    super().__init__(); self.l = torch.nn.Linear(3, 2)\n  def forward(self, x):\n    return {"y": torch.relu(self.l(x))}\ntorch.jit.script(M()).save(sys.argv[1])\n';
-        const r = spawnSync(python, ['-c', code, p], { encoding: 'utf8' });
+        // TorchScript compiles from source, so the module is a file (not `python -c`).
+        const script = `${p}.py`;
+        writeFileSync(script, code);
+        const r = spawnSync(python, [script, p], { encoding: 'utf8' });
         if (r.status !== 0) throw new Error(`python could not write the TorchScript seed: ${r.stderr}`);
       },
       load: (p) => {
@@ -686,10 +696,10 @@ async function parent(o) {
 const o = parseArgs(process.argv.slice(2));
 if (o.child) {
   const [kind, seed, start, end] = o.child;
-  child(kind, Number(seed), Number(start), Number(end), false);
+  await child(kind, Number(seed), Number(start), Number(end), false);
 } else if (o.replay) {
   const [kind, seed, k] = o.replay;
-  child(kind, Number(seed), Number(k), Number(k) + 1, true);
+  await child(kind, Number(seed), Number(k), Number(k) + 1, true);
 } else {
   process.exitCode = await parent(o);
 }

@@ -1,5 +1,5 @@
 // Datasets: the Dataset interface, TensorDataset, Subset and randomSplit.
-import { TorchError } from '../torch/errors';
+import { formatValue, TorchError } from '../torch/errors';
 import { tensor } from '../torch/creation';
 import { isTensor, type Tensor } from '../torch/tensor';
 import { Generator } from './random';
@@ -141,17 +141,24 @@ export interface RandomSplitOptions {
  * handed out one by one from the first subset, as PyTorch does).
  */
 export function randomSplit<T>(dataset: Dataset<T>, lengths: readonly number[], options: RandomSplitOptions = {}): Subset<T>[] {
-  const n = dataset.length;
+  const n = (dataset as Partial<Dataset<T>> | null)?.length as number;
+  if (!Number.isSafeInteger(n) || n < 0) throw new TorchError(`randomSplit(): dataset must be a Dataset (with a length), got ${formatValue(dataset)}`);
+  // Checked element by element: a sparse array of 2^32 - 1 holes fails at its first one.
+  if (!Array.isArray(lengths)) throw new TorchError(`randomSplit(): lengths must be an array of numbers, got ${formatValue(lengths)}`);
+  for (let i = 0; i < lengths.length; i++) {
+    if (typeof lengths[i] !== 'number' || !(lengths[i] >= 0) || !Number.isFinite(lengths[i])) {
+      throw new TorchError(`randomSplit(): lengths must be non-negative numbers, got ${formatValue(lengths)}`);
+    }
+  }
   let counts: number[];
   const sum = lengths.reduce((a, b) => a + b, 0);
-  if (lengths.some((x) => !(x >= 0))) throw new TorchError(`randomSplit(): lengths must be non-negative, got [${lengths.join(', ')}]`);
   if (Math.abs(sum - 1) < 1e-9 && sum <= 1 + 1e-9) {
     counts = lengths.map((f) => Math.floor(n * f));
     const remainder = n - counts.reduce((a, b) => a + b, 0);
     for (let i = 0; i < remainder; i++) counts[i % counts.length] += 1;
   } else {
     if (!lengths.every(Number.isInteger)) {
-      throw new TorchError(`randomSplit(): lengths must be integers or fractions summing to 1, got [${lengths.join(', ')}]`);
+      throw new TorchError(`randomSplit(): lengths must be integers or fractions summing to 1, got ${formatValue(lengths)}`);
     }
     counts = [...lengths];
   }

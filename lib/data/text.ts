@@ -1,6 +1,6 @@
 // Text classification: CSV / JSONL readers, a word tokenizer, a vocabulary and a label vocabulary.
 import { readFileSync } from 'node:fs';
-import { TorchError } from '../torch/errors';
+import { formatValue, TorchError } from '../torch/errors';
 import { tensor } from '../torch/creation';
 import type { Tensor } from '../torch/tensor';
 import { atomicWrite } from './idx';
@@ -175,6 +175,12 @@ export class Tokenizer {
   readonly bigrams: boolean;
 
   constructor(options: TokenizerOptions = {}) {
+    if (options === null || typeof options !== 'object') throw new TorchError(`Tokenizer(): options must be an object, got ${formatValue(options)}`);
+    for (const k of ['lowercase', 'bigrams'] as const) {
+      if (options[k] !== undefined && typeof options[k] !== 'boolean') {
+        throw new TorchError(`Tokenizer(): ${k} must be a boolean, got ${formatValue(options[k])}`);
+      }
+    }
     this.lowercase = options.lowercase ?? true;
     this.bigrams = options.bigrams ?? false;
   }
