@@ -860,17 +860,26 @@ napi_value Randperm(Ctx& c) {
 }
 
 // Intra-op and inter-op thread pools (torch.set_num_threads / set_num_interop_threads and the getters).
-napi_value SetNumThreads(Ctx& c) {
+// At most kMaxThreads: OpenMP allocates its team for the count at the next parallel region and ends the
+// process (libgomp's "Out of memory allocating") when it cannot, so a count such as 2^31 is refused here.
+constexpr int64_t kMaxThreads = 1024;
+
+int64_t threadCount(Ctx& c, const char* what) {
   int64_t n = c.int64(0);
-  if (n <= 0) throw ArgError("set_num_threads expects a positive integer");
-  at::set_num_threads(static_cast<int>(n));
+  if (n <= 0 || n > kMaxThreads) {
+    throw ArgError(std::string(what) + " expects a positive integer up to " + std::to_string(kMaxThreads) + ", got " +
+                   std::to_string(n));
+  }
+  return n;
+}
+
+napi_value SetNumThreads(Ctx& c) {
+  at::set_num_threads(static_cast<int>(threadCount(c, "set_num_threads")));
   return c.undefined();
 }
 napi_value GetNumThreads(Ctx& c) { return c.ret(static_cast<double>(at::get_num_threads())); }
 napi_value SetNumInteropThreads(Ctx& c) {
-  int64_t n = c.int64(0);
-  if (n <= 0) throw ArgError("set_num_interop_threads expects a positive integer");
-  at::set_num_interop_threads(static_cast<int>(n));
+  at::set_num_interop_threads(static_cast<int>(threadCount(c, "set_num_interop_threads")));
   return c.undefined();
 }
 napi_value GetNumInteropThreads(Ctx& c) { return c.ret(static_cast<double>(at::get_num_interop_threads())); }

@@ -126,6 +126,7 @@ function settle(torch) {
 /** Undoes what a call may have switched for the calls after it. */
 function restoreGlobals(N) {
   N.setGradEnabled(true);
+  N.setNumThreads(1);
   N.setDetectAnomaly(false);
   for (let i = 0; i < 100 && N.isInferenceModeEnabled(); i++) {
     try { N.exitInferenceMode(); } catch { break; }

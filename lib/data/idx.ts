@@ -8,6 +8,7 @@ import { tidy } from '../torch/index';
 import type { DType } from '../torch/dtype';
 import type { Tensor, TypedArray } from '../torch/tensor';
 import { TensorDataset } from './dataset';
+import { checkPath } from '../io';
 
 // IDX type byte → dtype and element size (big-endian in the file).
 const IDX_TYPES: Record<number, { dtype: DType; size: number }> = {
@@ -86,6 +87,7 @@ export function parseIdx(bytes: Uint8Array, name = 'IDX data', options: IdxOptio
 
 /** Reads an IDX file (plain or gzipped); see parseIdx. */
 export function readIdx(path: string, options: IdxOptions = {}): Tensor {
+  checkPath('readIdx', path);
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);

@@ -4,6 +4,7 @@ import { formatValue, TorchError } from '../torch/errors';
 import { tensor } from '../torch/creation';
 import type { Tensor } from '../torch/tensor';
 import { atomicWrite } from './idx';
+import { checkPath } from '../io';
 
 /** One labelled text, with the line it starts on (1-based) in its file. */
 export interface TextExample {
@@ -141,6 +142,7 @@ export function parseTextClassification(content: string, format: 'csv' | 'jsonl'
 
 /** Reads labelled texts from a CSV or JSONL file; errors name the file and line. */
 export function readTextClassification(path: string, options: ReadTextOptions = {}): TextExample[] {
+  checkPath('readTextClassification', path);
   let format = options.format;
   if (format === undefined) {
     if (/\.csv$/i.test(path)) format = 'csv';
@@ -337,11 +339,12 @@ export class Vocab {
   }
 
   static load(path: string): Vocab {
-    return Vocab.fromJSON(readJson(path), path);
+    return Vocab.fromJSON(readJson(path, 'Vocab.load'), path);
   }
 }
 
-function readJson(path: string): unknown {
+function readJson(path: string, op: string): unknown {
+  checkPath(op, path);
   let s: string;
   try {
     s = readFileSync(path, 'utf8');
@@ -417,6 +420,6 @@ export class LabelVocab {
   }
 
   static load(path: string): LabelVocab {
-    return LabelVocab.fromJSON(readJson(path), path);
+    return LabelVocab.fromJSON(readJson(path, 'LabelVocab.load'), path);
   }
 }

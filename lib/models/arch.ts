@@ -6,7 +6,7 @@ import * as nn from '../nn';
 import * as torch from '../torch';
 import { TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
-import { loadSafetensors, saveSafetensors } from '../io';
+import { checkPath, loadSafetensors, saveSafetensors } from '../io';
 import { atomicWrite } from '../data/idx';
 import { FastText, TextTransformer } from './text';
 import { Validator } from '../util/validate';
@@ -211,6 +211,7 @@ export function buildModel(arch: ArchConfig, data?: DataShape): nn.Module {
 
 /** Reads and validates an arch.json file. */
 export function readArch(path: string): ArchConfig {
+  checkPath('readArch', path);
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));

@@ -29,9 +29,13 @@ export type NestedData = number | boolean | bigint | NestedData[];
 type SizeArgs<O = CreationOptions> = [number[], O?] | number[] | [...number[], O];
 
 function checkSize(size: unknown, op: string): number[] {
-  if (!Array.isArray(size) || size.some((s) => !Number.isInteger(s) || s < 0)) {
-    argError(op, `size must be an array of non-negative integers, got ${formatValue(size)}`);
+  // Element by element (not some(), which skips holes): a sparse array fails at its first hole.
+  let ok = Array.isArray(size);
+  for (let i = 0; ok && i < (size as unknown[]).length; i++) {
+    const s = (size as unknown[])[i];
+    ok = Number.isInteger(s) && (s as number) >= 0;
   }
+  if (!ok) argError(op, `size must be an array of non-negative integers, got ${formatValue(size)}`);
   return size as number[];
 }
 

@@ -15,7 +15,7 @@ import {
   type Augmentation,
 } from '../data';
 import { atomicWrite } from '../data/idx';
-import { ScriptModule, loadSafetensors, loadTorchScript } from '../io';
+import { checkPath, ScriptModule, loadSafetensors, loadTorchScript } from '../io';
 import type { Optimizer } from '../optim/optimizer';
 import type { LRScheduler } from '../optim/lrScheduler';
 import { Distiller, spectralSelection, type BssOptions, type IntraOptions, type Teacher } from '../distill/distiller';
@@ -520,6 +520,7 @@ export function validateConfig(json: unknown, options: { baseDir?: string } = {}
 
 /** Reads a JSON configuration file and validates it (relative paths are relative to the file). */
 export function readConfig(path: string): RunConfig {
+  checkPath('readConfig', path);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
