@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { io, nn, torch, TorchError, train } from '../dist/index.js';
+import { data, io, models, nn, torch, TorchError, train } from '../dist/index.js';
 import { py } from './helpers';
 
 const dist = join(__dirname, '..', 'dist', 'index.js');
@@ -340,5 +340,49 @@ describe('10. loader gaps', () => {
     const w = io.loadStateDict(path('loc-meta.pt'), { device: 'cpu' }).w;
     expect(w.toArray()).toEqual([1, 1]);
     w.dispose();
+  });
+});
+
+describe('crashes and hangs the fuzzer found', () => {
+  it('sparse arrays of 2^32 - 1 holes are refused at their first hole (they hung or exhausted the heap)', () => {
+    const r = node(`
+      const { data } = torchkd;
+      const sparse = () => { const a = []; a.length = 2 ** 32 - 1; return a; };
+      const ds = new data.TensorDataset(torch.zeros([4, 2]));
+      const out = [];
+      for (const f of [() => data.randomSplit(-2, sparse()), () => data.randomSplit(ds, sparse()),
+        () => new data.SubsetRandomSampler(sparse()), () => new data.WeightedRandomSampler(sparse(), 2),
+        () => new data.Subset(ds, sparse()), () => torch.zeros(sparse())]) {
+        try { f(); out.push('returned'); } catch (e) { out.push(e instanceof torch.TorchError ? e.code : String(e)); }
+      }
+      console.log(JSON.stringify(out));`, { timeout: 60_000 });
+    expect(r.signal).toBeNull();
+    expect(JSON.parse(r.stdout)).toEqual(Array(6).fill('ERR_INVALID_ARG'));
+  });
+
+  it('file readers refuse a number for a path (it was read as a file descriptor: readIdx(1) blocked on stdout)', () => {
+    for (const f of [() => data.readIdx(1 as never), () => models.readArch(1 as never), () => train.readConfig(1 as never),
+      () => data.readTextClassification(0 as never, { format: 'csv' }), () => data.Vocab.load(0 as never), () => io.loadStateDict(1 as never),
+      () => io.loadSafetensors(2 as never), () => io.loadTorchScript(0 as never)]) {
+      expect(torchError(f).message).toMatch(/path must be a non-empty string/);
+    }
+  });
+
+  it('an empty tensor of 2^31 rows prints without building its rows, and toArray refuses it', () => {
+    const t = torch.eye(2 ** 31, 0);
+    expect(String(t)).toBe('Tensor(shape=[2147483648, 0], dtype=float32, device=cpu)');
+    expect(torchError(() => t.toArray()).code).toBe('ERR_OUT_OF_MEMORY');
+    const small = torch.zeros([2, 0]);
+    expect(String(small)).toBe('Tensor(shape=[2, 0], dtype=float32, device=cpu,\n  [[],[]])');
+    torch.dispose([t, small]);
+  });
+
+  it('setNumThreads(2^31) is refused (OpenMP ended the process allocating the team)', () => {
+    expect(torchError(() => torch.setNumThreads(2 ** 31)).code).toBe('ERR_INVALID_ARG');
+    expect(torchError(() => torch.setNumInteropThreads(1e9)).code).toBe('ERR_INVALID_ARG');
+    const n = torch.getNumThreads();
+    torch.setNumThreads(2);
+    expect(torch.getNumThreads()).toBe(2);
+    torch.setNumThreads(n);
   });
 });

@@ -77,6 +77,28 @@ export class TensorDataset implements Dataset<Tensor[]> {
 /** Indices for Subset: an array, a TypedArray, any iterable (a generator standing for Python's range), or a 1-d integer tensor. */
 export type Indices = Iterable<number> | ArrayLike<number> | Tensor;
 
+/**
+ * Numbers from an array, array-like or iterable, as a number[]. Arrays and array-likes are read element by
+ * element and must hold numbers (integers where asked): a sparse array fails at its first hole, where
+ * spreading it would exhaust the heap. Other iterables are drained. undefined when values is none of these.
+ */
+export function numberList(op: string, values: unknown, integers: boolean): number[] | undefined {
+  if (values === null || typeof values !== 'object') return undefined;
+  const like = values as ArrayLike<unknown>;
+  if (Array.isArray(values) || ArrayBuffer.isView(values) || (!(Symbol.iterator in values) && typeof like.length === 'number')) {
+    const out: number[] = [];
+    for (let i = 0; i < like.length; i++) {
+      const v = like[i];
+      if (typeof v !== 'number' || (integers && !Number.isInteger(v))) {
+        throw new TorchError(`${op}: expected ${integers ? 'integers' : 'numbers'}, got ${formatValue(v)} at ${i}`);
+      }
+      out.push(v);
+    }
+    return out;
+  }
+  return Symbol.iterator in values ? [...(values as Iterable<number>)] : undefined;
+}
+
 function indexList(op: string, indices: Indices): number[] {
   if (isTensor(indices)) {
     if (indices.ndim !== 1 || !['int64', 'int32', 'int16', 'int8', 'uint8'].includes(indices.dtype)) {
@@ -84,8 +106,8 @@ function indexList(op: string, indices: Indices): number[] {
     }
     return Array.from(indices.dataSync() as ArrayLike<number | bigint>, Number);
   }
-  if (indices !== null && typeof indices === 'object' && Symbol.iterator in indices) return [...(indices as Iterable<number>)];
-  if (indices !== null && typeof indices === 'object' && typeof (indices as ArrayLike<number>).length === 'number') return Array.from(indices as ArrayLike<number>);
+  const list = numberList(op, indices, true);
+  if (list !== undefined) return list;
   throw new TorchError(`${op}: indices must be an array, an iterable or an index tensor`);
 }
 

@@ -1,6 +1,7 @@
 // Samplers (torch.utils.data.sampler): which dataset indices an epoch visits, in which order, drawing their
 // randomness exactly as PyTorch does (same seed, same generator calls, same permutations).
-import { TorchError } from '../torch/errors';
+import { formatValue, TorchError } from '../torch/errors';
+import { numberList } from './dataset';
 import { empty, randint, randperm, tensor } from '../torch/creation';
 import { multinomial } from '../torch/ops.generated';
 import { Generator } from '../torch/random';
@@ -123,7 +124,9 @@ export class SubsetRandomSampler implements Sampler<number> {
   readonly indices: number[];
   readonly generator: Generator | null;
   constructor(indices: Iterable<number>, options: { generator?: Generator | null } = {}) {
-    this.indices = [...indices];
+    const list = numberList('SubsetRandomSampler', indices, true);
+    if (list === undefined) throw new TorchError(`SubsetRandomSampler: indices must be an array or an iterable of integers, got ${formatValue(indices)}`);
+    this.indices = list;
     this.generator = checkGenerator('SubsetRandomSampler', options.generator);
   }
   get length(): number {
@@ -150,10 +153,11 @@ export class WeightedRandomSampler implements Sampler<number> {
     if (typeof this.replacement !== 'boolean') {
       throw new TorchError(`WeightedRandomSampler: replacement should be a boolean value, but got replacement=${String(this.replacement)}`);
     }
-    this.weights = [...weights];
-    if (this.weights.length === 0 || this.weights.some((w) => typeof w !== 'number')) {
+    const list = numberList('WeightedRandomSampler', weights, false);
+    if (list === undefined || list.length === 0 || list.some((w) => typeof w !== 'number')) {
       throw new TorchError('WeightedRandomSampler: weights should be a non-empty sequence of numbers');
     }
+    this.weights = list;
     this.generator = checkGenerator('WeightedRandomSampler', options.generator);
   }
   get length(): number {

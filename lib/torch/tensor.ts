@@ -304,12 +304,16 @@ export class Tensor extends Owned {
   toArray(): NestedArray {
     const dtype = this.dtype;
     const n = N.numel(this.id);
-    // A packed array of doubles takes 8 bytes a number; leave V8 half of what it has left.
-    if (n * 16 > getHeapStatistics().total_available_size) {
-      throw new TorchError(`Tensor.toArray(): ${n} elements do not fit in the JS heap as arrays of numbers; use dataSync()`,
+    const shape = N.shape(this.id);
+    // A packed array of doubles takes 8 bytes a number, an array some 32 bytes (a [2^31, 0] tensor is 2^31
+    // empty arrays); leave V8 half of what it has left.
+    let arrays = 1;
+    for (let d = 0, rows = 1; d + 1 < shape.length; d++) arrays += (rows *= shape[d]);
+    if (n * 16 + arrays * 64 > getHeapStatistics().total_available_size) {
+      throw new TorchError(`Tensor.toArray(): ${n} elements in ${arrays} arrays do not fit in the JS heap; use dataSync()`,
         { op: 'Tensor.toArray', code: 'ERR_OUT_OF_MEMORY' });
     }
-    return nest(this.dataSync(), N.shape(this.id), dtype === 'complex64' || dtype === 'complex128');
+    return nest(this.dataSync(), shape, dtype === 'complex64' || dtype === 'complex128');
   }
 
   override toString(): string {
@@ -317,8 +321,9 @@ export class Tensor extends Owned {
     const shape = this.shape;
     const head = `Tensor(shape=[${shape.join(', ')}], dtype=${this.dtype}, device=${this.device}` +
       (this.requiresGrad ? ', requiresGrad=true' : '');
-    const n = this.numel();
-    return n <= 64 ? `${head},\n  ${JSON.stringify(this.toArray())})` : `${head})`;
+    // The values of small tensors (not of empty ones with many rows, such as a [2^31, 0] tensor).
+    const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    return this.numel() <= 64 && rows <= 64 ? `${head},\n  ${JSON.stringify(this.toArray())})` : `${head})`;
   }
   [inspect.custom](): string {
     return this.toString();
