@@ -26,12 +26,16 @@ const N = native as unknown as IndexingNative;
 
 function encode(indices: Index[] | Index, op: string): unknown[] {
   const list = Array.isArray(indices) ? indices : [indices];
-  return list.map((ix, k) => {
-    if (ix instanceof Tensor) return { h: ix.id };
-    if (ix instanceof Slice) return [ix.start, ix.stop, ix.step];
-    if (ix === '...' || ix === null || typeof ix === 'number' || typeof ix === 'boolean') return ix;
-    return argError(op, `index ${k} must be an integer, torch.slice(...), null, '...', a boolean or a Tensor, got ${kindOf(ix)}`);
-  });
+  // Element by element (map() would walk all 2^32 - 1 holes of a sparse array): a hole is undefined.
+  const out: unknown[] = [];
+  for (let k = 0; k < list.length; k++) {
+    const ix: unknown = list[k];
+    if (ix instanceof Tensor) out.push({ h: ix.id });
+    else if (ix instanceof Slice) out.push([ix.start, ix.stop, ix.step]);
+    else if (ix === '...' || ix === null || typeof ix === 'number' || typeof ix === 'boolean') out.push(ix);
+    else argError(op, `index ${k} must be an integer, torch.slice(...), null, '...', a boolean or a Tensor, got ${kindOf(ix)}`);
+  }
+  return out;
 }
 
 declare module './tensor' {
