@@ -353,12 +353,13 @@ describe('crashes and hangs the fuzzer found', () => {
       for (const f of [() => data.randomSplit(-2, sparse()), () => data.randomSplit(ds, sparse()),
         () => new data.SubsetRandomSampler(sparse()), () => new data.WeightedRandomSampler(sparse(), 2),
         () => new data.Subset(ds, sparse()), () => torch.zeros(sparse()), () => torch.zeros([5, 1]).indexPut_(sparse(), 1),
-        () => torch.zeros([2]).index(sparse())]) {
+        () => torch.zeros([2]).index(sparse()), () => torchkd.nn.utils.clipGradNorm_(sparse(), 1),
+        () => new torchkd.optim.SGD(sparse(), { lr: 0.1 }), () => new torchkd.optim.Adam([{ params: sparse() }])]) {
         try { f(); out.push('returned'); } catch (e) { out.push(e instanceof torch.TorchError ? e.code : String(e)); }
       }
       console.log(JSON.stringify(out));`, { timeout: 60_000 });
     expect(r.signal).toBeNull();
-    expect(JSON.parse(r.stdout)).toEqual(Array(8).fill('ERR_INVALID_ARG'));
+    expect(JSON.parse(r.stdout)).toEqual(Array(11).fill('ERR_INVALID_ARG'));
   });
 
   it('file readers refuse a number for a path (it was read as a file descriptor: readIdx(1) blocked on stdout)', () => {

@@ -14,6 +14,8 @@
 // loadStateDict also takes the camelCase layout of torchkd before 0.2 (paramGroups, numeric step).
 import { enableGrad, fullLike, keep, Tensor, tensor, TorchError, zerosLike } from '../torch';
 import type { Handle } from '../torch/native';
+import { tensorsOf } from '../torch/tensor';
+import { kindOf } from '../torch/errors';
 import { versionAtLeast } from '../torch/version';
 import { ON } from './native';
 
@@ -83,7 +85,12 @@ export abstract class Optimizer<D extends object = object> {
   protected constructor(name: string, params: Params<D>, defaults: D) {
     this.name = name;
     this.defaults = defaults;
+    if (params === null || typeof params !== 'object' || !(Symbol.iterator in params)) {
+      throw new TorchError(`${name}(): params must be an iterable of Tensors or of parameter groups, got ${kindOf(params)}`);
+    }
     const list = Array.isArray(params) ? params as unknown[] : [...params as Iterable<unknown>];
+    // A hole (a sparse array) is neither a Tensor nor a group: refused at the first.
+    if (list.length > 0 && list[0] === undefined) throw new TorchError(`${name}(): params[0] is undefined`);
     if (list.length === 0) throw new TorchError(`${name}(): optimizer got an empty parameter list`);
     if (list[0] instanceof Tensor) this.addParamGroup({ params: list as Tensor[] } as unknown as ParamGroupSpec<D>);
     else for (const g of list) this.addParamGroup(g as ParamGroupSpec<D>);
@@ -94,9 +101,8 @@ export abstract class Optimizer<D extends object = object> {
     if (group === null || typeof group !== 'object' || !('params' in group)) {
       throw new TorchError(`${this.name}.addParamGroup(): a parameter group must be an object with 'params'`);
     }
-    const params = group.params instanceof Tensor ? [group.params] : [...group.params];
+    const params = tensorsOf(this.name, 'params', group.params);
     for (const p of params) {
-      if (!(p instanceof Tensor)) throw new TorchError(`${this.name}: params must be Tensors`);
       if (!p.isLeaf) throw new TorchError(`${this.name}: can't optimize a non-leaf Tensor`);
     }
     const seen = new Set<Tensor>();

@@ -1,15 +1,11 @@
 // torch.nn.utils' gradient and parameter helpers (clip_grad_norm_, clip_grad_value_, parameters_to_vector,
 // vector_to_parameters), with PyTorch 1.13's arithmetic.
 import { cat, Tensor, TorchError } from '../torch';
-import { wrap } from '../torch/tensor';
+import { tensorsOf, wrap } from '../torch/tensor';
 import { ON } from './native';
 
 function tensors(parameters: Tensor | Iterable<Tensor>, op: string): Tensor[] {
-  const list = parameters instanceof Tensor ? [parameters] : [...parameters];
-  list.forEach((p, i) => {
-    if (!(p instanceof Tensor)) throw new TorchError(`${op}(): parameters[${i}] is not a Tensor`);
-  });
-  return list;
+  return tensorsOf(op, 'parameters', parameters);
 }
 
 export interface ClipGradNormOptions {

@@ -335,6 +335,25 @@ export function isTensor(v: unknown): v is Tensor {
   return v instanceof Tensor;
 }
 
+/**
+ * The tensors of a Tensor, an array (read element by element: a sparse array fails at its first hole, where
+ * spreading it would exhaust the heap) or another iterable, with a TorchError naming `what` otherwise.
+ */
+export function tensorsOf(op: string, what: string, value: unknown): Tensor[] {
+  if (value instanceof Tensor) return [value];
+  let list: unknown[];
+  if (Array.isArray(value)) list = value;
+  else if (value !== null && typeof value === 'object' && Symbol.iterator in value) list = [...(value as Iterable<unknown>)];
+  else throw new TorchError(`${op}(): ${what} must be a Tensor or an iterable of Tensors, got ${kindOf(value)}`, { op });
+  const out: Tensor[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const t = list[i];
+    if (!(t instanceof Tensor)) throw new TorchError(`${op}(): ${what}[${i}] is not a Tensor (got ${kindOf(t)})`, { op });
+    out.push(t);
+  }
+  return out;
+}
+
 /** Narrows an argument that must be a tensor, with a clear error. */
 export function asTensor(v: unknown, op: string, name = 'input'): Tensor {
   if (v instanceof Tensor) return v;
