@@ -10,8 +10,9 @@
 //   node scripts/soak.mjs [--steps 20000] [--modes tidy,dispose,finalizer,async] [--every 2000]
 //
 // Each mode runs in its own process (so one mode's garbage does not count against the next). A mode is
-// flat when, after the first tenth of its steps (allocator and JIT warm-up), RSS grows by less than 64 MB
-// and the live tensors stay below 20,000; the exit code is 1 when a mode is not.
+// flat when over the second half of its steps (after allocator, JIT and GC heuristics have settled) RSS
+// grows by less than 64 MB, and the live tensors stay below 20,000 throughout; the exit code is 1 when a
+// mode is not.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -80,7 +81,7 @@ async function child(mode, steps, every) {
     if (step % every === 0 || step === steps) sample(step);
   }
   const seconds = (Date.now() - t0) / 1000;
-  const warm = samples.find((s) => s.step >= steps / 10) ?? samples[0];
+  const warm = samples.find((s) => s.step >= steps / 2) ?? samples[0];
   const end = samples[samples.length - 1];
   const flat = end.rss - warm.rss < RSS_GROWTH && peakTensors < MAX_TENSORS;
   return { mode, steps, seconds, start: samples[0], warm, end, peakTensors, flat };
@@ -110,7 +111,7 @@ if (o.child) {
     results.push(r);
     ok &&= r.flat;
   }
-  console.log('[soak] mode       steps   time   RSS start  RSS warm   RSS end  live tensors end (peak)  flat');
+  console.log('[soak] mode       steps   time   RSS start  RSS half   RSS end  live tensors end (peak)  flat');
   for (const r of results) {
     console.log(`[soak] ${r.mode.padEnd(9)} ${String(r.steps).padStart(6)} ${r.seconds.toFixed(0).padStart(5)} s ${mb(r.start.rss).padStart(9)} ${mb(r.warm.rss).padStart(9)} ${mb(r.end.rss).padStart(9)}  ${String(r.end.tensors).padStart(8)} (${r.peakTensors})${' '.repeat(10)}${r.flat ? 'yes' : 'NO'}`);
   }

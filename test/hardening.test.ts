@@ -354,12 +354,13 @@ describe('crashes and hangs the fuzzer found', () => {
         () => new data.SubsetRandomSampler(sparse()), () => new data.WeightedRandomSampler(sparse(), 2),
         () => new data.Subset(ds, sparse()), () => torch.zeros(sparse()), () => torch.zeros([5, 1]).indexPut_(sparse(), 1),
         () => torch.zeros([2]).index(sparse()), () => torchkd.nn.utils.clipGradNorm_(sparse(), 1),
-        () => new torchkd.optim.SGD(sparse(), { lr: 0.1 }), () => new torchkd.optim.Adam([{ params: sparse() }])]) {
+        () => new torchkd.optim.SGD(sparse(), { lr: 0.1 }), () => new torchkd.optim.Adam([{ params: sparse() }]),
+        () => torchkd.report.summarize(sparse()), () => new data.LabelVocab(sparse())]) {
         try { f(); out.push('returned'); } catch (e) { out.push(e instanceof torch.TorchError ? e.code : String(e)); }
       }
       console.log(JSON.stringify(out));`, { timeout: 60_000 });
     expect(r.signal).toBeNull();
-    expect(JSON.parse(r.stdout)).toEqual(Array(11).fill('ERR_INVALID_ARG'));
+    expect(JSON.parse(r.stdout)).toEqual(Array(13).fill('ERR_INVALID_ARG'));
   });
 
   it('file readers refuse a number for a path (it was read as a file descriptor: readIdx(1) blocked on stdout)', () => {
@@ -377,6 +378,13 @@ describe('crashes and hangs the fuzzer found', () => {
     const small = torch.zeros([2, 0]);
     expect(String(small)).toBe('Tensor(shape=[2, 0], dtype=float32, device=cpu,\n  [[],[]])');
     torch.dispose([t, small]);
+  });
+
+  it('data.Generator refuses a count that is not an integer (nextInt(NaN) looped forever)', () => {
+    const g = new data.Generator(0);
+    expect(torchError(() => g.nextInt(NaN)).code).toBe('ERR_INVALID_ARG');
+    expect(torchError(() => g.permutation(-3)).code).toBe('ERR_INVALID_ARG');
+    expect(g.permutation(4).sort()).toEqual([0, 1, 2, 3]);
   });
 
   it('setNumThreads(2^31) is refused (OpenMP ended the process allocating the team)', () => {

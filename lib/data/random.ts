@@ -1,6 +1,6 @@
 // A small seeded generator for index permutations (shuffling, random splits). It lives in JS so that a
 // loader's order depends only on its seed, never on the global torch.manualSeed state or on other ops.
-import { TorchError } from '../torch/errors';
+import { formatValue, TorchError } from '../torch/errors';
 
 /** Folds an arbitrary safe integer (and an optional stream number) into a 32-bit state. */
 function mixSeed(seed: number, stream: number): number {
@@ -37,6 +37,9 @@ export class Generator {
 
   /** A uniform integer in [0, n), n <= 2^32, without modulo bias. */
   nextInt(n: number): number {
+    if (!Number.isInteger(n) || n < 1 || n > 4294967296) {
+      throw new TorchError(`data.Generator.nextInt(): n must be an integer in [1, 2^32], got ${formatValue(n)}`);
+    }
     const limit = 4294967296 - (4294967296 % n);
     for (;;) {
       const x = this.nextUint32();
@@ -46,6 +49,9 @@ export class Generator {
 
   /** A uniform random permutation of 0..n-1 (Fisher-Yates). */
   permutation(n: number): number[] {
+    if (!Number.isInteger(n) || n < 0 || n > 4294967295) {
+      throw new TorchError(`data.Generator.permutation(): n must be an integer in [0, 2^32 - 1], got ${formatValue(n)}`);
+    }
     const p = new Array<number>(n);
     for (let i = 0; i < n; i++) p[i] = i;
     for (let i = n - 1; i > 0; i--) {

@@ -374,6 +374,11 @@ export class LabelVocab {
   private readonly index: Map<string, number>;
 
   constructor(labels: readonly string[]) {
+    if (!Array.isArray(labels)) throw new TorchError(`LabelVocab(): labels must be an array of strings, got ${formatValue(labels)}`);
+    // Element by element: a sparse array fails at its first hole (spreading it would exhaust the heap).
+    for (let i = 0; i < labels.length; i++) {
+      if (typeof labels[i] !== 'string') throw new TorchError(`LabelVocab(): labels[${i}] must be a string, got ${formatValue(labels[i])}`);
+    }
     this.labels = [...labels];
     this.index = new Map(this.labels.map((l, i) => [l, i]));
     if (this.index.size !== this.labels.length) throw new TorchError('LabelVocab(): duplicate labels');

@@ -15,9 +15,11 @@ export interface Summary {
 
 function checkValues(op: string, name: string, values: unknown): asserts values is number[] {
   if (!Array.isArray(values) || values.length === 0) argError(op, `${name} must be a non-empty array of numbers`);
-  values.forEach((v, i) => {
+  // A loop, not forEach (which skips holes): a sparse array fails at its first hole.
+  for (let i = 0; i < values.length; i++) {
+    const v: unknown = values[i];
     if (typeof v !== 'number' || !Number.isFinite(v)) argError(op, `${name}[${i}] must be a finite number, got ${String(v)}`);
-  });
+  }
 }
 
 /** mean = Σx/n, std = √(Σ(x − mean)² / (n − 1)) (numpy's std(ddof=1), torch.std's default), min, max. */
