@@ -355,12 +355,12 @@ describe('crashes and hangs the fuzzer found', () => {
         () => new data.Subset(ds, sparse()), () => torch.zeros(sparse()), () => torch.zeros([5, 1]).indexPut_(sparse(), 1),
         () => torch.zeros([2]).index(sparse()), () => torchkd.nn.utils.clipGradNorm_(sparse(), 1),
         () => new torchkd.optim.SGD(sparse(), { lr: 0.1 }), () => new torchkd.optim.Adam([{ params: sparse() }]),
-        () => torchkd.report.summarize(sparse()), () => new data.LabelVocab(sparse())]) {
+        () => torchkd.report.summarize(sparse()), () => new data.LabelVocab(sparse()), () => torch.dispose(sparse()) ?? torch.zeros(['x'])]) {
         try { f(); out.push('returned'); } catch (e) { out.push(e instanceof torch.TorchError ? e.code : String(e)); }
       }
       console.log(JSON.stringify(out));`, { timeout: 60_000 });
     expect(r.signal).toBeNull();
-    expect(JSON.parse(r.stdout)).toEqual(Array(13).fill('ERR_INVALID_ARG'));
+    expect(JSON.parse(r.stdout)).toEqual(Array(14).fill('ERR_INVALID_ARG'));
   });
 
   it('file readers refuse a number for a path (it was read as a file descriptor: readIdx(1) blocked on stdout)', () => {

@@ -115,7 +115,9 @@ function collectOwned(value: unknown, out: Set<Owned>, seen: Set<object>) {
   if (seen.has(value)) return;
   seen.add(value);
   if (Array.isArray(value)) {
-    for (const v of value) collectOwned(v, out, seen);
+    // A huge array is sparse in practice (2^32 - 1 holes cost nothing to make): only its present keys.
+    if (value.length > 1 << 24) for (const k of Object.keys(value)) collectOwned(value[k as unknown as number], out, seen);
+    else for (const v of value) collectOwned(v, out, seen);
   } else if (value instanceof Map || value instanceof Set) {
     for (const v of value.values()) collectOwned(v, out, seen);
   } else {

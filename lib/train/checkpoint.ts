@@ -31,6 +31,16 @@ function checkParts(op: string, path: unknown, parts: unknown): void {
   }
 }
 
+/** A metadata field of a checkpoint as JSON; a damaged one is a TorchError (ERR_IO). */
+function parseJson(path: string, key: string, text: string | undefined): unknown {
+  if (text === undefined) return null;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new TorchError(`loadCheckpoint(): ${path}: the ${key} metadata is not valid JSON (${(e as Error).message})`, { op: 'loadCheckpoint', code: 'ERR_IO' });
+  }
+}
+
 type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
 
 /** Writes a checkpoint; `state` is the caller's JSON (trainer position, metrics). */
@@ -95,7 +105,7 @@ export function loadCheckpoint(path: string, parts: CheckpointParts): JsonValue 
       for (const [k, t] of Object.entries(tensors)) if (k.startsWith(`${prefix}.`)) sd[k.slice(prefix.length + 1)] = t;
       torch.noGrad(() => m.loadStateDict(sd));
     }
-    const optimizer = JSON.parse(metadata.optimizer ?? 'null') as { scalars: Record<string, Record<string, number | null>>; paramGroups: OptimizerStateDict['param_groups'] } | null;
+    const optimizer = parseJson(path, 'optimizer', metadata.optimizer) as { scalars: Record<string, Record<string, number | null>>; paramGroups: OptimizerStateDict['param_groups'] } | null;
     if (parts.optimizer && optimizer) {
       const state: OptimizerStateDict['state'] = new Map();
       for (const [idx, scalars] of Object.entries(optimizer.scalars)) state.set(Number(idx), { ...scalars });
@@ -108,13 +118,13 @@ export function loadCheckpoint(path: string, parts: CheckpointParts): JsonValue 
       }
       parts.optimizer.loadStateDict({ state, param_groups: optimizer.paramGroups });
     }
-    const scheduler = JSON.parse(metadata.scheduler ?? 'null') as SchedulerStateDict | null;
+    const scheduler = parseJson(path, 'scheduler', metadata.scheduler) as SchedulerStateDict | null;
     if (parts.scheduler && scheduler) parts.scheduler.loadStateDict(scheduler);
-    const scaler = JSON.parse(metadata.scaler ?? 'null') as never;
+    const scaler = parseJson(path, 'scaler', metadata.scaler) as never;
     if (parts.scaler && scaler) parts.scaler.loadStateDict(scaler);
     torch.setRngState(tensors['rng.cpu']);
     if (parts.cudaDevice !== undefined && tensors['rng.cuda']) torch.cuda.setRngState(tensors['rng.cuda'], parts.cudaDevice);
-    return JSON.parse(metadata.state ?? 'null') as JsonValue;
+    return parseJson(path, 'state', metadata.state) as JsonValue;
   } finally {
     torch.dispose(tensors);
   }
