@@ -761,8 +761,10 @@ namespace {
 napi_value wrapGenerator(Ctx& c, at::Generator g) {
   auto* owned = new at::Generator(std::move(g));
   napi_value ext;
+  // A generic lambda: it converts to the finalizer type of either header generation (napi_finalize, or
+  // node_api_basic_finalize with a const env under NAPI_EXPERIMENTAL in newer headers, as node-gyp has).
   napi_status st = napi_create_external(
-      c.env, owned, [](napi_env, void* d, void*) { delete static_cast<at::Generator*>(d); }, nullptr, &ext);
+      c.env, owned, [](auto, void* d, void*) { delete static_cast<at::Generator*>(d); }, nullptr, &ext);
   if (st != napi_ok) {
     delete owned;
     throw std::runtime_error("cannot create a generator object");
