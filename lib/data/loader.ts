@@ -19,6 +19,11 @@ export interface DataLoaderOptions<T, B> {
   seed?: number;
   /** Drop the last batch when it is smaller than batchSize (default false). */
   dropLast?: boolean;
+  /**
+   * The sample indices of an epoch, in order (e.g. a data.DistributedSampler); iterated afresh each epoch,
+   * so a sampler with setEpoch must have it called as in PyTorch. Mutually exclusive with shuffle.
+   */
+  sampler?: Iterable<number> & { readonly length: number };
   /** Turns a list of samples into a batch (default defaultCollate). */
   collate?: (samples: T[]) => B;
   /**
@@ -42,6 +47,7 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B>, AsyncIterabl
   readonly dropLast: boolean;
   readonly prefetch: boolean;
   readonly seed: number;
+  readonly sampler: (Iterable<number> & { readonly length: number }) | undefined;
   private readonly collate: ((samples: T[]) => B) | undefined;
   private nextEpoch = 0;
 
@@ -53,6 +59,8 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B>, AsyncIterabl
     if (options.seed !== undefined && !Number.isSafeInteger(options.seed)) {
       throw new TorchError(`DataLoader(): seed must be a safe integer, got ${options.seed}`);
     }
+    if (options.sampler !== undefined && options.shuffle) throw new TorchError('DataLoader(): sampler option is mutually exclusive with shuffle');
+    this.sampler = options.sampler;
     this.dataset = dataset;
     this.batchSize = batchSize;
     this.shuffle = options.shuffle ?? false;
@@ -64,7 +72,7 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B>, AsyncIterabl
 
   /** Number of batches per epoch. */
   get length(): number {
-    const n = this.dataset.length;
+    const n = this.sampler?.length ?? this.dataset.length;
     return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
   }
 
@@ -78,7 +86,8 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B>, AsyncIterabl
   batchIndices(epoch: number): number[][] {
     const n = this.dataset.length;
     let order: number[];
-    if (this.shuffle) order = new Generator(this.seed, epoch).permutation(n);
+    if (this.sampler !== undefined) order = [...this.sampler];
+    else if (this.shuffle) order = new Generator(this.seed, epoch).permutation(n);
     else {
       order = new Array<number>(n);
       for (let i = 0; i < n; i++) order[i] = i;

@@ -23,6 +23,7 @@ export { autocast, type AutocastOptions } from './amp';
 export * as amp from './amp';
 export * as cuda from './cuda';
 export * as autograd from './autograd';
+export * as distributed from './distributed';
 export { __version__ } from './version';
 export { noGrad, enableGrad, inferenceMode, isGradEnabled, setGradEnabled } from './autograd';
 
