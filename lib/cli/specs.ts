@@ -151,4 +151,35 @@ export const doctorSpec: CommandSpec = {
   flags: [],
 };
 
-export const COMMANDS: CommandSpec[] = [demoSpec, textSpec, distillSpec, spectralSpec, doctorSpec];
+export const runSpec: CommandSpec = {
+  name: 'run',
+  summary: 'Launch a Node script on several processes for torch.distributed, as torchrun launches Python scripts.',
+  usage: 'run [--nproc-per-node N] [--nnodes M --node-rank R --master-addr A --master-port P] script.js [args]',
+  rest: 'script.js [args]',
+  description: `
+Starts --nproc-per-node processes of \`node script.js args\` with torchrun's environment: RANK (node rank ·
+nproc + local rank), LOCAL_RANK, WORLD_SIZE (nnodes · nproc), LOCAL_WORLD_SIZE, GROUP_RANK (the node rank),
+MASTER_ADDR, MASTER_PORT, TORCHELASTIC_RESTART_COUNT, TORCHELASTIC_RUN_ID and, with more than one process and
+no value of your own, OMP_NUM_THREADS=1. In the script, torch.distributed.initProcessGroup() (env://) joins
+them. Each line a rank prints is prefixed with [rankN]:. When a rank fails, the others are stopped (SIGTERM,
+SIGKILL after 5 s) and torchkd run exits with the failed rank's exit code (128 + N for signal N), after
+--max-restarts restarts of the whole group. On several nodes, run the same command on each with its
+--node-rank and the same --master-addr/--master-port (node 0's address; rank 0 hosts the store there).`,
+  flags: [
+    { name: 'nproc-per-node', kind: 'string', placeholder: 'N|cpu|gpu|auto', default: '1', description: 'processes on this node: a count, one per CPU core, one per GPU, or auto (GPUs if any, else CPU cores)' },
+    { name: 'nnodes', kind: 'int', min: 1, default: 1, description: 'number of nodes' },
+    { name: 'node-rank', kind: 'int', min: 0, default: 0, description: 'this node\'s rank among the nodes' },
+    { name: 'master-addr', kind: 'string', placeholder: 'HOST', default: '127.0.0.1', description: 'address of node 0, where rank 0 hosts the TCPStore' },
+    { name: 'master-port', kind: 'int', min: 0, max: 65535, default: 29500, description: 'port of that store' },
+    { name: 'standalone', kind: 'boolean', description: 'one node, on a free port of --master-addr (instead of --master-port)' },
+    { name: 'max-restarts', kind: 'int', min: 0, default: 0, description: 'restarts of the whole group after a failure' },
+    { name: 'no-node', kind: 'boolean', description: 'run the program itself instead of `node program` (e.g. a Python rank: --no-node python3 train.py)' },
+  ],
+  examples: [
+    'torchkd run --nproc-per-node 2 train.js --epochs 3',
+    'torchkd run --nproc-per-node 4 --nnodes 2 --node-rank 0 --master-addr 10.0.0.1 --master-port 29500 train.js',
+    'torchkd run --standalone --nproc-per-node 2 node_modules/.bin/torchkd distill --config run.json',
+  ],
+};
+
+export const COMMANDS: CommandSpec[] = [demoSpec, textSpec, distillSpec, spectralSpec, runSpec, doctorSpec];
