@@ -1175,7 +1175,8 @@ napi_value VerifyParams(Ctx& c) {
 // broadcastCoalesced(group, tensors, bufferSize, src): Python's _broadcast_coalesced (DDP's state sync).
 napi_value BroadcastCoalesced(Ctx& c) {
   auto g = groupArg(c, 0);
-  std::vector<at::Tensor> tensors = c.tensorList(1);
+  std::vector<at::Tensor> tensors;
+  for (const at::Tensor& t : c.tensorList(1)) tensors.push_back(t.detach());  // as Python's module_states
   int64_t bufferSize = c.int64(2);
   int src = static_cast<int>(c.int64(3));
   g->collectives.drain();

@@ -78,12 +78,14 @@ OUT/report.html, and OUT/teacher-i/ for teachers trained by the run.`,
     { name: 'device', kind: 'device', description: 'overrides device (default: the file\'s, else cpu)' },
     { name: 'progress', kind: 'choice', choices: ['auto', 'bar', 'lines', 'none'], description: 'overrides progress (default: the file\'s, else auto)' },
     { name: 'resume', kind: 'boolean', description: 'continue from OUT/checkpoint-last.safetensors (overrides resume)' },
+    { name: 'distributed', kind: 'boolean', description: 'data-parallel over the ranks of torchkd run (overrides distributed)' },
     { name: 'check', kind: 'boolean', description: 'only validate the configuration and print it' },
   ],
   examples: [
     'torchkd distill --config runs/kd.json',
     'torchkd distill --config runs/kd.json --out runs/kd-seed1 --seed 1',
     'torchkd distill --config runs/kd.json --check',
+    'torchkd run --nproc-per-node 2 node_modules/.bin/torchkd distill --config runs/kd.json --distributed',
   ],
 };
 

@@ -82,16 +82,19 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B>, AsyncIterabl
     this.nextEpoch = epoch;
   }
 
+  /** The sample order of one epoch before batching: the sampler's, the seeded shuffle's, or 0..n-1. */
+  sampleOrder(epoch: number): number[] {
+    const n = this.dataset.length;
+    if (this.sampler !== undefined) return [...this.sampler];
+    if (this.shuffle) return new Generator(this.seed, epoch).permutation(n);
+    const order = new Array<number>(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    return order;
+  }
+
   /** The sample indices of each batch of one epoch. */
   batchIndices(epoch: number): number[][] {
-    const n = this.dataset.length;
-    let order: number[];
-    if (this.sampler !== undefined) order = [...this.sampler];
-    else if (this.shuffle) order = new Generator(this.seed, epoch).permutation(n);
-    else {
-      order = new Array<number>(n);
-      for (let i = 0; i < n; i++) order[i] = i;
-    }
+    const order = this.sampleOrder(epoch);
     const out: number[][] = [];
     for (let k = 0; k < this.length; k++) out.push(order.slice(k * this.batchSize, (k + 1) * this.batchSize));
     return out;
