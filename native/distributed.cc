@@ -567,16 +567,21 @@ Fingerprint fingerprint(int64_t op, const at::Tensor* t, int64_t reduceOp = -1, 
   return f;
 }
 
+// "float32[2, 3]" (and " on cuda" off the CPU).
+std::string tensorText(const Fingerprint& f) {
+  std::ostringstream o;
+  o << dtypeName(static_cast<at::ScalarType>(f[1])) << "[";
+  for (int64_t k = 0; k < f[3] && k < 8; k++) o << (k ? ", " : "") << (k == 7 && f[3] > 8 ? -1 : f[4 + k]);
+  if (f[3] > 8) o << ", ...";
+  o << "]";
+  if (f[2] != static_cast<int64_t>(c10::kCPU)) o << " on " << c10::DeviceTypeName(static_cast<c10::DeviceType>(f[2]), true);
+  return o.str();
+}
+
 std::string describe(const Fingerprint& f) {
   std::ostringstream o;
   o << opName(f[0]) << "(";
-  if (f[1] >= 0) {
-    o << dtypeName(static_cast<at::ScalarType>(f[1])) << "[";
-    for (int64_t k = 0; k < f[3] && k < 8; k++) o << (k ? ", " : "") << (k == 7 && f[3] > 8 ? -1 : f[4 + k]);
-    if (f[3] > 8) o << ", ...";
-    o << "]";
-    if (f[2] != static_cast<int64_t>(c10::kCPU)) o << " on " << c10::DeviceTypeName(static_cast<c10::DeviceType>(f[2]), true);
-  }
+  if (f[1] >= 0) o << tensorText(f);
   if (f[12] >= 0) o << ", op=" << reduceOpName(f[12]);
   if (f[13] >= 0) o << (f[0] == kSend ? ", tag=" : ", root=") << f[13];
   if (f[14] >= 0) o << ", " << f[14] << " tensors";
@@ -880,8 +885,10 @@ Works checkedRecv(Group& g, Job& job, at::Tensor t, int src, int tag) {
                                                                    .device(t.device()))};
       g.pg->recv(scratch, from, tag)->wait();
     }
-    throw std::runtime_error("rank " + std::to_string(from) + " sent " + describe(theirs) + " but this rank receives " +
-                             describe(mine) + ": the tensors must have the same dtype and number of elements");
+    throw std::runtime_error("rank " + std::to_string(from) + " sent " +
+                             (theirs[0] == kSend && theirs[1] >= 0 ? tensorText(theirs) : "something else") +
+                             " but this rank receives into " + tensorText(mine) + " (tag " + std::to_string(tag) +
+                             "): the tensors must have the same dtype and number of elements");
   }
   std::vector<at::Tensor> v{t};
   g.pg->recv(v, from, tag)->wait();
