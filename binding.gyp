@@ -4,10 +4,12 @@
   "targets": [
     {
       "target_name": "torchkd",
-      "sources": ["native/core.cc", "native/ops.cc", "native/cuda.cc", "native/indexing.cc", "native/amp.cc", "native/autograd.cc", "native/optim.cc", "native/io.cc"],
+      "sources": ["native/core.cc", "native/ops.cc", "native/cuda.cc", "native/indexing.cc", "native/amp.cc", "native/autograd.cc", "native/optim.cc", "native/io.cc", "native/distributed.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "<!@(node scripts/libtorch.mjs include)"
+        "<!@(node scripts/libtorch.mjs include)",
+        "native/decl/gloo",
+        "native/decl/dist-autograd"
       ],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "<!@(node scripts/libtorch.mjs defines)"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14", "-std=gnu++20"],

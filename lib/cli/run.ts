@@ -2,14 +2,18 @@
 // this node with torchrun's environment (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, GROUP_RANK,
 // MASTER_ADDR, MASTER_PORT, TORCHELASTIC_*), prefixes each line they print with `[rankN]:`, and when one
 // fails stops the others (SIGTERM, then SIGKILL after a grace period) and exits with the failure's code,
-// restarting the whole group first when --max-restarts allows. No native code is loaded here.
+// restarting the whole group first when --max-restarts allows. Its own SIGINT / SIGTERM is forwarded to
+// the ranks (a distributed `torchkd distill` then stops after the same step on every rank and writes its
+// last checkpoint). No native code is loaded here.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { createServer } from 'node:net';
 import { UsageError, type Values } from './args';
 
-/** Seconds a stopped rank gets between SIGTERM and SIGKILL. */
-const GRACE_MS = 5000;
+/** Milliseconds a rank stopped after another's failure gets between SIGTERM and SIGKILL. */
+const FAILURE_GRACE_MS = 5000;
+/** ... and a rank that the launcher's own SIGINT / SIGTERM was forwarded to (time to write a checkpoint). */
+const SIGNAL_GRACE_MS = 30_000;
 
 export interface LaunchOptions {
   nprocPerNode: number;
@@ -75,8 +79,23 @@ export function rankEnv(o: LaunchOptions, localRank: number, restartCount: numbe
   return env;
 }
 
-/** One attempt: every local rank, until all exit 0 (null) or one fails (the first failure). */
-async function attempt(o: LaunchOptions, restartCount: number): Promise<RankFailure | null> {
+/** Ranks still running, killed if the launcher exits first. */
+const running = new Set<ChildProcess>();
+
+/** Signals a rank's process group (each rank has its own, so that what it started gets the signal too). */
+function signalGroup(c: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) process.kill(-c.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * One attempt: every local rank, until all exit 0 (null) or one fails (the first failure). `stop`'s
+ * reason is the signal to forward to the ranks (the launcher got it).
+ */
+async function attempt(o: LaunchOptions, restartCount: number, stop: AbortSignal): Promise<RankFailure | null> {
   const stdout = o.stdout ?? process.stdout;
   const stderr = o.stderr ?? process.stderr;
   const base = o.env ?? process.env;
@@ -85,22 +104,23 @@ async function attempt(o: LaunchOptions, restartCount: number): Promise<RankFail
   let failure: RankFailure | null = null;
   let stopping = false;
   let killTimer: NodeJS.Timeout | undefined;
-  const stopAll = () => {
+  const stopAll = (signal: NodeJS.Signals = 'SIGTERM', grace = FAILURE_GRACE_MS) => {
     if (stopping) return;
     stopping = true;
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    for (const c of children) signalGroup(c, signal);
     killTimer = setTimeout(() => {
-      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    }, GRACE_MS);
+      for (const c of children) signalGroup(c, 'SIGKILL');
+    }, grace);
     killTimer.unref();
   };
-  const onAbort = () => stopAll();
-  o.signal?.addEventListener('abort', onAbort);
+  const onStop = () => stopAll(stop.reason as NodeJS.Signals, SIGNAL_GRACE_MS);
+  stop.addEventListener('abort', onStop);
   const exits = Array.from({ length: o.nprocPerNode }, (_, localRank) => {
     const rank = o.nodeRank * o.nprocPerNode + localRank;
     const [cmd, args] = o.noNode ? [o.program, o.args] : [process.execPath, [o.program, ...o.args]];
-    const child = spawn(cmd, args, { env: rankEnv(o, localRank, restartCount, base), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env: rankEnv(o, localRank, restartCount, base), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     children.push(child);
+    running.add(child);
     const prefix = `[rank${rank}]:`;
     drained.push(prefixLines(child.stdout as NodeJS.ReadableStream, prefix, stdout), prefixLines(child.stderr as NodeJS.ReadableStream, prefix, stderr));
     return new Promise<void>((resolve) => {
@@ -111,6 +131,7 @@ async function attempt(o: LaunchOptions, restartCount: number): Promise<RankFail
         resolve();
       });
       child.on('exit', (code, signal) => {
+        running.delete(child);
         const status = code ?? 128 + (signal ? SIGNAL_NUMBERS[signal] ?? 0 : 0);
         if (status !== 0 && failure === null && !stopping) {
           failure = { rank, localRank, pid: child.pid, code: status, signal };
@@ -123,7 +144,7 @@ async function attempt(o: LaunchOptions, restartCount: number): Promise<RankFail
   await Promise.all(exits);
   await Promise.all(drained);
   if (killTimer) clearTimeout(killTimer);
-  o.signal?.removeEventListener('abort', onAbort);
+  stop.removeEventListener('abort', onStop);
   return failure;
 }
 
@@ -133,13 +154,31 @@ export async function launch(o: LaunchOptions): Promise<number> {
   if (o.nprocPerNode > 1 && (o.env ?? process.env).OMP_NUM_THREADS === undefined) {
     stderr.write(`torchkd run: setting OMP_NUM_THREADS=1 for each of the ${o.nprocPerNode} processes (as torchrun does) to avoid overloading the system; set it yourself to tune\n`);
   }
-  for (let restart = 0; ; restart++) {
-    const failure = await attempt(o, restart);
-    if (failure === null) return o.signal?.aborted ? 130 : 0;
-    const how = failure.signal ? `was killed by ${failure.signal}` : `exited with code ${failure.code}`;
-    stderr.write(`torchkd run: rank ${failure.rank} (local rank ${failure.localRank}, pid ${failure.pid ?? '?'}) ${how}; the other ranks were stopped\n`);
-    if (o.signal?.aborted || restart >= o.maxRestarts) return failure.code;
-    stderr.write(`torchkd run: restarting the group (restart ${restart + 1} of ${o.maxRestarts})\n`);
+  // The launcher's SIGINT (through o.signal) and SIGTERM go to the ranks, which get time to stop cleanly;
+  // should the launcher exit anyway, the ranks are killed.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort('SIGINT');
+  const onTerm = () => stop.abort('SIGTERM');
+  const onExit = () => {
+    for (const c of running) signalGroup(c, 'SIGKILL');
+  };
+  o.signal?.addEventListener('abort', onSignal);
+  process.on('SIGTERM', onTerm);
+  process.on('exit', onExit);
+  try {
+    for (let restart = 0; ; restart++) {
+      const failure = await attempt(o, restart, stop.signal);
+      if (stop.signal.aborted) return stop.signal.reason === 'SIGTERM' ? 143 : 130;
+      if (failure === null) return 0;
+      const how = failure.signal ? `was killed by ${failure.signal}` : `exited with code ${failure.code}`;
+      stderr.write(`torchkd run: rank ${failure.rank} (local rank ${failure.localRank}, pid ${failure.pid ?? '?'}) ${how}; the other ranks were stopped\n`);
+      if (restart >= o.maxRestarts) return failure.code;
+      stderr.write(`torchkd run: restarting the group (restart ${restart + 1} of ${o.maxRestarts})\n`);
+    }
+  } finally {
+    o.signal?.removeEventListener('abort', onSignal);
+    process.off('SIGTERM', onTerm);
+    process.off('exit', onExit);
   }
 }
 

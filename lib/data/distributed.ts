@@ -17,7 +17,8 @@ export interface DistributedSamplerOptions {
 
 /** Samples per rank: ceil(n / numReplicas), or with dropLast the whole multiples only. */
 function samplesPerRank(n: number, numReplicas: number, dropLast: boolean): number {
-  return dropLast && n % numReplicas !== 0 ? Math.ceil((n - numReplicas) / numReplicas) : Math.ceil(n / numReplicas);
+  // max: Python's math.ceil of a small negative number is 0 (JavaScript's is -0).
+  return Math.max(0, dropLast && n % numReplicas !== 0 ? Math.ceil((n - numReplicas) / numReplicas) : Math.ceil(n / numReplicas));
 }
 
 /**

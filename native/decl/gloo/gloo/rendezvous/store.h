@@ -12,6 +12,9 @@ namespace rendezvous {
 
 class Store {
  public:
+  // Named by GlooStore::wait in libtorch 1.13.
+  static constexpr std::chrono::milliseconds kDefaultTimeout = std::chrono::seconds(30);
+
   virtual ~Store() = default;
   virtual void set(const std::string& key, const std::vector<char>& data) = 0;
   virtual std::vector<char> get(const std::string& key) = 0;
