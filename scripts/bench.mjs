@@ -237,5 +237,41 @@ for (const c of cases) {
   rows.push({ case: c.name, 'torchkd µs': us.toFixed(3), 'PyTorch µs': ref?.toFixed(3) ?? '-', ratio: ref ? (us / ref).toFixed(2) : '-' });
 }
 py?.close();
+
+// torch.distributed: 2 local gloo ranks (loopback) per language, started by `torchkd run`; each run times
+// every case on rank 0 (bench_dist.cjs / bench_dist.py). Runs alternate between the languages, and
+// torchkd runs with its collective checks (the default) and without (the data path alone).
+const distCases = !only || only.test('distributed');
+if (distCases) {
+  const { execFileSync } = await import('node:child_process');
+  const { createServer } = await import('node:net');
+  const port = () => new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const p = server.address().port;
+      server.close(() => resolve(p));
+    });
+  });
+  const cli = new URL('../dist/cli.js', import.meta.url).pathname;
+  const launch = async (program) => {
+    const out = execFileSync(process.execPath, [cli, 'run', '--nproc-per-node', '2', '--master-port', String(await port()), ...program],
+      { encoding: 'utf8', env: { ...process.env, GLOO_SOCKET_IFNAME: process.env.GLOO_SOCKET_IFNAME ?? 'lo' }, stdio: ['ignore', 'pipe', 'ignore'] });
+    const line = out.split('\n').find((l) => l.startsWith('[rank0]:RESULT '));
+    return JSON.parse(line.slice('[rank0]:RESULT '.length));
+  };
+  const script = (f) => new URL(f, import.meta.url).pathname;
+  const runs = { checks: [], nochecks: [], py: [] };
+  for (let r = 0; r < 3; r++) {
+    runs.checks.push(await launch([script('bench_dist.cjs'), 'checks']));
+    runs.nochecks.push(await launch([script('bench_dist.cjs'), 'nochecks']));
+    if (python) runs.py.push(await launch(['--no-node', python, script('bench_dist.py')]));
+  }
+  for (const name of Object.keys(runs.checks[0])) {
+    const ref = python ? median(runs.py.map((x) => x[name])) : undefined;
+    for (const [label, key] of [['', 'checks'], [', without collective checks', 'nochecks']]) {
+      const us = median(runs[key].map((x) => x[name]));
+      rows.push({ case: `distributed ${name}, 2 gloo ranks${label}`, 'torchkd µs': us.toFixed(1), 'PyTorch µs': ref?.toFixed(1) ?? '-', ratio: ref ? (us / ref).toFixed(2) : '-' });
+    }
+  }
+}
 console.log(`torchkd on libtorch ${torch.__version__} vs PyTorch ${python ? `(${python})` : ''}, median of ${REPEATS} interleaved repeats; ratio = torchkd / PyTorch`);
 console.table(rows);

@@ -191,9 +191,21 @@ describe('groups and stores', () => {
     expect(dist.isInitialized()).toBe(false);
   });
 
-  it('a single-process group on a HashStore runs every collective in this process', () => {
+  it('a single-process group on a HashStore runs every collective in this process, without leaking tensors', async () => {
     dist.initProcessGroup({ backend: 'gloo', store: new dist.HashStore(), rank: 0, worldSize: 1 });
     try {
+      const before = torch.memory().tensors;
+      torch.tidy(() => {
+        const c = torch.complex(torch.ones([2]), torch.ones([2]));
+        dist.allReduce(c);
+        dist.broadcast(c, 0);
+        dist.allGather([torch.zeros([2], { dtype: 'complex64' })], c);
+      });
+      const w = dist.allReduce(torch.tidy(() => torch.ones([3])), { asyncOp: true });
+      expect(await w.wait()).toBe(true);
+      expect(w.isCompleted()).toBe(true);
+      expect(torch.memory().tensors).toBe(before + 1); // the async op's tensor, which the test owns
+      expect(() => dist.allReduce(torch.complex(torch.ones([2]), torch.ones([2])), { op: 'MAX' })).toThrow(/allReduce does not support MAX on complex tensors/);
       const t = torch.tensor([1, 2, 3], { dtype: 'float32' });
       dist.allReduce(t, { op: 'MAX' });
       expect(t.toArray()).toEqual([1, 2, 3]);
