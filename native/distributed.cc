@@ -1191,14 +1191,6 @@ napi_value BroadcastCoalesced(Ctx& c) {
   return c.undefined();
 }
 
-// randpermSeeded(n, seed): torch.randperm(n, generator=torch.Generator().manual_seed(seed)), the order
-// of PyTorch's DistributedSampler.
-napi_value RandpermSeeded(Ctx& c) {
-  int64_t n = c.int64(0);
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(c.int64(1)));
-  return c.ret(at::randperm(n, gen, at::kLong));
-}
-
 napi_value Available(Ctx& c) {
   napi_value obj;
   napi_create_object(c.env, &obj);
@@ -1256,7 +1248,6 @@ void registerDistributed(Registrar& r) {
   r.def("distDdpFree", Entry<DdpFree>, {"reducer"}, "DistributedDataParallel.dispose");
   r.def("distVerifyParams", Entry<VerifyParams>, {"group", "params"}, "DistributedDataParallel");
   r.def("distBroadcastCoalesced", Entry<BroadcastCoalesced>, {"group", "tensors", "bufferSize", "src"}, "DistributedDataParallel");
-  r.def("distRandpermSeeded", Entry<RandpermSeeded>, {"n", "seed"}, "DistributedSampler");
 }
 
 }  // namespace tkd

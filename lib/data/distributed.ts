@@ -1,6 +1,9 @@
 // data.DistributedSampler: each rank's share of a dataset, as torch.utils.data.DistributedSampler draws it.
 import { TorchError } from '../torch/errors';
-import { getRank, getWorldSize, isInitialized, seededPermutation } from '../torch/distributed';
+import { getRank, getWorldSize, isInitialized } from '../torch/distributed';
+import { randperm } from '../torch/creation';
+import { Generator } from '../torch/random';
+import { drain, type Sampler, type Sized } from './sampler';
 
 export interface DistributedSamplerOptions {
   /** Number of ranks sharing the dataset (default: the default group's world size). */
@@ -48,7 +51,7 @@ export function shardIndices(order: readonly number[], rank: number, numReplicas
  * the start of each epoch (else every epoch repeats the first order), as in PyTorch. The shuffled order is
  * PyTorch's own: torch.randperm(len(dataset), generator=Generator().manual_seed(seed + epoch)).
  */
-export class DistributedSampler implements Iterable<number> {
+export class DistributedSampler implements Sampler<number> {
   readonly numReplicas: number;
   readonly rank: number;
   readonly shuffle: boolean;
@@ -58,9 +61,9 @@ export class DistributedSampler implements Iterable<number> {
   readonly numSamples: number;
   readonly totalSize: number;
   epoch = 0;
-  private readonly dataset: { readonly length: number };
+  private readonly dataset: Sized;
 
-  constructor(dataset: { readonly length: number }, options: DistributedSamplerOptions = {}) {
+  constructor(dataset: Sized, options: DistributedSamplerOptions = {}) {
     const needGroup = options.numReplicas === undefined || options.rank === undefined;
     if (needGroup && !isInitialized()) throw new TorchError('DistributedSampler(): Requires distributed package to be available (call torch.distributed.initProcessGroup, or pass numReplicas and rank)');
     const numReplicas = options.numReplicas ?? getWorldSize();
@@ -95,7 +98,8 @@ export class DistributedSampler implements Iterable<number> {
   /** This rank's indices for the current epoch. */
   indices(): number[] {
     const n = this.dataset.length;
-    const order = this.shuffle ? seededPermutation(n, this.seed + this.epoch) : Array.from({ length: n }, (_, i) => i);
+    const order = this.shuffle ? drain(randperm(n, { generator: new Generator().manualSeed(this.seed + this.epoch) }))
+      : Array.from({ length: n }, (_, i) => i);
     return shardIndices(order, this.rank, this.numReplicas, this.dropLast);
   }
 

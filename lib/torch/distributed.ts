@@ -60,7 +60,6 @@ interface DistNative {
   distDdpFree(reducer: Opaque): void;
   distVerifyParams(group: number, params: Handle[]): void;
   distBroadcastCoalesced(group: number, tensors: Handle[], bufferSize: number, src: number): void;
-  distRandpermSeeded(n: number, seed: number): Handle;
 }
 
 /** @internal */
@@ -939,14 +938,4 @@ export function nativeGroup(group: ProcessGroup | null | undefined, op: string):
 /** @internal */
 export function gradEnabled(): boolean {
   return isGradEnabled();
-}
-
-/** @internal torch.randperm(n, generator=torch.Generator().manual_seed(seed)) as numbers. */
-export function seededPermutation(n: number, seed: number): number[] {
-  const t = wrap(DN.distRandpermSeeded(n, seed));
-  try {
-    return Array.from(t.dataSync() as BigInt64Array, Number);
-  } finally {
-    t.dispose();
-  }
 }

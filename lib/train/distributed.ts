@@ -8,6 +8,7 @@ import type { Tensor } from '../torch/tensor';
 import type { ProcessGroup } from '../torch/distributed';
 import { DistributedSampler, shardIndices } from '../data/distributed';
 import type { DataLoader } from '../data/loader';
+import type { Sampler } from '../data/sampler';
 
 const dist = torch.distributed;
 
@@ -63,27 +64,42 @@ export class TrainingGroup {
     return new TrainingGroup(o.group, created);
   }
 
-  /** This rank's batches of an epoch of the loader (the loader's own DistributedSampler when it has one). */
+  /**
+   * This rank's batches of an epoch of the loader: with a data.DistributedSampler as its sampler, the
+   * loader's own batches (the sampler's epoch set first); otherwise the loader's epoch order (its batches
+   * laid end to end) dealt as DistributedSampler deals it, then batched per rank.
+   */
   epochBatches(loader: DataLoader<Tensor[], Tensor[]>, epoch: number): number[][] {
     if (loader.sampler instanceof DistributedSampler) {
       loader.sampler.setEpoch(epoch);
       return loader.batchIndices(epoch);
     }
-    return this.batch(shardIndices(loader.sampleOrder(epoch), this.rank, this.worldSize, false), loader.batchSize, loader.dropLast);
+    const size = this.batchSize(loader);
+    return this.batch(shardIndices(loader.batchIndices(epoch).flat(), this.rank, this.worldSize, false), size, loader.dropLast);
   }
 
   /** Batches per epoch and rank. */
   stepsPerEpoch(loader: DataLoader<Tensor[], Tensor[]>): number {
     if (loader.sampler instanceof DistributedSampler) return loader.length;
-    const perRank = Math.ceil(loader.dataset.length / this.worldSize);
-    return loader.dropLast ? Math.floor(perRank / loader.batchSize) : Math.ceil(perRank / loader.batchSize);
+    const size = this.batchSize(loader);
+    const n = (loader.sampler as Sampler<number>).length;
+    const perRank = Math.ceil((loader.dropLast ? Math.floor(n / size) * size : n) / this.worldSize);
+    return loader.dropLast ? Math.floor(perRank / size) : Math.ceil(perRank / size);
   }
 
   /** An evaluation's batches on this rank: every worldSize-th sample, unpadded, so that sums over ranks count each sample once. */
   evalBatches(loader: DataLoader<Tensor[], Tensor[]>): number[][] {
-    const order = loader.sampleOrder(0);
-    const mine = order.filter((_, i) => i % this.worldSize === this.rank);
-    return this.batch(mine, loader.batchSize, false);
+    if (loader.sampler instanceof DistributedSampler) return loader.batchIndices(0);
+    const mine = loader.batchIndices(0).flat().filter((_, i) => i % this.worldSize === this.rank);
+    return this.batch(mine, this.batchSize(loader), false);
+  }
+
+  /** The per-rank batch size of a loader the trainer shards (one with a sampler and batchSize). */
+  private batchSize(loader: DataLoader<Tensor[], Tensor[]>): number {
+    if (loader.batchSize === null) {
+      throw new TorchError('Trainer: distributed training shards a loader by its sampler; give it batchSize (and a sampler, e.g. a data.DistributedSampler) instead of a batchSampler');
+    }
+    return loader.batchSize;
   }
 
   private batch(indices: number[], size: number, dropLast: boolean): number[][] {
