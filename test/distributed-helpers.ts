@@ -50,10 +50,10 @@ export function parseResults(stdout: string): Record<number, unknown> {
   return results;
 }
 
-/** `torchkd run [flags] program args` (synchronously, with a timeout). */
-export function launch(flags: string[], program: string[], timeoutMs = 120_000): RunOutput {
+/** `torchkd run [flags] program args` (synchronously, with a timeout; `env` is added to ENV). */
+export function launch(flags: string[], program: string[], timeoutMs = 120_000, env: NodeJS.ProcessEnv = {}): RunOutput {
   const started = Date.now();
-  const r = spawnSync(process.execPath, [cli, 'run', ...flags, ...program], { cwd: fixtures, env: ENV, encoding: 'utf8', timeout: timeoutMs });
+  const r = spawnSync(process.execPath, [cli, 'run', ...flags, ...program], { cwd: fixtures, env: { ...ENV, ...env }, encoding: 'utf8', timeout: timeoutMs });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, results: parseResults(r.stdout), ms: Date.now() - started };
 }
 

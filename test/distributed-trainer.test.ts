@@ -13,17 +13,17 @@ import { ENV, cli, fixtures, freePort, launch, parseResults } from './distribute
 const dir = mkdtempSync(join(tmpdir(), 'torchkd-dist-trainer-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-type Fit = { params: Record<string, unknown>; fit: { steps: number; stopReason: string; history: { step: number; metrics: { accuracy: number; loss: number } }[];
+type Fit = { params: Record<string, unknown>; samplerEpoch?: number; fit: { steps: number; stopReason: string; history: { step: number; metrics: { accuracy: number; loss: number } }[];
   trainLog: { step: number; losses: Record<string, number> }[]; last: { accuracy: number; loss: number }; best: { step: number } } };
 
-function single(outDir: string): Fit {
-  const r = spawnSync(process.execPath, ['trainer.js', outDir, '0', '8'], { cwd: fixtures, env: ENV, encoding: 'utf8', timeout: 120_000 });
+function single(outDir: string, env: NodeJS.ProcessEnv = {}): Fit {
+  const r = spawnSync(process.execPath, ['trainer.js', outDir, '0', '8'], { cwd: fixtures, env: { ...ENV, ...env }, encoding: 'utf8', timeout: 120_000 });
   expect(r.status, r.stderr).toBe(0);
   return parseResults(r.stdout)[-1] as Fit;
 }
 
-async function distributed(outDir: string, killAt?: number): Promise<{ status: number | null; result: Fit | undefined; stderr: string }> {
-  const r = launch(['--nproc-per-node', '2', '--master-port', String(await freePort())], ['trainer.js', outDir, '1', '4', ...(killAt ? [String(killAt)] : [])]);
+async function distributed(outDir: string, killAt?: number, env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; result: Fit | undefined; stderr: string }> {
+  const r = launch(['--nproc-per-node', '2', '--master-port', String(await freePort())], ['trainer.js', outDir, '1', '4', ...(killAt ? [String(killAt)] : [])], 120_000, env);
   return { status: r.status, result: r.results[0] as Fit | undefined, stderr: r.stderr };
 }
 
@@ -74,6 +74,18 @@ describe('distributed trainer', () => {
     expectSameRun(resumed.result as Fit, uninterrupted);
     expect(metricLines(join(out, 'metrics.jsonl')).map((l) => `${l.type}@${l.step}`))
       .toEqual(metricLines(join(dir, 'dist', 'metrics.jsonl')).map((l) => `${l.type}@${l.step}`));
+  });
+
+  it('a loader whose sampler is a data.DistributedSampler: 2 ranks train as one process on its one-replica sampler, epoch by epoch', async () => {
+    const one = single(join(dir, 'sampler-single'), { SAMPLER: '1' });
+    const two = await distributed(join(dir, 'sampler-dist'), undefined, { SAMPLER: '1' });
+    expect(two.status, two.stderr).toBe(0);
+    expect(two.result?.fit.steps).toBe(24);
+    expectSameRun(two.result as Fit, one);
+    expect(one.samplerEpoch).toBe(2);
+    expect(two.result?.samplerEpoch).toBe(2);
+    // The sampler's order, not the seeded loader's: another run.
+    expect(JSON.stringify(one.params)).not.toBe(JSON.stringify(reference.params));
   });
 
   it('torchkd distill --config with distributed: true on 2 ranks matches the single-process run with the doubled batch', async () => {

@@ -66,14 +66,11 @@ export class TrainingGroup {
 
   /**
    * This rank's batches of an epoch of the loader: with a data.DistributedSampler as its sampler, the
-   * loader's own batches (the sampler's epoch set first); otherwise the loader's epoch order (its batches
+   * loader's own batches (the trainer sets the sampler's epoch first); otherwise the loader's epoch order (its batches
    * laid end to end) dealt as DistributedSampler deals it, then batched per rank.
    */
   epochBatches(loader: DataLoader<Tensor[], Tensor[]>, epoch: number): number[][] {
-    if (loader.sampler instanceof DistributedSampler) {
-      loader.sampler.setEpoch(epoch);
-      return loader.batchIndices(epoch);
-    }
+    if (loader.sampler instanceof DistributedSampler) return loader.batchIndices(epoch);
     const size = this.batchSize(loader);
     return this.batch(shardIndices(loader.batchIndices(epoch).flat(), this.rank, this.worldSize, false), size, loader.dropLast);
   }

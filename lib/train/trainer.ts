@@ -44,6 +44,7 @@ type EventBody = TrainerEvent extends infer E ? (E extends { run: string } ? Omi
 
 export interface TrainerOptions {
   distiller: Distiller;
+  /** The training batches; a sampler with setEpoch (data.DistributedSampler) has it called at each epoch's start. */
   train: Loader;
   valid?: Loader;
   /** Length of the run: epochs over `train` (default 1) or a number of optimizer steps. */
@@ -315,6 +316,9 @@ export class Trainer {
         const epoch = Math.floor(state.step / stepsPerEpoch);
         if (!epochBatches.has(epoch)) {
           epochBatches.clear();
+          // As Hugging Face's Trainer: a sampler with setEpoch (a data.DistributedSampler) draws this epoch's order.
+          const sampler = train.sampler as { setEpoch?: (epoch: number) => void } | null;
+          if (typeof sampler?.setEpoch === 'function') sampler.setEpoch(epoch);
           epochBatches.set(epoch, group ? group.epochBatches(train, epoch) : train.batchIndices(epoch));
         }
         const indices = (epochBatches.get(epoch) as number[][])[state.step % stepsPerEpoch];
