@@ -32,7 +32,7 @@ describe('collectives', () => {
     expect(ar['int32/BXOR'].value).toEqual([[1 ^ 3, 2 ^ 5, 3 ^ 7], [4 ^ 9, 5 ^ 11, 6 ^ 13]]);
     expect(ar['float32/BAND'].error).toBe(true);
     const values = Object.values(ar).filter((a) => a.value !== undefined).length;
-    expect(values).toBeGreaterThan(40);
+    expect(values).toBeGreaterThanOrEqual(40);
     expect((j0.broadcast as Record<string, Attempt>).float64.value).toEqual([[3.25, 5.25, 7.25], [9.25, 11.25, 13.25]]);
     expect((j0.p2p as { recvFrom: number }).recvFrom).toBe(1);
     expect((j1.async as { irecv: { from: number } }).irecv.from).toBe(0);

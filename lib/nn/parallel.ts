@@ -90,15 +90,15 @@ export class DistributedDataParallel<M extends Module & Forward = Module & Forwa
   requireBackwardGradSync = true;
   /** @internal */
   requireForwardParamSync = true;
-  readonly #group: number;
-  #reducer: ReturnType<typeof DN.distDdpReducer> | null;
+  private readonly group: number;
+  private reducer: ReturnType<typeof DN.distDdpReducer> | null;
 
   constructor(module: M, options: DistributedDataParallelOptions = {}) {
     super();
     const op = 'DistributedDataParallel';
     if (!(module instanceof Module)) throw new TorchError(`${op}(): module must be an nn.Module`);
     this.module = this.registerModule('module', module);
-    this.#group = nativeGroup(options.processGroup, op);
+    this.group = nativeGroup(options.processGroup, op);
     this.findUnusedParameters = options.findUnusedParameters ?? false;
     this.broadcastBuffers = options.broadcastBuffers ?? true;
     this.gradientAsBucketView = options.gradientAsBucketView ?? false;
@@ -131,11 +131,11 @@ export class DistributedDataParallel<M extends Module & Forward = Module & Forwa
     else limits = firstCap < this.bucketBytesCap ? [firstCap, this.bucketBytesCap] : [this.bucketBytesCap];
 
     if (options.initSync ?? true) {
-      DN.distVerifyParams(this.#group, params.map((p) => p.id));
+      DN.distVerifyParams(this.group, params.map((p) => p.id));
       const states = [...module.parameters(), ...(this.broadcastBuffers ? module.buffers() : [])];
       this.broadcastCoalesced(states);
     }
-    this.#reducer = DN.distDdpReducer(this.#group, params.map((p) => p.id), limits, this.bucketBytesCap,
+    this.reducer = DN.distDdpReducer(this.group, params.map((p) => p.id), limits, this.bucketBytesCap,
       this.findUnusedParameters, this.gradientAsBucketView, firstCap, named.map(([n]) => n));
   }
 
@@ -205,8 +205,8 @@ export class DistributedDataParallel<M extends Module & Forward = Module & Forwa
 
   /** Removes the Reducer's gradient hooks and returns the wrapped module, which stays as it is. */
   unwrap(): M {
-    if (this.#reducer !== null) DN.distDdpFree(this.#reducer);
-    this.#reducer = null;
+    if (this.reducer !== null) DN.distDdpFree(this.reducer);
+    this.reducer = null;
     return this.module;
   }
 
@@ -217,12 +217,12 @@ export class DistributedDataParallel<M extends Module & Forward = Module & Forwa
   }
 
   private broadcastCoalesced(tensors: Tensor[]): void {
-    if (tensors.length > 0) DN.distBroadcastCoalesced(this.#group, tensors.map((t) => t.id), BROADCAST_BUCKET_BYTES, 0);
+    if (tensors.length > 0) DN.distBroadcastCoalesced(this.group, tensors.map((t) => t.id), BROADCAST_BUCKET_BYTES, 0);
   }
 
   private reducerOrThrow() {
-    if (this.#reducer === null) throw new TorchError('DistributedDataParallel.forward(): the module was unwrapped or disposed');
-    return this.#reducer;
+    if (this.reducer === null) throw new TorchError('DistributedDataParallel.forward(): the module was unwrapped or disposed');
+    return this.reducer;
   }
 
   override extraRepr(): string {

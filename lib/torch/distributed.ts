@@ -228,21 +228,21 @@ function checkMs(v: unknown, op: string): number {
 export class Work {
   /** @internal */
   readonly handle: Opaque | null;
-  #source = -1;
+  private source = -1;
 
   /** @internal */
   constructor(handle: Opaque | null, source = -1) {
     this.handle = handle;
-    this.#source = source;
+    this.source = source;
   }
 
   async wait(): Promise<true> {
-    if (this.handle !== null) this.#source = await DN.distWorkWait(this.handle);
+    if (this.handle !== null) this.source = await DN.distWorkWait(this.handle);
     return true;
   }
   /** Blocks the calling thread until the op completes (PyTorch's blocking work.wait()). */
   waitSync(): true {
-    if (this.handle !== null) this.#source = DN.distWorkWaitSync(this.handle);
+    if (this.handle !== null) this.source = DN.distWorkWaitSync(this.handle);
     return true;
   }
   isCompleted(): boolean {
@@ -250,7 +250,7 @@ export class Work {
   }
   /** The sender of a completed irecv (its global rank), -1 for other ops. */
   sourceRank(): number {
-    return this.#source;
+    return this.source;
   }
 }
 
@@ -915,14 +915,14 @@ export function irecv(tensor: Tensor, src?: number | null, options?: P2POptions)
 
 /** A receive's work: reports the sender as a global rank. */
 class GroupWork extends Work {
-  readonly #group: ProcessGroup;
+  private readonly group: ProcessGroup;
   constructor(handle: Opaque, group: ProcessGroup) {
     super(handle);
-    this.#group = group;
+    this.group = group;
   }
   override sourceRank(): number {
     const r = super.sourceRank();
-    return r < 0 ? r : this.#group.ranks[r];
+    return r < 0 ? r : this.group.ranks[r];
   }
 }
 
