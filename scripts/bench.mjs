@@ -173,6 +173,42 @@ opt.step()`,
     },
   },
   {
+    name: 'KD step: MLP student 784-32-10 + frozen MLP teacher 784-1200-1200-10, CE + KD (T=4), batch 128, AdamW', iters: 50,
+    js: () => {
+      torch.manualSeed(0);
+      const teacher = new nn.Sequential(
+        new nn.Linear(784, 1200), new nn.ReLU(), new nn.Linear(1200, 1200), new nn.ReLU(), new nn.Linear(1200, 10));
+      const student = new nn.Sequential(new nn.Linear(784, 32), new nn.ReLU(), new nn.Linear(32, 10));
+      const distiller = new distill.Distiller({
+        student, teachers: [teacher], terms: [distill.terms.crossEntropy(), distill.terms.kd({ temperature: 4 })],
+      });
+      const opt = new optim.AdamW(student.parameters(), { lr: 1e-3 });
+      const x = torch.randn([128, 784]);
+      const y = torch.randint(0, 10, [128]);
+      const info = { step: 0, totalSteps: 1, epoch: 0, epochs: 1 };
+      return () => torch.tidy(() => {
+        opt.zeroGrad();
+        distiller.step({ input: x, target: y }, info).loss.backward();
+        opt.step();
+      });
+    },
+    py: {
+      setup: `torch.manual_seed(0)
+nn = torch.nn
+teacher = nn.Sequential(nn.Linear(784, 1200), nn.ReLU(), nn.Linear(1200, 1200), nn.ReLU(), nn.Linear(1200, 10)).eval().requires_grad_(False)
+student = nn.Sequential(nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))
+opt = torch.optim.AdamW(student.parameters(), lr=1e-3)
+x = torch.randn(128, 784); y = torch.randint(0, 10, (128,))`,
+      stmt: `opt.zero_grad()
+with torch.no_grad():
+    t = teacher(x)
+s = student(x)
+kd = F.kl_div(F.log_softmax(s / 4, 1), F.log_softmax(t / 4, 1), reduction='batchmean', log_target=True) * 16
+(F.cross_entropy(s, y) + kd).backward()
+opt.step()`,
+    },
+  },
+  {
     name: 'fft.rfft [64,128,768] + |X| mean over last axis', iters: 5,
     js: () => {
       const x = torch.randn([64, 128, 768]);
