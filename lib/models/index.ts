@@ -5,3 +5,5 @@ export {
   buildModel, resolveArch, readArch, loadWeights, saveModel,
   type ArchConfig, type MlpArch, type CnnArch, type DataShape,
 } from './arch';
+/** Hugging Face transformers: models, Auto classes, tokenizers (also exported as `hf` from 'torchkd'). */
+export * as hf from './hf';
