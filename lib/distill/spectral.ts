@@ -56,9 +56,10 @@ export function spectralProfile(layers: Tensor[], options: IntensityOptions = {}
 
 export interface SelectOptions {
   /**
-   * 'top': the k most intense layers; 'edges': the runs at the start and end of depth whose intensity
-   * is at least the profile's mean (the U shape), at most k of them (the most intense when more);
-   * 'threshold': every layer with intensity ≥ k · max (k in (0, 1]).
+   * 'top': the k most intense layers (default k 2); 'edges': the leading and trailing runs of layers whose
+   * intensity is at least the profile's mean (the two arms of a U-shaped profile, e.g. layers 1-9 and 21-23
+   * of a 24-layer RoBERTa), all of them by default or at most k (the most intense); 'threshold': every
+   * layer with intensity ≥ k · max (k in (0, 1]).
    */
   strategy?: 'top' | 'edges' | 'threshold';
   k?: number;
@@ -66,7 +67,9 @@ export interface SelectOptions {
 
 /** Indices of the selected layers, ascending. */
 export function selectLayers(profile: number[], options: SelectOptions = {}): number[] {
-  const { strategy = 'top', k = 2 } = options;
+  const { strategy = 'top' } = options;
+  const k = options.k ?? (strategy === 'edges' ? profile.length : 2);
+  if (strategy !== 'threshold' && !(Number.isInteger(k) && k >= 1)) throw new TorchError(`selectLayers(): k must be a positive integer for '${strategy}', got ${k}`);
   const byIntensity = (ids: number[]) => [...ids].sort((a, b) => profile[b] - profile[a] || a - b);
   let chosen: number[];
   if (strategy === 'top') {

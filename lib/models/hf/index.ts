@@ -22,3 +22,4 @@ export {
   AutoTokenizer, PreTrainedTokenizer,
   type TokenizerCallOptions, type BatchEncoding, type PaddingStrategy, type TruncationStrategy,
 } from './tokenizer';
+export { studentFromTeacher, freshStudent, TokenIdsClassifier, type TokenIdsClassifierOptions } from './students';
