@@ -29,7 +29,10 @@ export interface LayerMapOptions {
    * per layer, or per hidden state with the embeddings first (their entry is never selected).
    */
   profile?: number[];
-  /** 'spectral': how to select teacher layers (selectLayers; default the studentLayers most intense). */
+  /**
+   * 'spectral': how to select teacher layers (selectLayers; default 'top' with k = studentLayers; 'edges'
+   * takes every layer of both runs unless k is given, and more layers than the student has are spread).
+   */
   select?: SelectOptions;
 }
 
@@ -46,18 +49,24 @@ function groups(teacherLayers: number, studentLayers: number): number[][] {
 }
 
 /**
- * Pairs selected teacher layers (ascending) with M student layers in depth order: one each when there are
- * M; with more, M of them evenly spread (first and last kept); with fewer, each goes to the last student
- * layer of its group of ⌈M/S⌉.
+ * Pairs selected teacher layers (ascending, of N) with M student layers in depth order: one each when there
+ * are M; with more, M of them evenly spread (first and last kept); with fewer, each goes to the student
+ * layer at its relative depth, round((t + 1)·M/N) − 1, kept increasing.
  */
-function pairInOrder(selected: number[], studentLayers: number): LayerPair[] {
+function pairInOrder(selected: number[], teacherLayers: number, studentLayers: number): LayerPair[] {
   const S = selected.length;
   if (S === studentLayers) return selected.map((t, j) => one(j, t));
   if (S > studentLayers) {
     if (studentLayers === 1) return [one(0, selected[S - 1])];
     return range(studentLayers).map((j) => one(j, selected[Math.round((j * (S - 1)) / (studentLayers - 1))]));
   }
-  return selected.map((t, i) => one(Math.round(((i + 1) * studentLayers) / S) - 1, t));
+  const students: number[] = [];
+  selected.forEach((t, i) => {
+    const depth = Math.max(0, Math.round(((t + 1) * studentLayers) / teacherLayers) - 1);
+    // Increasing, and leaving room for the selected layers still to come.
+    students.push(Math.min(Math.max(depth, i === 0 ? 0 : students[i - 1] + 1), studentLayers - (S - i)));
+  });
+  return selected.map((t, i) => one(students[i], t));
 }
 
 function checkDepth(name: string, v: number, min: number): void {
@@ -133,9 +142,12 @@ export function layerMap(teacherLayers: number, studentLayers: number,
         throw new TorchError(`layerMap(): 'spectral' needs the teacher's profile with ${N} entries (one per layer) or ${N + 1} (embeddings first), got ${Array.isArray(profile) ? profile.length : typeof profile}`);
       }
       const layers = profile.length === N ? profile : profile.slice(1);
-      const selected = selectLayers(layers, { strategy: 'top', k: M, ...options.select });
+      // 'top' defaults to one teacher layer per student layer; 'edges' keeps both arms of the U, spread below.
+      const select: SelectOptions = { strategy: 'top', ...options.select };
+      if (select.strategy === 'top' && select.k === undefined) select.k = M;
+      const selected = selectLayers(layers, select);
       if (selected.length === 0) throw new TorchError("layerMap(): the spectral selection chose no teacher layer (a lower threshold?)");
-      pairs = pairInOrder(selected, M);
+      pairs = pairInOrder(selected, N, M);
       break;
     }
     default:
@@ -147,12 +159,14 @@ export function layerMap(teacherLayers: number, studentLayers: number,
 
 /**
  * The teacher layer a student layer is initialised from when a student is cut from its teacher: for each
- * student layer in order, the paired teacher layer with the largest weight (the deepest on ties). The
- * pairs' indices are layer numbers (no embeddings entry).
+ * student layer in order, the paired teacher layer with the largest weight (the deepest on ties); a
+ * student layer the map leaves unpaired takes the 'skip' layer round((j + 1)·N/M) − 1 of the N
+ * teacherLayers when given. The pairs' indices are layer numbers (no embeddings entry).
  */
-export function initialLayers(map: LayerPair[], studentLayers: number): number[] {
+export function initialLayers(map: LayerPair[], studentLayers: number, teacherLayers?: number): number[] {
   return range(studentLayers).map((j) => {
     const pair = map.find((p) => p.student === j);
+    if (!pair && teacherLayers !== undefined) return Math.round(((j + 1) * teacherLayers) / studentLayers) - 1;
     if (!pair) throw new TorchError(`initialLayers(): the layer map has no pair for student layer ${j}`);
     let best = 0;
     pair.weights.forEach((w, k) => { if (w >= pair.weights[best]) best = k; });
