@@ -81,6 +81,7 @@ export class TokenIdsClassifier extends nn.Module {
     this.padTokenId = options.padTokenId ?? model.config.padTokenId;
     this.outputHiddenStates = options.outputHiddenStates ?? true;
     this.outputAttentions = options.outputAttentions ?? false;
+    this.training = model.training;
   }
   /** The capture paths of the hidden states: hidden_states.0 (embeddings) .. hidden_states.N. */
   hiddenStatePaths(): string[] {
