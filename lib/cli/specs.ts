@@ -3,7 +3,7 @@ import type { CommandSpec } from './args';
 
 export const TEXT_DEFAULTS = {
   out: 'text-output', textField: 'text', labelField: 'label', teacherEpochs: 8, studentEpochs: 15, batchSize: 64, maxLength: 32,
-  minFreq: 1, teacherDim: 128, teacherLayers: 2, teacherHeads: 4, teacherLr: 1e-3,
+  minFreq: 1, teacherKind: 'ensemble' as 'ensemble' | 'transformer', teacherDim: 128, teacherLayers: 2, teacherHeads: 4, teacherLr: 1e-3,
   studentDim: 16, studentBigrams: 4096, studentLr: 0.03, temperature: 2, alpha: 0.5, seed: 0, device: 'cpu',
   progress: 'auto' as 'auto' | 'bar' | 'lines' | 'none',
 };
@@ -21,9 +21,11 @@ export const textSpec: CommandSpec = {
   description: `
 Input files are JSONL lines {"text": "...", "label": "..."} (or CSV with a header; see --format). Labels of
 --test and --valid must occur in --train. Without --valid, 10% of --train (seeded) is held out to choose
-each model's best epoch. The teacher is a Transformer encoder (TextTransformer), the student a
-fastText-like bag of embeddings (FastText) trained with (1 - alpha)·CE + alpha·KD(T); "scratch" is the same
-student trained with CE only and the same budget. Writes OUT/metrics.json ({teacher, student, scratch}:
+each model's best epoch. The teacher is an ensemble (mean probabilities) of a Transformer encoder
+(TextTransformer) and a wide fastText-like model (4x the student's width and bigram buckets, dropout
+0.2; --teacher-kind transformer for the encoder alone), the student a fastText-like bag of embeddings
+(FastText) trained with (1 - alpha)·CE + alpha·KD(T); "scratch" is the same student trained with CE
+only and the same budget. Writes OUT/metrics.json ({teacher, student, scratch}:
 test accuracy and parameters), OUT/report.html, OUT/vocab.json, OUT/labels.json and OUT/<run>/
 (checkpoints, metrics.jsonl, model.safetensors, arch.json).
 
@@ -63,6 +65,7 @@ and the report plots the teacher's and the student's spectral profiles.`,
     { name: 'batch-size', kind: 'int', min: 1, default: TEXT_DEFAULTS.batchSize, description: 'training batch size' },
     { name: 'max-length', kind: 'int', min: 1, default: TEXT_DEFAULTS.maxLength, description: 'tokens kept per text' },
     { name: 'min-freq', kind: 'int', min: 1, default: TEXT_DEFAULTS.minFreq, description: 'rarer training words become <unk>' },
+    { name: 'teacher-kind', kind: 'choice', choices: ['ensemble', 'transformer'], default: TEXT_DEFAULTS.teacherKind, description: 'without --teacher: the TextTransformer and a wide FastText averaged (ensemble), or the TextTransformer alone (ignored with --teacher)' },
     { name: 'teacher-dim', kind: 'int', min: 1, default: TEXT_DEFAULTS.teacherDim, description: 'teacher width' },
     { name: 'teacher-layers', kind: 'int', min: 1, default: TEXT_DEFAULTS.teacherLayers, description: 'teacher encoder layers' },
     { name: 'teacher-heads', kind: 'int', min: 1, default: TEXT_DEFAULTS.teacherHeads, description: 'teacher attention heads (divide --teacher-dim)' },

@@ -17,6 +17,7 @@ import { crossEntropy, kd } from '../distill/terms';
 import { evaluate, fit, type FitResult, type Loader, type TrainerEvent } from '../train/trainer';
 import type { ProgressMode } from '../train/progress';
 import { FastText, TextTransformer } from '../models/text';
+import { Ensemble } from '../models/ensemble';
 import { saveModel } from '../models/arch';
 import * as hf from '../models/hf';
 import {
@@ -47,6 +48,8 @@ export interface TextOptions {
   maxLength?: number;
   /** Words seen fewer times in train become <unk> (default 1). */
   minFreq?: number;
+  /** Without --teacher: 'ensemble' (default: the TextTransformer and a wide FastText, probabilities averaged) or 'transformer'. */
+  teacherKind?: 'ensemble' | 'transformer';
   teacherDim?: number;
   teacherLayers?: number;
   teacherHeads?: number;
@@ -94,6 +97,8 @@ export interface TextMetrics {
   teacher: TextRunMetrics;
   student: TextRunMetrics;
   scratch: TextRunMetrics;
+  /** The default teacher's members, each on its own (teacher is their ensemble). */
+  members?: { transformer: TextRunMetrics; fastText: TextRunMetrics };
   data: { train: number; valid: number; test: number; classes: number; vocabulary: number; validSource: string };
   /** Every option of the run with the defaults filled in (null where unset). */
   config: Record<string, string | number | boolean | null> & { out: string; test: string };
@@ -169,7 +174,7 @@ function readData(o: TextOptions & { seed: number }): { train: TextExample[]; va
 
 type TrainRun = (run: string, distiller: Distiller, epochs: number, lr: number) => Promise<FitResult>;
 
-/** One Trainer run into OUT/<run> (AdamW with weight decay 0.01, one-cycle schedule, the best epoch restored). */
+/** One Trainer run into OUT/<run> (AdamW with weight decay 0.01, one-cycle schedule with 10% warm-up, the best epoch restored). */
 function trainer(o: { out: string; seed: number; device: string; progress: ProgressMode }, trainLoader: Loader, validLoader: Loader,
   hooks: { onEvent?: (event: TrainerEvent) => void; signal?: AbortSignal }): TrainRun {
   return async (run, distiller, epochs, lr) => {
@@ -178,7 +183,8 @@ function trainer(o: { out: string; seed: number; device: string; progress: Progr
       const result = await fit({
         distiller, train: trainLoader, valid: validLoader, epochs, seed: o.seed, device: o.device, outDir: dir, restoreBest: true,
         optimizer: (params: Tensor[]) => new optim.AdamW(params, { lr, weightDecay: 0.01 }),
-        scheduler: (opt, total) => new optim.lrScheduler.OneCycleLR(opt, lr, { totalSteps: total, pctStart: 0.1, cycleMomentum: false }),
+        // At least two warm-up steps: PyTorch's OneCycleLR divides by pctStart·total − 1 (0 for 10 steps).
+        scheduler: (opt, total) => new optim.lrScheduler.OneCycleLR(opt, lr, { totalSteps: total, pctStart: Math.max(0.1, Math.min(0.5, 2 / total)), cycleMomentum: false }),
         progress: o.progress, name: run, signal: hooks.signal,
         onEvent: hooks.onEvent,
       });
@@ -245,11 +251,31 @@ async function runFastText(o: RunOptions, d: Data, started: number, hooks: { onE
   try {
     const train1 = trainer(o, trainLoader, validLoader, hooks);
     torch.manualSeed(o.seed);
-    const teacher = new TextTransformer(teacherArch);
-    modules.push(teacher);
-    const teacherFit = await train1('teacher', new Distiller({ student: teacher, terms: [crossEntropy()] }), o.teacherEpochs, o.teacherLr);
-    saveModel(join(o.out, 'teacher'), teacher, teacherArch);
-    const teacherMetrics = summary(teacher, teacherFit, testLoader, o.device, o.teacherEpochs);
+    const transformer = new TextTransformer(teacherArch);
+    modules.push(transformer);
+    const transformerFit = await train1('teacher', new Distiller({ student: transformer, terms: [crossEntropy()] }), o.teacherEpochs, o.teacherLr);
+    saveModel(join(o.out, 'teacher'), transformer, teacherArch);
+    let teacher: nn.Module = transformer;
+    let teacherMetrics = summary(transformer, transformerFit, testLoader, o.device, o.teacherEpochs);
+    let members: TextMetrics['members'];
+    if (o.teacherKind === 'ensemble') {
+      // A second, different learner: a wide fastText (4× the student's width, 4× its bigram buckets, dropout).
+      const wideArch = { name: 'fastText' as const, vocabSize: vocab.length, numClasses, dim: 4 * o.studentDim, bigramBuckets: 4 * o.studentBigrams, dropout: 0.2 };
+      torch.manualSeed(o.seed + 2);
+      const wide = new FastText(wideArch);
+      modules.push(wide);
+      const wideFit = await train1('teacher-fasttext', new Distiller({ student: wide, terms: [crossEntropy()] }), o.studentEpochs, o.studentLr);
+      saveModel(join(o.out, 'teacher-fasttext'), wide, wideArch);
+      const wideMetrics = summary(wide, wideFit, testLoader, o.device, o.studentEpochs);
+      const ensemble = new Ensemble([transformer, wide]);
+      teacher = ensemble;
+      members = { transformer: teacherMetrics, fastText: wideMetrics };
+      teacherMetrics = {
+        accuracy: evaluate(ensemble, testLoader, { device: o.device }).accuracy, parameters: ensemble.numParameters(),
+        validAccuracy: evaluate(ensemble, validLoader, { device: o.device }).accuracy,
+        trainSeconds: transformerFit.seconds + wideFit.seconds, epochs: o.teacherEpochs, steps: transformerFit.steps + wideFit.steps,
+      };
+    }
 
     // Both students start from the same initial weights.
     torch.manualSeed(o.seed + 1);
@@ -270,7 +296,7 @@ async function runFastText(o: RunOptions, d: Data, started: number, hooks: { onE
     const scratchMetrics = summary(scratch, scratchFit, testLoader, o.device, o.studentEpochs);
 
     const metrics: TextMetrics = {
-      teacher: teacherMetrics, student: studentMetrics, scratch: scratchMetrics,
+      teacher: teacherMetrics, student: studentMetrics, scratch: scratchMetrics, ...(members ? { members } : {}),
       data: {
         train: train.length, valid: valid.length, test: test.length, classes: numClasses, vocabulary: vocab.length,
         validSource: o.valid ?? `10% of ${o.train} (seed ${o.seed})`,
@@ -278,7 +304,7 @@ async function runFastText(o: RunOptions, d: Data, started: number, hooks: { onE
       config: configRecord({
         train: o.train, test: o.test, valid: o.valid, format: o.format, out: o.out, textField: o.textField, labelField: o.labelField,
         teacherEpochs: o.teacherEpochs, studentEpochs: o.studentEpochs, batchSize: o.batchSize, maxLength: o.maxLength, minFreq: o.minFreq,
-        teacherDim: o.teacherDim, teacherLayers: o.teacherLayers, teacherHeads: o.teacherHeads, teacherLr: o.teacherLr,
+        teacherKind: o.teacherKind, teacherDim: o.teacherDim, teacherLayers: o.teacherLayers, teacherHeads: o.teacherHeads, teacherLr: o.teacherLr,
         studentDim: o.studentDim, studentBigrams: o.studentBigrams, studentLr: o.studentLr,
         temperature: o.temperature, alpha: o.alpha, seed: o.seed, device: o.device, progress: o.progress,
       }),
