@@ -104,10 +104,10 @@ out = dict(logits=logits.tolist(), labels=[m.config.id2label[i] for i in range(m
     expect(m.hf.labels).toEqual(JSON.parse(readFileSync(join(dir, 'cut', 'metrics.json'), 'utf8')).hf.labels);
     // The progress lines name each stage's terms: hidden states and attention maps, then CE and KD.
     const lines = r.stderr.split('\n');
-    const stage1 = lines.filter((l) => l.startsWith('student-intermediate step'));
+    const stage1 = lines.filter((l) => /^student-intermediate step \d+\/\d+/.test(l));
     expect(stage1.length).toBeGreaterThan(0);
     for (const l of stage1) expect(l).toMatch(/loss \S+ +hidden \S+ +attention \S+$/);
-    const stage2 = lines.filter((l) => l.startsWith('student step'));
+    const stage2 = lines.filter((l) => /^student step \d+\/\d+/.test(l));
     for (const l of stage2) expect(l).toMatch(/loss \S+ +ce \S+ +kd \S+$/);
     expect(existsSync(join(out, 'student-intermediate', 'checkpoint-best.safetensors'))).toBe(true);
     const config = JSON.parse(readFileSync(join(out, 'student', 'config.json'), 'utf8'));

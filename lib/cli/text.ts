@@ -22,7 +22,7 @@ import { saveModel } from '../models/arch';
 import * as hf from '../models/hf';
 import {
   distillerFor, encodeHf, hfLoader, hiddenStateProfile, parseLayerMap, parseStudentConfig, profileSeries, runLayerMap, studentTerms,
-  teacherLabels, type HfTextOptions, type PaddedIdsDataset,
+  teacherLabels, type HfTextOptions,
 } from './textHf';
 import type { Values } from './args';
 import { HF_TEXT_DEFAULTS as HF_DEFAULTS, TEXT_DEFAULTS as DEFAULTS } from './specs';

@@ -4,7 +4,6 @@
 // layer map, KD and CE; the same student trained on the labels alone ("scratch"); the teacher's and the
 // student's spectral profiles; the students written as Hugging Face folders.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import * as torch from '../torch';
 import { TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';

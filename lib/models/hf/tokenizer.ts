@@ -194,7 +194,7 @@ export class PreTrainedTokenizer {
       if (Number.isFinite(max)) {
         const room = max - (add ? this.numSpecialTokensToAdd(second !== null) : 0);
         if (room < 0) throw new TorchError(`maxLength ${max} is shorter than the special tokens the tokenizer adds`);
-        [first, second] = truncate(first, second, room, strategy, this.truncationSide);
+        [first, second] = truncate(first, second, room, max, strategy, this.truncationSide);
       }
     }
     const pp = this.tokenizer.post_processor;
@@ -302,7 +302,7 @@ function cut(tokens: string[], n: number, side: 'left' | 'right'): string[] {
 }
 
 /** The tokenizers crate's truncate_encodings for `room` tokens of content. */
-function truncate(a: string[], b: string[] | null, room: number, strategy: 'longestFirst' | 'onlyFirst' | 'onlySecond', side: 'left' | 'right'): [string[], string[] | null] {
+function truncate(a: string[], b: string[] | null, room: number, maxLength: number, strategy: 'longestFirst' | 'onlyFirst' | 'onlySecond', side: 'left' | 'right'): [string[], string[] | null] {
   const total = a.length + (b?.length ?? 0);
   if (total <= room) return [a, b];
   if (b === null) {
@@ -316,18 +316,18 @@ function truncate(a: string[], b: string[] | null, room: number, strategy: 'long
     const cutOne = cut(target, keep, side);
     return strategy === 'onlyFirst' ? [cutOne, b] : [a, cutOne];
   }
-  // longest_first: the shorter sequence keeps what it can, the longer one the rest; halves when both are long.
-  let n1 = a.length;
-  let n2 = b.length;
-  const swap = n1 > n2;
-  if (swap) [n1, n2] = [n2, n1];
-  n2 = n1 > room ? n1 : Math.max(n1, room - n1);
-  if (n1 + n2 > room) {
-    n1 = Math.floor(room / 2);
-    n2 = n1 + (room % 2);
+  // longest_first as the crate does it (measured against tokenizers 0.23 through transformers): the shorter
+  // sequence keeps what it can and the longer one the rest; when both exceed half the room, the longer keeps
+  // ⌈room/2⌉ (the second on ties), except that once the shorter reaches maxLength (special tokens
+  // included) the first keeps ⌊room/2⌋ and the second the rest.
+  const shorter = Math.min(a.length, b.length);
+  const half = Math.floor(room / 2);
+  if (shorter <= room - shorter) {
+    const longer = room - shorter;
+    return a.length <= b.length ? [a, cut(b, longer, side)] : [cut(a, longer, side), b];
   }
-  if (swap) [n1, n2] = [n2, n1];
-  return [cut(a, n1, side), cut(b, n2, side)];
+  if (shorter < maxLength && a.length > b.length) return [cut(a, room - half, side), cut(b, half, side)];
+  return [cut(a, half, side), cut(b, room - half, side)];
 }
 
 /** AutoTokenizer.fromPretrained(dir): the folder's fast tokenizer. */
