@@ -1,12 +1,15 @@
 // The main job (`npm run demo`, `npx torchkd demo`): on Fashion-MNIST,
-//   1. train a teacher CNN (six conv layers) or reuse the one cached by an earlier run;
+//   1. train a teacher CNN (six conv layers, 10 epochs with crop and flip augmentation) or reuse the one
+//      cached by an earlier run with the same recipe;
 //   2. profile the teacher's layers spectrally (SpectralKD), print and plot the profile, select layers;
-//   3. train a small student CNN four ways with the same data and step budget: labels only, Hinton KD,
-//      KD + spectral feature alignment on the selected layers, KD + intra-distillation; the student sees a
-//      small labelled subset plus the rest of the train split as an unlabelled transfer set;
-//   4. print a table (test accuracy, parameters, latency per image, training time) and write
-//      metrics.json and report.html.
-import { mkdirSync, existsSync } from 'node:fs';
+//   3. train a small student CNN four ways with the same data and step budget, once per seed: labels only,
+//      Hinton KD, KD + spectral feature alignment on the selected layers, KD + intra-distillation; the
+//      student sees a small labelled subset plus the rest of the train split as an unlabelled transfer set;
+//   4. summarise each method as mean ± std over the seeds, test each difference against the seed-to-seed
+//      noise (paired t-test: runs with the same seed share initial weights and data order), print a table and
+//      write metrics.json and report.html (spectral profiles of the teacher and each student, learning curves,
+//      confusion matrices of the teacher and students, the comparisons).
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as nn from './nn';
@@ -18,47 +21,75 @@ import * as report from './report';
 import { TorchError } from './torch/errors';
 import type { Tensor } from './torch/tensor';
 import type { Device } from './torch/dtype';
-import { atomicWrite } from './data/idx';
-import { Distiller, spectralSelection } from './distill/distiller';
+import { atomicWrite, FASHION_MNIST_CLASSES } from './data/idx';
+import { Distiller, captureLayers, spectralSelection } from './distill/distiller';
+import { spectralProfile } from './distill/spectral';
 import { crossEntropy, kd, type LossTerm } from './distill/terms';
 import { evaluate, fit, type FitResult } from './train/trainer';
 import { TeacherCache, cacheTeacher } from './distill/cache';
+import { pairedTTest, summarize, type PairedComparison, type Summary } from './report/stats';
 
 export interface DemoOptions {
   /** Output directory of metrics.json, report.html and the runs' logs (default 'demo-output'). */
   out?: string;
   device?: Device | string;
+  /** The CI size: every size not given explicitly takes its value from QUICK_DEMO (a minute on 2 cores). */
+  quick?: boolean;
   /** Labelled training samples (default 1000); the next `transfer` train samples are unlabelled (default 20000). */
   labelled?: number;
   transfer?: number;
   /** Test samples evaluated (default all 10,000). */
   test?: number;
-  /** Teacher training epochs (default 1) over the first `teacherSamples` train images (default 55000). */
+  /** Teacher training epochs (default 10) over the first `teacherSamples` train images (default 55000). */
   teacherEpochs?: number;
   teacherSamples?: number;
-  /** Student training epochs over labelled + transfer samples (default 4); every run gets the same steps. */
+  /** Student training epochs over labelled + transfer samples (default 2); every run gets the same steps. */
   studentEpochs?: number;
   /** Student width multiplier (default 2: conv widths 16, 32, 64). */
   studentWidth?: number;
+  /** Seeds per method (default 3): the runs use seeds seed, seed + 1, ... */
+  seeds?: number;
   /** Where the trained teacher is cached between runs (default $XDG_CACHE_HOME/torchkd or ~/.cache/torchkd). */
   cacheDir?: string;
+  /** The first seed (default 0); the teacher is trained with it. */
   seed?: number;
   /** 'auto' (default) draws a bar on a TTY; 'none' is silent. */
   progress?: 'auto' | 'bar' | 'lines' | 'none';
 }
 
+/** The sizes of `quick: true` (the test suite's and CI's run). */
+export const QUICK_DEMO = {
+  labelled: 300, transfer: 1500, test: 1000, teacherSamples: 3000, teacherEpochs: 1, studentEpochs: 2, studentWidth: 1, seeds: 2,
+} as const;
+
 export interface DemoRow {
   run: string;
+  /** Test accuracy: the mean over the seeds, and each seed's value (in seed order). */
   accuracy: number;
+  accuracyStd: number;
+  accuracies: number[];
   parameters: number;
   latencyMs: number;
+  /** Mean training seconds per run. */
   trainSeconds: number;
 }
 
+/** One method against a reference method, over the same seeds. */
+export interface DemoComparison extends PairedComparison {
+  run: string;
+  baseline: string;
+}
+
 export interface DemoResult {
-  /** The teacher, then one row per student run. */
+  /** The teacher (one run, std 0), then one row per student method. */
   rows: DemoRow[];
-  spectral: { layers: string[]; teacher: number[]; student: number[]; studentLayers: string[]; selected: string[] };
+  comparisons: DemoComparison[];
+  seeds: number[];
+  spectral: {
+    layers: string[]; teacher: number[]; selected: string[];
+    /** Each method's student (first seed) on the student layers. */
+    studentLayers: string[]; students: Record<string, number[]>;
+  };
   reportPath: string;
   metricsPath: string;
   seconds: number;
@@ -100,6 +131,9 @@ export class FashionCnn extends nn.Module {
 export const TEACHER_BLOCKS: Conv[] = [[16, false], [16, true], [32, false], [32, true], [64, false], [64, false]];
 const studentBlocks = (w: number): Conv[] => [[Math.round(8 * w), true], [Math.round(16 * w), true], [Math.round(32 * w), false]];
 
+/** The teacher's recipe; its cache file is named after it, so a changed recipe trains a new teacher. */
+const TEACHER_RECIPE = { batchSize: 128, lr: 3e-3, weightDecay: 5e-4, crop: 2 };
+
 function loadSplit(split: 'train' | 'test', count: number): { x: Tensor; y: Tensor } {
   const { images, labels } = data.fashionMnist({ split });
   try {
@@ -140,19 +174,54 @@ function latencyPerImage(model: FashionCnn, device: Device | string): number {
   }
 }
 
+/** The 10×10 test-set confusion counts of a model: counts[true][predicted]. */
+function confusionCounts(model: nn.Module, loader: data.DataLoader<Tensor[], Tensor[]>, device: Device | string): number[][] {
+  const wasTraining = model.training;
+  model.eval();
+  const counts = Array.from({ length: 10 }, () => new Array<number>(10).fill(0));
+  try {
+    for (const batch of loader) {
+      const [truth, predicted] = torch.tidy(() => {
+        const [x, y] = batch;
+        const logits = torch.noGrad(() => (model as FashionCnn).call(x.to(device)));
+        return [y.toArray() as number[], logits.argmax(1).cpu().toArray() as number[]];
+      });
+      torch.dispose(batch);
+      truth.forEach((t, i) => { counts[t][predicted[i]] += 1; });
+    }
+  } finally {
+    model.train(wasTraining);
+  }
+  return counts;
+}
+
+/** The spectral intensity of each of `layers` of `model` on `sample` (distill.spectralProfile). */
+function profileOf(model: nn.Module, layers: string[], sample: Tensor): number[] {
+  const feats = captureLayers(model, layers, sample);
+  try {
+    return spectralProfile(feats, { layout: 'BCHW' });
+  } finally {
+    torch.dispose(feats);
+  }
+}
+
 function defaultCacheDir(): string {
   return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'torchkd');
 }
 
+const pct = (v: number, digits = 2) => (100 * v).toFixed(digits);
+
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const started = Date.now();
+  const preset = options.quick ? QUICK_DEMO : {};
   const {
-    out = 'demo-output', device = 'cpu', labelled = 1000, transfer = 20000, test = 10000,
-    teacherEpochs = 1, teacherSamples = 55000, studentEpochs = 4, studentWidth = 2, seed = 0, progress = 'auto',
-  } = options;
-  for (const [k, v] of Object.entries({ labelled, transfer, test, teacherEpochs, teacherSamples, studentEpochs })) {
+    out = 'demo-output', device = 'cpu', labelled = 1000, transfer = 20000, test = 10000, teacherEpochs = 10, teacherSamples = 55000,
+    studentEpochs = 2, studentWidth = 2, seeds: seedCount = 3, seed = 0, progress = 'auto',
+  } = { ...preset, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as DemoOptions;
+  for (const [k, v] of Object.entries({ labelled, transfer, test, teacherEpochs, teacherSamples, studentEpochs, seeds: seedCount })) {
     if (!Number.isInteger(v) || v < (k === 'transfer' ? 0 : 1)) throw new TorchError(`runDemo(): ${k} must be a ${k === 'transfer' ? 'non-negative' : 'positive'} integer, got ${v}`);
   }
+  if (!Number.isInteger(seed) || seed < 0) throw new TorchError(`runDemo(): seed must be a non-negative integer, got ${seed}`);
   if (labelled + transfer > 55000) throw new TorchError(`runDemo(): labelled + transfer must be at most 55000 (the train split less 5000 held out), got ${labelled + transfer}`);
   if (teacherSamples > 55000) throw new TorchError(`runDemo(): teacherSamples must be at most 55000, got ${teacherSamples}`);
   if (!(studentWidth > 0)) throw new TorchError(`runDemo(): studentWidth must be positive, got ${studentWidth}`);
@@ -161,6 +230,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   mkdirSync(outDir, { recursive: true });
   mkdirSync(cacheDir, { recursive: true });
   const say = (s: string) => { if (progress !== 'none') console.log(s); };
+  const seeds = Array.from({ length: seedCount }, (_, i) => seed + i);
 
   // Every tensor of the run (datasets and their views) is freed at the end.
   const owned: Tensor[] = [];
@@ -172,16 +242,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const testSet = loadSplit('test', test);
   owned.push(trainAll.x, trainAll.y, testSet.x, testSet.y);
   const testLoader = new data.DataLoader(new data.TensorDataset(testSet.x, testSet.y), { batchSize: 1000 });
-  const rows: DemoRow[] = [];
   const curves: report.CurvePoint[] = [];
-  const addCurves = (run: string, r: FitResult) => {
-    for (const t of r.trainLog) curves.push({ run, step: t.step, metric: 'train loss', value: t.losses.loss });
-    for (const h of r.history) curves.push({ run, step: h.step, metric: 'valid accuracy', value: h.metrics.accuracy });
-  };
 
-  // 1. The teacher: trained on the whole labelled train split, cached by its recipe.
+  // 1. The teacher: trained on the labelled train split with augmentation, cached by its recipe.
   const teacher = new FashionCnn(TEACHER_BLOCKS).to(device);
-  const teacherFile = join(cacheDir, `fashion-teacher-${TEACHER_BLOCKS.map(([c, p]) => `${c}${p ? 'p' : ''}`).join('-')}-n${teacherSamples}-e${teacherEpochs}-s${seed}.safetensors`);
+  const recipe = `${TEACHER_BLOCKS.map(([c, p]) => `${c}${p ? 'p' : ''}`).join('-')}-n${teacherSamples}-e${teacherEpochs}-s${seed}-wd${TEACHER_RECIPE.weightDecay}-aug`;
+  const teacherFile = join(cacheDir, `fashion-teacher-${recipe}.safetensors`);
+  const teacherRunDir = join(cacheDir, `fashion-teacher-${recipe}-training`);
   let teacherSeconds = 0;
   // Held-out samples for model selection: the last 5000 of the train split (never used by the students).
   const holdout = { x: own(trainAll.x.narrow(0, 55000, 5000)), y: own(trainAll.y.narrow(0, 55000, 5000)) };
@@ -193,37 +260,43 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     teacherSeconds = Number(saved.metadata.trainSeconds ?? 0);
     say(`teacher: reusing ${teacherFile}`);
   } else {
-    say(`teacher: training a ${teacher.numParameters()}-parameter CNN on ${teacherSamples} images (${teacherEpochs} epochs); cached afterwards in ${cacheDir}`);
+    say(`teacher: training a ${teacher.numParameters()}-parameter CNN on ${teacherSamples} images (${teacherEpochs} epochs, random crops and flips); ` +
+      `cached afterwards in ${cacheDir}`);
     const trainLoader = new data.DataLoader(new data.TensorDataset(own(trainAll.x.narrow(0, 0, teacherSamples)), own(trainAll.y.narrow(0, 0, teacherSamples))),
-      { batchSize: 128, shuffle: true, seed });
+      { batchSize: TEACHER_RECIPE.batchSize, shuffle: true, seed });
     const result = await fit({
       distiller: new Distiller({ student: teacher, terms: [crossEntropy()] }),
       train: trainLoader, valid: validLoader, epochs: teacherEpochs, seed, device, progress, name: 'teacher',
-      optimizer: (p) => new optim.AdamW(p, { lr: 3e-3, weightDecay: 1e-4 }),
-      scheduler: (o, total) => new optim.lrScheduler.OneCycleLR(o, 3e-3, { totalSteps: total }),
-      outDir: join(outDir, 'teacher'), restoreBest: true,
+      optimizer: (p) => new optim.AdamW(p, { lr: TEACHER_RECIPE.lr, weightDecay: TEACHER_RECIPE.weightDecay }),
+      scheduler: (o, total) => new optim.lrScheduler.OneCycleLR(o, TEACHER_RECIPE.lr, { totalSteps: total }),
+      augment: data.compose([data.randomCrop({ size: 28, padding: TEACHER_RECIPE.crop }), data.randomHorizontalFlip()]),
+      // Checkpointed every epoch next to the cache, so an interrupted first run continues where it stopped.
+      outDir: teacherRunDir, resume: true, restoreBest: true,
     });
-    teacherSeconds = result.seconds;
-    addCurves('teacher', result);
+    teacherSeconds = result.seconds; // after a resume: the seconds since it
     const weights = teacher.stateDict();
-    io.saveSafetensors(teacherFile, weights, { metadata: { trainSeconds: String(teacherSeconds), recipe: 'torchkd demo teacher' } });
+    io.saveSafetensors(teacherFile, weights, { metadata: { trainSeconds: String(teacherSeconds), recipe: `torchkd demo teacher ${recipe}` } });
     torch.dispose(weights);
+    rmSync(teacherRunDir, { recursive: true, force: true });
   }
   teacher.eval();
-  rows.push({
-    run: 'teacher', accuracy: evaluate(teacher, testLoader, { device }).accuracy, parameters: teacher.numParameters(),
+  const teacherAccuracy = evaluate(teacher, testLoader, { device }).accuracy;
+  const rows: DemoRow[] = [{
+    run: 'teacher', accuracy: teacherAccuracy, accuracyStd: 0, accuracies: [teacherAccuracy], parameters: teacher.numParameters(),
     latencyMs: latencyPerImage(teacher, device), trainSeconds: teacherSeconds,
-  });
+  }];
+  say(`teacher: test accuracy ${pct(teacherAccuracy)}%`);
 
   // 2. The spectral profile of the teacher's conv layers on 256 held-out images, and the selection.
   const makeStudent = () => new FashionCnn(studentBlocks(studentWidth), 0.2).to(device);
-  const sample = torch.tidy(() => holdout.x.narrow(0, 0, 256).to(device));
+  const sample = own(torch.tidy(() => holdout.x.narrow(0, 0, 256).to(device)));
   torch.manualSeed(seed);
   const probe = makeStudent();
+  const studentLayers = probe.layerPaths;
   const selection = spectralSelection(teacher, probe, sample, {
-    teacherLayers: teacher.layerPaths, studentLayers: probe.layerPaths, layout: 'BCHW', select: { strategy: 'top', k: 2 },
+    teacherLayers: teacher.layerPaths, studentLayers, layout: 'BCHW', select: { strategy: 'top', k: 2 },
   });
-  sample.dispose();
+  probe.dispose();
   say('\nspectral profile of the teacher (mean FFT magnitude along channels):');
   const maxIntensity = Math.max(...selection.teacherProfile);
   selection.teacherProfile.forEach((v, i) => {
@@ -236,87 +309,158 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const studentX = own(trainAll.x.narrow(0, 0, labelled + transfer));
   const studentY = own(torch.tidy(() => torch.cat([trainAll.y.narrow(0, 0, labelled), torch.full([transfer], -1, { dtype: 'int64' })])));
   const withTransfer = new data.TensorDataset(studentX, studentY);
+  const labelsOnlySet = new data.TensorDataset(own(studentX.narrow(0, 0, labelled)), own(studentY.narrow(0, 0, labelled)));
   const batchSize = 128;
-  const transferLoader = new data.DataLoader(withTransfer, { batchSize, shuffle: true, seed: seed + 1 });
-  const steps = studentEpochs * transferLoader.length;
-  const labelsOnly = new data.DataLoader(new data.TensorDataset(own(studentX.narrow(0, 0, labelled)), own(studentY.narrow(0, 0, labelled))),
-    { batchSize, shuffle: true, seed: seed + 1 });
+  const steps = studentEpochs * Math.ceil((labelled + transfer) / batchSize);
 
   // Offline distillation: the teacher's logits over the student's training samples, computed once.
   const cache: TeacherCache = cacheTeacher((x) => ({ logits: teacher.call(x.to(device)) }), withTransfer,
     { dir: join(outDir, 'teacher-cache'), batchSize: 500, shardSize: labelled + transfer, fingerprint: teacherFile });
   const kdTerms = (): LossTerm[] => [crossEntropy(), kd({ temperature: 4 })];
-  const runs: { run: string; distiller: () => Distiller; loader: data.DataLoader<Tensor[], Tensor[]> }[] = [
-    { run: 'labels only', loader: labelsOnly, distiller: () => new Distiller({ student: makeStudent(), terms: [crossEntropy()] }) },
-    { run: 'Hinton KD', loader: transferLoader, distiller: () => new Distiller({ student: makeStudent(), teacherCache: cache, terms: kdTerms() }) },
+  const methods: { run: string; transfer: boolean; distiller: () => Distiller }[] = [
+    { run: 'labels only', transfer: false, distiller: () => new Distiller({ student: makeStudent(), terms: [crossEntropy()] }) },
+    { run: 'Hinton KD', transfer: true, distiller: () => new Distiller({ student: makeStudent(), teacherCache: cache, terms: kdTerms() }) },
     {
-      run: 'KD + spectral', loader: transferLoader,
+      run: 'KD + spectral', transfer: true,
       distiller: () => new Distiller({ student: makeStudent(), teachers: [teacher], terms: [...kdTerms(), { ...selection.term, weight: 0.5 }] }),
     },
     {
-      run: 'KD + intra', loader: transferLoader,
+      run: 'KD + intra', transfer: true,
       distiller: () => new Distiller({ student: makeStudent(), teacherCache: cache, terms: kdTerms(), intra: { passes: 2, alpha: 1 } }),
     },
   ];
-  let studentProfile = selection.studentProfile;
-  for (const { run, distiller, loader } of runs) {
-    torch.manualSeed(seed);
-    const d = distiller();
-    const result = await fit({
-      distiller: d, train: loader, valid: validLoader, maxSteps: steps, evalEvery: Math.ceil(steps / 4), seed, device, progress, name: run,
-      optimizer: (p) => new optim.AdamW(p, { lr: 1e-2, weightDecay: 1e-4 }),
-      scheduler: (o, total) => new optim.lrScheduler.OneCycleLR(o, 1e-2, { totalSteps: total }),
-      outDir: join(outDir, run.replace(/[^a-z0-9]+/gi, '-').toLowerCase()), restoreBest: true,
-    });
-    addCurves(run, result);
-    const student = d.student as FashionCnn;
-    rows.push({
-      run, accuracy: evaluate(student, testLoader, { device }).accuracy, parameters: student.numParameters(),
-      latencyMs: latencyPerImage(student, device), trainSeconds: result.seconds,
-    });
-    if (run === 'KD + spectral') {
-      const probeSample = torch.tidy(() => holdout.x.narrow(0, 0, 256).to(device));
-      studentProfile = spectralSelection(teacher, student, probeSample, { teacherLayers: teacher.layerPaths, studentLayers: student.layerPaths }).studentProfile;
-      probeSample.dispose();
+  const accuracies = new Map<string, number[]>(methods.map((m) => [m.run, []]));
+  const seconds = new Map<string, number[]>(methods.map((m) => [m.run, []]));
+  const validCurves = new Map<string, Map<number, number[]>>(methods.map((m) => [m.run, new Map()]));
+  const lossCurves = new Map<string, Map<number, number[]>>(methods.map((m) => [m.run, new Map()]));
+  const studentProfiles: Record<string, number[]> = {};
+  const confusion = new Map<string, number[][]>();
+  let studentParameters = 0;
+  let studentLatency = 0;
+  const add = (curve: Map<number, number[]>, step: number, value: number) => curve.set(step, [...(curve.get(step) ?? []), value]);
+  for (const s of seeds) {
+    for (const m of methods) {
+      torch.manualSeed(s);
+      const d = m.distiller();
+      const loader = new data.DataLoader(m.transfer ? withTransfer : labelsOnlySet, { batchSize, shuffle: true, seed: s + 1 });
+      const runDir = join(outDir, m.run.replace(/[^a-z0-9]+/gi, '-').toLowerCase(), `seed-${s}`);
+      const result: FitResult = await fit({
+        distiller: d, train: loader, valid: validLoader, maxSteps: steps, evalEvery: Math.ceil(steps / 4), seed: s, device, progress,
+        name: seeds.length > 1 ? `${m.run} (seed ${s})` : m.run,
+        optimizer: (p) => new optim.AdamW(p, { lr: 1e-2, weightDecay: 1e-4 }),
+        scheduler: (o, total) => new optim.lrScheduler.OneCycleLR(o, 1e-2, { totalSteps: total }),
+        outDir: runDir, restoreBest: true,
+      });
+      for (const h of result.history) add(validCurves.get(m.run)!, h.step, h.metrics.accuracy);
+      for (const t of result.trainLog) add(lossCurves.get(m.run)!, t.step, t.losses.loss);
+      const student = d.student as FashionCnn;
+      accuracies.get(m.run)!.push(evaluate(student, testLoader, { device }).accuracy);
+      seconds.get(m.run)!.push(result.seconds);
+      if (s === seeds[0]) {
+        studentProfiles[m.run] = profileOf(student, studentLayers, sample);
+        confusion.set(m.run, confusionCounts(student, testLoader, device));
+        if (studentLatency === 0) {
+          studentParameters = student.numParameters();
+          studentLatency = latencyPerImage(student, device);
+        }
+      }
+      d.dispose();
+      student.dispose();
     }
-    d.dispose();
-    student.dispose();
   }
   cache.dispose();
 
-  // 4. The table, metrics.json and the report.
-  const table = {
-    columns: ['run', 'test accuracy', 'parameters', 'latency / image (ms)', 'training (s)'],
-    rows: rows.map((r) => [r.run, Number(r.accuracy.toFixed(4)), r.parameters, Number(r.latencyMs.toFixed(3)), Number(r.trainSeconds.toFixed(1))]),
-  };
-  say(`\n${table.columns[0].padEnd(16)}${table.columns.slice(1).map((c) => c.padStart(22)).join('')}`);
-  for (const r of table.rows) say(`${String(r[0]).padEnd(16)}${r.slice(1).map((v) => String(v).padStart(22)).join('')}`);
+  // 4. Mean ± std per method, paired comparisons, the table, metrics.json and the report.
+  const summaries = new Map<string, Summary>(methods.map((m) => [m.run, summarize(accuracies.get(m.run)!)]));
+  for (const m of methods) {
+    const sm = summaries.get(m.run)!;
+    rows.push({
+      run: m.run, accuracy: sm.mean, accuracyStd: sm.std, accuracies: accuracies.get(m.run)!, parameters: studentParameters,
+      latencyMs: studentLatency, trainSeconds: summarize(seconds.get(m.run)!).mean,
+    });
+  }
+  const comparisons: DemoComparison[] = [];
+  for (const baseline of ['labels only', 'Hinton KD']) {
+    for (const m of methods) {
+      if (m.run === baseline || (baseline === 'Hinton KD' && m.run === 'labels only')) continue;
+      comparisons.push({ run: m.run, baseline, ...pairedTTest(accuracies.get(m.run)!, accuracies.get(baseline)!) });
+    }
+  }
+  const noise = summarize(methods.map((m) => summaries.get(m.run)!.std)).mean;
+
+  const pm = (r: DemoRow) => (r.run === 'teacher' ? `${pct(r.accuracy)}` : `${pct(r.accuracy)} ± ${pct(r.accuracyStd)}`);
+  say(`\ntest accuracy (%) over ${seeds.length} seed${seeds.length > 1 ? 's' : ''} (${seeds.join(', ')}), ${steps} student steps each:`);
+  say(`${'run'.padEnd(16)}${'accuracy (%)'.padStart(16)}${'per seed'.padStart(26)}${'parameters'.padStart(12)}${'ms / image'.padStart(12)}${'train s'.padStart(10)}`);
+  for (const r of rows) {
+    say(`${r.run.padEnd(16)}${pm(r).padStart(16)}${r.accuracies.map((a) => pct(a)).join(' ').padStart(26)}${String(r.parameters).padStart(12)}` +
+      `${r.latencyMs.toFixed(3).padStart(12)}${r.trainSeconds.toFixed(1).padStart(10)}`);
+  }
+  const verdict = (c: DemoComparison) => (c.p === null ? 'one seed: no test' : c.significant ? 'larger than the noise' : 'within the noise');
+  say('\npaired differences over the seeds (percentage points, 95% interval, paired t-test):');
+  for (const c of comparisons) {
+    const ci = c.ci ? `[${pct(c.ci[0])}, ${pct(c.ci[1])}]` : '';
+    say(`  ${`${c.run} − ${c.baseline}`.padEnd(30)} ${(c.meanDiff >= 0 ? '+' : '') + pct(c.meanDiff)} ${ci.padEnd(18)} ` +
+      `${c.p === null ? '' : `p = ${c.p.toFixed(3)}`}  ${verdict(c)}`);
+  }
+
   const spectral = {
-    layers: teacher.layerPaths, teacher: selection.teacherProfile, studentLayers: probe.layerPaths, student: studentProfile,
-    selected: selection.selected.map((i) => teacher.layerPaths[i]),
+    layers: teacher.layerPaths, teacher: selection.teacherProfile, selected: selection.selected.map((i) => teacher.layerPaths[i]),
+    studentLayers, students: studentProfiles,
   };
   const metricsPath = join(outDir, 'metrics.json');
-  const seconds = (Date.now() - started) / 1000;
+  const totalSeconds = (Date.now() - started) / 1000;
   atomicWrite(metricsPath, `${JSON.stringify({
-    dataset: 'Fashion-MNIST', device, labelled, transfer, test: testSet.y.size(0), studentSteps: steps, seed, seconds,
-    runs: rows, spectral,
+    dataset: 'Fashion-MNIST', device, labelled, transfer, test: testSet.y.size(0), studentSteps: steps, seeds, seconds: totalSeconds,
+    runs: rows, comparisons, spectral,
   }, null, 2)}\n`);
+
+  const meanCurve = (run: string, metric: string, curve: Map<number, number[]>) =>
+    [...curve].filter(([, vs]) => vs.length === seeds.length).map(([step, vs]) => ({ run, step, metric, value: summarize(vs).mean }));
+  for (const m of methods) {
+    curves.push(...meanCurve(m.run, 'valid accuracy', validCurves.get(m.run)!), ...meanCurve(m.run, 'train loss', lossCurves.get(m.run)!));
+  }
+  const best = methods.slice(1).reduce((a, b) => (summaries.get(b.run)!.mean > summaries.get(a.run)!.mean ? b : a)).run;
+  const classes = [...FASHION_MNIST_CLASSES];
   const reportPath = await report.writeReport(outDir, {
     title: 'torchkd demo: distilling a Fashion-MNIST CNN',
-    subtitle: `${labelled} labelled + ${transfer} unlabelled training images, ${steps} student steps each, ${testSet.y.size(0)} test images, device ${device}`,
+    subtitle: `${labelled} labelled + ${transfer} unlabelled training images, ${steps} student steps per run, ${seeds.length} seed${seeds.length > 1 ? 's' : ''} ` +
+      `per method, ${testSet.y.size(0)} test images, device ${device}`,
     spectral: [
       { model: 'teacher', layers: teacher.layerPaths.map((_, i) => `conv${i + 1}`), intensity: selection.teacherProfile, selected: selection.selected },
-      { model: 'student (KD + spectral)', layers: probe.layerPaths.map((_, i) => `conv${i + 1}`), intensity: studentProfile },
+      ...methods.map((m) => ({ model: `student: ${m.run}`, layers: studentLayers.map((_, i) => `conv${i + 1}`), intensity: studentProfiles[m.run] })),
     ],
-    curves, table,
+    curves,
+    table: {
+      columns: ['run', 'test accuracy (%)', '± std', 'parameters', 'latency / image (ms)', 'training (s)'],
+      rows: rows.map((r) => [r.run, Number(pct(r.accuracy)), Number(pct(r.accuracyStd)), r.parameters, Number(r.latencyMs.toFixed(3)), Number(r.trainSeconds.toFixed(1))]),
+      errors: { 'test accuracy (%)': '± std' },
+    },
+    tables: [{
+      title: 'Which differences exceed the noise',
+      caption: `Per-seed differences of test accuracy (percentage points) between methods trained with the same seeds (the same initial weights and data order), ` +
+        `their 95% confidence interval and the two-sided paired t-test. A difference is larger than the noise when its interval excludes 0 (p < 0.05). ` +
+        `The mean seed-to-seed standard deviation of one method is ${pct(noise)} points.`,
+      table: {
+        columns: ['comparison', 'mean difference (points)', 'interval low', 'interval high', 'p', 'verdict'],
+        rows: comparisons.map((c) => [`${c.run} − ${c.baseline}`, Number(pct(c.meanDiff)), c.ci ? Number(pct(c.ci[0])) : 'n/a', c.ci ? Number(pct(c.ci[1])) : 'n/a',
+          c.p === null ? 'n/a' : Number(c.p.toFixed(4)), verdict(c)]),
+      },
+    }],
+    confusion: [
+      { model: `teacher (${pct(teacherAccuracy)}%)`, classes, counts: confusionCounts(teacher, testLoader, device) },
+      { model: `student: labels only (seed ${seeds[0]})`, classes, counts: confusion.get('labels only')! },
+      { model: `student: ${best} (seed ${seeds[0]})`, classes, counts: confusion.get(best)! },
+    ],
     notes: [
-      'Spectral intensity: the mean magnitude of the FFT of each layer\'s activations along the channel axis (SpectralKD). The two most intense teacher layers are aligned with the student layers at the same relative depth.',
+      `Each student method ran once per seed (${seeds.join(', ')}); the table shows the mean test accuracy ± the sample standard deviation over the seeds, ` +
+        'and the learning curves the mean over the seeds.',
+      'Spectral intensity: the mean magnitude of the FFT of each layer\'s activations along the channel axis (SpectralKD). The two most intense teacher layers are ' +
+        'aligned with the student layers at the same relative depth in "KD + spectral"; the student profiles are those of the first seed\'s students.',
       'Every student run takes the same number of optimizer steps; "labels only" sees only the labelled subset, the others also the unlabelled transfer set through the teacher.',
     ],
   });
-  say(`\nreport: ${reportPath}\nmetrics: ${metricsPath}\ntotal ${seconds.toFixed(0)} s`);
+  say(`\nreport: ${reportPath}\nmetrics: ${metricsPath}\ntotal ${totalSeconds.toFixed(0)} s`);
   torch.dispose(owned);
-  probe.dispose();
   teacher.dispose();
-  return { rows, spectral, reportPath, metricsPath, seconds };
+  return { rows, comparisons, seeds, spectral, reportPath, metricsPath, seconds: totalSeconds };
 }

@@ -139,6 +139,28 @@ inline at::Tensor scaledDotProductAttention(const at::Tensor& q, const at::Tenso
   return at::matmul(weights, v);
 }
 
+/**
+ * F.lp_pool1d / lp_pool2d (by the kernel's rank): (sign(s)·relu(|s|)·k)^(1/p) with s = avg_pool(x^p) over
+ * windows of k elements, no padding (stride defaults to the kernel); p = ±∞ is the max pool of |x| (2.x).
+ */
+inline at::Tensor lpPool(const at::Tensor& input, double p, at::IntArrayRef kernel, at::OptionalIntArrayRef stride,
+                         bool ceilMode) {
+  bool two = kernel.size() == 2;
+  std::vector<int64_t> s = stride.has_value() ? stride->vec() : kernel.vec();
+  std::vector<int64_t> zero(kernel.size(), 0);
+  std::vector<int64_t> one(kernel.size(), 1);
+  if (std::isinf(p)) {
+    at::Tensor a = p > 0 ? input.abs() : -input.abs();
+    at::Tensor m = two ? at::max_pool2d(a, kernel, s, zero, one, ceilMode) : at::max_pool1d(a, kernel, s, zero, one, ceilMode);
+    return p > 0 ? m : -m;
+  }
+  at::Tensor powered = input.pow(p);
+  at::Tensor out = two ? at::avg_pool2d(powered, kernel, s, zero, ceilMode) : at::avg_pool1d(powered, kernel, s, zero, ceilMode);
+  int64_t count = 1;
+  for (int64_t k : kernel) count *= k;
+  return (at::sign(out) * at::relu(at::abs(out))).mul(count).pow(1.0 / p);
+}
+
 /** fftfreq / rfftfreq options: PyTorch's default dtype (float32) on the given device. */
 inline at::TensorOptions creationOptions(c10::optional<at::ScalarType> dtype, c10::optional<at::Device> device) {
   return at::TensorOptions().dtype(dtype.value_or(at::kFloat)).device(device.value_or(at::Device(at::kCPU)));

@@ -2,6 +2,7 @@
 // creation, metadata, conversion, read-back, seeding and build facts.
 #include "torchkd.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
@@ -558,8 +559,6 @@ napi_value FromTypedArray(Ctx& c) {
 napi_value Empty(Ctx& c) { return c.ret(finish(c, at::empty(c.intList(0), options(c, 1, 2)), 3)); }
 napi_value Zeros(Ctx& c) { return c.ret(finish(c, at::zeros(c.intList(0), options(c, 1, 2)), 3)); }
 napi_value Ones(Ctx& c) { return c.ret(finish(c, at::ones(c.intList(0), options(c, 1, 2)), 3)); }
-napi_value Rand(Ctx& c) { return c.ret(finish(c, at::rand(c.intList(0), options(c, 1, 2)), 3)); }
-napi_value Randn(Ctx& c) { return c.ret(finish(c, at::randn(c.intList(0), options(c, 1, 2)), 3)); }
 
 // full(shape, value, dtype, device, requiresGrad); without dtype, PyTorch infers it from the value.
 napi_value Full(Ctx& c) {
@@ -584,22 +583,170 @@ napi_value Linspace(Ctx& c) {
   return c.ret(finish(c, at::linspace(c.scalar(0), c.scalar(1), c.int64(2), options(c, 3, 4)), 5));
 }
 
-// randint(low, high, shape, dtype, device, requiresGrad); dtype defaults to int64 as in PyTorch.
+// ------------------------------------------------------------------------------------ torch.Generator
+// A JS torch.Generator holds an external owning an at::Generator handle (the default generators share
+// their impl with libtorch's), type-tagged so that no other external passes for one, freed by the GC.
+
+namespace {
+const napi_type_tag kGeneratorTag = {0x6b1f2c9d4e3a5b70ULL, 0x91c4d2e8f07a3b16ULL};
+
+c10::optional<at::Generator> optGenerator(Ctx& c, size_t i) {
+  if (c.isNullish(i)) return c10::nullopt;
+  return generatorArg(c, i);
+}
+
+// A 64-bit integer from a JS number (a safe integer) or a BigInt in [min, max] (as int64 or uint64 bits).
+uint64_t int64Bits(Ctx& c, size_t i, bool allowUnsigned) {
+  if (c.type(i) == napi_bigint) {
+    int sign = 0;
+    size_t words = 2;
+    uint64_t w[2] = {0, 0};
+    napi_get_value_bigint_words(c.env, c.argv[i], &sign, &words, w);
+    bool fits = words <= 1 && (sign == 0 ? (allowUnsigned || w[0] <= uint64_t(INT64_MAX))
+                                         : w[0] <= uint64_t(INT64_MAX) + 1);
+    if (!fits) {
+      throw ArgError("argument " + c.argName(i) + " is out of range for " + (allowUnsigned ? "a 64-bit seed" : "int64"));
+    }
+    return sign == 0 ? w[0] : ~w[0] + 1;
+  }
+  return static_cast<uint64_t>(c.int64(i));
+}
+}  // namespace
+}  // namespace
+
+at::Generator generatorArg(Ctx& c, size_t i) {
+  bool tagged = false;
+  void* data = nullptr;
+  if (i >= c.argc || c.type(i) != napi_external ||
+      napi_check_object_type_tag(c.env, c.argv[i], &kGeneratorTag, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(c.env, c.argv[i], &data) != napi_ok) {
+    throw ArgError("argument " + c.argName(i) + " must be a torch.Generator");
+  }
+  return *static_cast<at::Generator*>(data);
+}
+
+namespace {
+
+napi_value wrapGenerator(Ctx& c, at::Generator g) {
+  auto* owned = new at::Generator(std::move(g));
+  napi_value ext;
+  napi_status st = napi_create_external(
+      c.env, owned, [](napi_env, void* d, void*) { delete static_cast<at::Generator*>(d); }, nullptr, &ext);
+  if (st != napi_ok) {
+    delete owned;
+    throw std::runtime_error("cannot create a generator object");
+  }
+  napi_type_tag_object(c.env, ext, &kGeneratorTag);
+  return ext;
+}
+
+// generatorNew(device): a new generator seeded with PyTorch's default seed (67280421310721), as
+// torch.Generator(); CPU only.
+napi_value GeneratorNew(Ctx& c) {
+  at::Device device = c.isNullish(0) ? at::Device(at::kCPU) : c.device(0);
+  if (!device.is_cpu()) throw ArgError("only CPU generators can be created (got device " + device.str() + ")");
+  return wrapGenerator(c, at::detail::createCPUGenerator());
+}
+
+// generatorDefault(device): the default generator of a device (torch.default_generator).
+napi_value GeneratorDefault(Ctx& c) {
+  at::Device device = c.isNullish(0) ? at::Device(at::kCPU) : c.device(0);
+  if (device.is_cuda() && !device.has_index()) device = at::Device(at::kCUDA, 0);
+  return wrapGenerator(c, at::globalContext().defaultGenerator(device));
+}
+
+// generatorManualSeed(gen, seed): seed a number or a BigInt in [−2^63, 2^64); negative seeds wrap, as in PyTorch.
+napi_value GeneratorManualSeed(Ctx& c) {
+  at::Generator g = generatorArg(c, 0);
+  uint64_t seed = int64Bits(c, 1, true);
+  std::lock_guard<std::mutex> lock(g.mutex());
+  g.set_current_seed(seed);
+  return c.undefined();
+}
+
+// generatorSeed(gen): reseeds from a non-deterministic source; returns the seed (BigInt).
+napi_value GeneratorSeed(Ctx& c) {
+  at::Generator g = generatorArg(c, 0);
+  uint64_t seed = c10::detail::getNonDeterministicRandom(g.device().is_cuda());
+  {
+    std::lock_guard<std::mutex> lock(g.mutex());
+    g.set_current_seed(seed);
+  }
+  napi_value out;
+  napi_create_bigint_uint64(c.env, seed, &out);
+  return out;
+}
+
+// generatorInitialSeed(gen): the seed it was last seeded with (BigInt).
+napi_value GeneratorInitialSeed(Ctx& c) {
+  at::Generator g = generatorArg(c, 0);
+  napi_value out;
+  napi_create_bigint_uint64(c.env, g.current_seed(), &out);
+  return out;
+}
+
+napi_value GeneratorGetState(Ctx& c) {
+  at::Generator g = generatorArg(c, 0);
+  std::lock_guard<std::mutex> lock(g.mutex());
+  return c.ret(g.get_state());
+}
+
+napi_value GeneratorSetState(Ctx& c) {
+  at::Generator g = generatorArg(c, 0);
+  const at::Tensor& state = c.tensor(1);
+  std::lock_guard<std::mutex> lock(g.mutex());
+  g.set_state(state);
+  return c.undefined();
+}
+
+napi_value GeneratorDevice(Ctx& c) {
+  return c.retString(generatorArg(c, 0).device().str());
+}
+
+// Random creation: (size, dtype, device, requiresGrad, generator).
+napi_value Rand(Ctx& c) {
+  return c.ret(finish(c, at::rand(c.intList(0), optGenerator(c, 4), options(c, 1, 2)), 3));
+}
+napi_value Randn(Ctx& c) {
+  return c.ret(finish(c, at::randn(c.intList(0), optGenerator(c, 4), options(c, 1, 2)), 3));
+}
+
+// randint(low, high, shape, dtype, device, requiresGrad, generator); low and high are numbers or BigInts
+// (the whole int64 range); dtype defaults to int64 as in PyTorch.
 napi_value Randint(Ctx& c) {
   at::TensorOptions o = options(c, 3, 4);
   if (c.isNullish(3)) o = o.dtype(at::kLong);
-  return c.ret(finish(c, at::randint(c.int64(0), c.int64(1), c.intList(2), o), 5));
+  auto low = static_cast<int64_t>(int64Bits(c, 0, false));
+  auto high = static_cast<int64_t>(int64Bits(c, 1, false));
+  return c.ret(finish(c, at::randint(low, high, c.intList(2), optGenerator(c, 6), o), 5));
 }
 
-// randperm(n, dtype, device, requiresGrad)
+// randperm(n, dtype, device, requiresGrad, generator)
 napi_value Randperm(Ctx& c) {
   at::TensorOptions o = options(c, 1, 2);
   if (c.isNullish(1)) o = o.dtype(at::kLong);
-  return c.ret(finish(c, at::randperm(c.int64(0), o), 3));
+  return c.ret(finish(c, at::randperm(c.int64(0), optGenerator(c, 4), o), 3));
 }
 
+// Intra-op and inter-op thread pools (torch.set_num_threads / set_num_interop_threads and the getters).
+napi_value SetNumThreads(Ctx& c) {
+  int64_t n = c.int64(0);
+  if (n <= 0) throw ArgError("set_num_threads expects a positive integer");
+  at::set_num_threads(static_cast<int>(n));
+  return c.undefined();
+}
+napi_value GetNumThreads(Ctx& c) { return c.ret(static_cast<double>(at::get_num_threads())); }
+napi_value SetNumInteropThreads(Ctx& c) {
+  int64_t n = c.int64(0);
+  if (n <= 0) throw ArgError("set_num_interop_threads expects a positive integer");
+  at::set_num_interop_threads(static_cast<int>(n));
+  return c.undefined();
+}
+napi_value GetNumInteropThreads(Ctx& c) { return c.ret(static_cast<double>(at::get_num_interop_threads())); }
+
+// manualSeed(seed): a number or a BigInt, as generatorManualSeed.
 napi_value ManualSeed(Ctx& c) {
-  at::manual_seed(static_cast<uint64_t>(c.int64(0)));
+  at::manual_seed(int64Bits(c, 0, true));
   return c.undefined();
 }
 
@@ -755,15 +902,27 @@ void registerCore(Registrar& r) {
   r.def("empty", Entry<Empty>, {"size", "dtype", "device", "requiresGrad"});
   r.def("zeros", Entry<Zeros>, {"size", "dtype", "device", "requiresGrad"});
   r.def("ones", Entry<Ones>, {"size", "dtype", "device", "requiresGrad"});
-  r.def("rand", Entry<Rand>, {"size", "dtype", "device", "requiresGrad"});
-  r.def("randn", Entry<Randn>, {"size", "dtype", "device", "requiresGrad"});
+  r.def("rand", Entry<Rand>, {"size", "dtype", "device", "requiresGrad", "generator"});
+  r.def("randn", Entry<Randn>, {"size", "dtype", "device", "requiresGrad", "generator"});
   r.def("full", Entry<Full>, {"size", "fillValue", "dtype", "device", "requiresGrad"});
   r.def("eye", Entry<Eye>, {"n", "m", "dtype", "device", "requiresGrad"});
   r.def("arange", Entry<Arange>, {"start", "end", "step", "dtype", "device", "requiresGrad"});
   r.def("linspace", Entry<Linspace>, {"start", "end", "steps", "dtype", "device", "requiresGrad"});
-  r.def("randint", Entry<Randint>, {"low", "high", "size", "dtype", "device", "requiresGrad"});
-  r.def("randperm", Entry<Randperm>, {"n", "dtype", "device", "requiresGrad"});
+  r.def("randint", Entry<Randint>, {"low", "high", "size", "dtype", "device", "requiresGrad", "generator"});
+  r.def("randperm", Entry<Randperm>, {"n", "dtype", "device", "requiresGrad", "generator"});
+  r.def("generatorNew", Entry<GeneratorNew>, {"device"}, "Generator");
+  r.def("generatorDefault", Entry<GeneratorDefault>, {"device"}, "Generator");
+  r.def("generatorManualSeed", Entry<GeneratorManualSeed>, {"generator", "seed"}, "Generator.manualSeed");
+  r.def("generatorSeed", Entry<GeneratorSeed>, {"generator"}, "Generator.seed");
+  r.def("generatorInitialSeed", Entry<GeneratorInitialSeed>, {"generator"}, "Generator.initialSeed");
+  r.def("generatorGetState", Entry<GeneratorGetState>, {"generator"}, "Generator.getState");
+  r.def("generatorSetState", Entry<GeneratorSetState>, {"generator", "newState"}, "Generator.setState");
+  r.def("generatorDevice", Entry<GeneratorDevice>, {"generator"}, "Generator.device");
   r.def("manualSeed", Entry<ManualSeed>, {"seed"});
+  r.def("setNumThreads", Entry<SetNumThreads>, {"int"});
+  r.def("getNumThreads", Entry<GetNumThreads>);
+  r.def("setNumInteropThreads", Entry<SetNumInteropThreads>, {"int"});
+  r.def("getNumInteropThreads", Entry<GetNumInteropThreads>);
   r.def("getRngState", Entry<GetRngState>, {"device"});
   r.def("setRngState", Entry<SetRngState>, {"newState", "device"});
   r.def("to", Entry<To>, {"self", "device", "dtype", "nonBlocking", "copy"});

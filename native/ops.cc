@@ -479,30 +479,69 @@ napi_value masked_fill__Scalar(Ctx& c) {
   return c.undefined();
 }
 
-// uniform_(Tensor(a!) self, float from=0, float to=1) -> Tensor(a!)
+// uniform_(Tensor(a!) self, float from=0, float to=1, *, Generator? generator=None) -> Tensor(a!)
 napi_value uniform_(Ctx& c) {
   at::Tensor& self = c.tensor(0);
   double from = c.isNullish(1) ? double(double(0)) : double(c.number(1));
   double to = c.isNullish(2) ? double(double(1)) : double(c.number(2));
-  self.uniform_(from, to);
+  c10::optional<at::Generator> generator = c.isNullish(3) ? c10::optional<at::Generator>() : c10::optional<at::Generator>(generatorArg(c, 3));
+  self.uniform_(from, to, generator);
   return c.undefined();
 }
 
-// normal_(Tensor(a!) self, float mean=0, float std=1) -> Tensor(a!)
+// normal_(Tensor(a!) self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor(a!)
 napi_value normal_(Ctx& c) {
   at::Tensor& self = c.tensor(0);
   double mean = c.isNullish(1) ? double(double(0)) : double(c.number(1));
   double std = c.isNullish(2) ? double(double(1)) : double(c.number(2));
-  self.normal_(mean, std);
+  c10::optional<at::Generator> generator = c.isNullish(3) ? c10::optional<at::Generator>() : c10::optional<at::Generator>(generatorArg(c, 3));
+  self.normal_(mean, std, generator);
   return c.undefined();
 }
 
-// bernoulli_.float(Tensor(a!) self, float p=0.5) -> Tensor(a!)
+// bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!)
 napi_value bernoulli__float(Ctx& c) {
   at::Tensor& self = c.tensor(0);
   double p = c.isNullish(1) ? double(double(0.5)) : double(c.number(1));
-  self.bernoulli_(p);
+  c10::optional<at::Generator> generator = c.isNullish(2) ? c10::optional<at::Generator>() : c10::optional<at::Generator>(generatorArg(c, 2));
+  self.bernoulli_(p, generator);
   return c.undefined();
+}
+
+// random_(Tensor(a!) self, *, Generator? generator=None) -> Tensor(a!)
+napi_value random_(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  c10::optional<at::Generator> generator = c.isNullish(1) ? c10::optional<at::Generator>() : c10::optional<at::Generator>(generatorArg(c, 1));
+  self.random_(generator);
+  return c.undefined();
+}
+
+// random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!)
+napi_value random__to(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  int64_t to = c.int64(1);
+  c10::optional<at::Generator> generator = c.isNullish(2) ? c10::optional<at::Generator>() : c10::optional<at::Generator>(generatorArg(c, 2));
+  self.random_(to, generator);
+  return c.undefined();
+}
+
+// random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!)
+napi_value random__from(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  int64_t from = c.int64(1);
+  c10::optional<int64_t> to = c.isNullish(2) ? c10::optional<int64_t>() : c10::optional<int64_t>(c.int64(2));
+  c10::optional<at::Generator> generator = c.isNullish(3) ? c10::optional<at::Generator>() : c10::optional<at::Generator>(generatorArg(c, 3));
+  self.random_(from, to, generator);
+  return c.undefined();
+}
+
+// multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor
+napi_value multinomial(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  int64_t num_samples = c.int64(1);
+  bool replacement = c.isNullish(2) ? bool(false) : bool(c.boolean(2));
+  c10::optional<at::Generator> generator = c.isNullish(3) ? c10::optional<at::Generator>() : c10::optional<at::Generator>(generatorArg(c, 3));
+  return c.ret(c.run([&] { return at::multinomial(self, num_samples, replacement, generator); }));
 }
 
 // eq.Tensor(Tensor self, Tensor other) -> Tensor
@@ -1253,24 +1292,27 @@ napi_value gelu(Ctx& c) {
   return c.ret(c.run([&] { return at::gelu(self, approximate); }));
 }
 
-// silu(Tensor self) -> Tensor
+// silu(Tensor(a) self, bool inplace=False) -> Tensor(a)
 napi_value silu(Ctx& c) {
   at::Tensor& self = c.tensor(0);
-  return c.ret(c.run([&] { return at::silu(self); }));
+  bool inplace = c.isNullish(1) ? bool(false) : bool(c.boolean(1));
+  return c.ret(inplace ? at::silu_(self) : at::silu(self));
 }
 
-// leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor
+// leaky_relu(Tensor(a) self, Scalar negative_slope=0.01, bool inplace=False) -> Tensor(a)
 napi_value leaky_relu(Ctx& c) {
   at::Tensor& self = c.tensor(0);
   at::Scalar negative_slope = c.isNullish(1) ? at::Scalar(at::Scalar(double(0.01))) : at::Scalar(c.scalar(1));
-  return c.ret(c.run([&] { return at::leaky_relu(self, negative_slope); }));
+  bool inplace = c.isNullish(2) ? bool(false) : bool(c.boolean(2));
+  return c.ret(inplace ? at::leaky_relu_(self, negative_slope) : at::leaky_relu(self, negative_slope));
 }
 
-// elu(Tensor self, Scalar alpha=1.0) -> Tensor
+// elu(Tensor(a) self, Scalar alpha=1.0, bool inplace=False) -> Tensor(a)
 napi_value elu(Ctx& c) {
   at::Tensor& self = c.tensor(0);
   at::Scalar alpha = c.isNullish(1) ? at::Scalar(at::Scalar(double(1.0))) : at::Scalar(c.scalar(1));
-  return c.ret(c.run([&] { return at::elu(self, alpha, 1, 1); }));
+  bool inplace = c.isNullish(2) ? bool(false) : bool(c.boolean(2));
+  return c.ret(inplace ? at::elu_(self, alpha, 1, 1) : at::elu(self, alpha, 1, 1));
 }
 
 // softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor
@@ -1281,12 +1323,13 @@ napi_value softplus(Ctx& c) {
   return c.ret(c.run([&] { return at::softplus(self, beta, threshold); }));
 }
 
-// dropout(Tensor input, float p=0.5, bool training=True) -> Tensor
+// dropout(Tensor(a) input, float p=0.5, bool training=True, bool inplace=False) -> Tensor(a)
 napi_value dropout(Ctx& c) {
   at::Tensor& input = c.tensor(0);
   double p = c.isNullish(1) ? double(double(0.5)) : double(c.number(1));
   bool training = c.isNullish(2) ? bool(true) : bool(c.boolean(2));
-  return c.ret(c.run([&] { return at::dropout(input, p, training); }));
+  bool inplace = c.isNullish(3) ? bool(false) : bool(c.boolean(3));
+  return c.ret(inplace ? at::dropout_(input, p, training) : at::dropout(input, p, training));
 }
 
 // linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor
@@ -1420,6 +1463,17 @@ napi_value conv_transpose2d_input(Ctx& c) {
   return c.ret(c.run([&] { return at::conv_transpose2d(input, weight, bias, stride, padding, output_padding, groups, dilation); }));
 }
 
+// max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor
+napi_value max_pool1d(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  std::vector<int64_t> kernel_size = c.intList(1);
+  std::vector<int64_t> stride = c.isNullish(2) ? std::vector<int64_t>(std::vector<int64_t>{}) : std::vector<int64_t>(c.intList(2));
+  std::vector<int64_t> padding = c.isNullish(3) ? std::vector<int64_t>(std::vector<int64_t>{0}) : std::vector<int64_t>(c.intList(3));
+  std::vector<int64_t> dilation = c.isNullish(4) ? std::vector<int64_t>(std::vector<int64_t>{1}) : std::vector<int64_t>(c.intList(4));
+  bool ceil_mode = c.isNullish(5) ? bool(false) : bool(c.boolean(5));
+  return c.ret(c.run([&] { return at::max_pool1d(self, kernel_size, stride, padding, dilation, ceil_mode); }));
+}
+
 // max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor
 napi_value max_pool2d(Ctx& c) {
   at::Tensor& self = c.tensor(0);
@@ -1429,6 +1483,50 @@ napi_value max_pool2d(Ctx& c) {
   std::vector<int64_t> dilation = c.isNullish(4) ? std::vector<int64_t>(std::vector<int64_t>{1}) : std::vector<int64_t>(c.intList(4));
   bool ceil_mode = c.isNullish(5) ? bool(false) : bool(c.boolean(5));
   return c.ret(c.run([&] { return at::max_pool2d(self, kernel_size, stride, padding, dilation, ceil_mode); }));
+}
+
+// max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor
+napi_value max_pool3d(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  std::vector<int64_t> kernel_size = c.intList(1);
+  std::vector<int64_t> stride = c.isNullish(2) ? std::vector<int64_t>(std::vector<int64_t>{}) : std::vector<int64_t>(c.intList(2));
+  std::vector<int64_t> padding = c.isNullish(3) ? std::vector<int64_t>(std::vector<int64_t>{0}) : std::vector<int64_t>(c.intList(3));
+  std::vector<int64_t> dilation = c.isNullish(4) ? std::vector<int64_t>(std::vector<int64_t>{1}) : std::vector<int64_t>(c.intList(4));
+  bool ceil_mode = c.isNullish(5) ? bool(false) : bool(c.boolean(5));
+  return c.ret(c.run([&] { return at::max_pool3d(self, kernel_size, stride, padding, dilation, ceil_mode); }));
+}
+
+// max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> (Tensor output, Tensor indices)
+napi_value max_pool1d_with_indices(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  std::vector<int64_t> kernel_size = c.intList(1);
+  std::vector<int64_t> stride = c.isNullish(2) ? std::vector<int64_t>(std::vector<int64_t>{}) : std::vector<int64_t>(c.intList(2));
+  std::vector<int64_t> padding = c.isNullish(3) ? std::vector<int64_t>(std::vector<int64_t>{0}) : std::vector<int64_t>(c.intList(3));
+  std::vector<int64_t> dilation = c.isNullish(4) ? std::vector<int64_t>(std::vector<int64_t>{1}) : std::vector<int64_t>(c.intList(4));
+  bool ceil_mode = c.isNullish(5) ? bool(false) : bool(c.boolean(5));
+  return c.retTuple(c.run([&] { return at::max_pool1d_with_indices(self, kernel_size, stride, padding, dilation, ceil_mode); }));
+}
+
+// max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor output, Tensor indices)
+napi_value max_pool2d_with_indices(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  std::vector<int64_t> kernel_size = c.intList(1);
+  std::vector<int64_t> stride = c.isNullish(2) ? std::vector<int64_t>(std::vector<int64_t>{}) : std::vector<int64_t>(c.intList(2));
+  std::vector<int64_t> padding = c.isNullish(3) ? std::vector<int64_t>(std::vector<int64_t>{0}) : std::vector<int64_t>(c.intList(3));
+  std::vector<int64_t> dilation = c.isNullish(4) ? std::vector<int64_t>(std::vector<int64_t>{1}) : std::vector<int64_t>(c.intList(4));
+  bool ceil_mode = c.isNullish(5) ? bool(false) : bool(c.boolean(5));
+  return c.retTuple(c.run([&] { return at::max_pool2d_with_indices(self, kernel_size, stride, padding, dilation, ceil_mode); }));
+}
+
+// avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, bool ceil_mode=False, bool count_include_pad=True) -> Tensor
+napi_value avg_pool1d(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  std::vector<int64_t> kernel_size = c.intList(1);
+  std::vector<int64_t> stride = c.isNullish(2) ? std::vector<int64_t>(std::vector<int64_t>{}) : std::vector<int64_t>(c.intList(2));
+  std::vector<int64_t> padding = c.isNullish(3) ? std::vector<int64_t>(std::vector<int64_t>{0}) : std::vector<int64_t>(c.intList(3));
+  bool ceil_mode = c.isNullish(4) ? bool(false) : bool(c.boolean(4));
+  bool count_include_pad = c.isNullish(5) ? bool(true) : bool(c.boolean(5));
+  return c.ret(c.run([&] { return at::avg_pool1d(self, kernel_size, stride, padding, ceil_mode, count_include_pad); }));
 }
 
 // avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor
@@ -1443,6 +1541,18 @@ napi_value avg_pool2d(Ctx& c) {
   return c.ret(c.run([&] { return at::avg_pool2d(self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override); }));
 }
 
+// avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor
+napi_value avg_pool3d(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  std::vector<int64_t> kernel_size = c.intList(1);
+  std::vector<int64_t> stride = c.isNullish(2) ? std::vector<int64_t>(std::vector<int64_t>{}) : std::vector<int64_t>(c.intList(2));
+  std::vector<int64_t> padding = c.isNullish(3) ? std::vector<int64_t>(std::vector<int64_t>{0}) : std::vector<int64_t>(c.intList(3));
+  bool ceil_mode = c.isNullish(4) ? bool(false) : bool(c.boolean(4));
+  bool count_include_pad = c.isNullish(5) ? bool(true) : bool(c.boolean(5));
+  c10::optional<int64_t> divisor_override = c.isNullish(6) ? c10::optional<int64_t>() : c10::optional<int64_t>(c.int64(6));
+  return c.ret(c.run([&] { return at::avg_pool3d(self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override); }));
+}
+
 // adaptive_avg_pool1d(Tensor self, int[1] output_size) -> Tensor
 napi_value adaptive_avg_pool1d(Ctx& c) {
   at::Tensor& self = c.tensor(0);
@@ -1455,6 +1565,65 @@ napi_value adaptive_avg_pool2d(Ctx& c) {
   at::Tensor& self = c.tensor(0);
   std::vector<int64_t> output_size = c.intList(1);
   return c.ret(c.run([&] { return at::adaptive_avg_pool2d(self, output_size); }));
+}
+
+// adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor
+napi_value adaptive_avg_pool3d(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  std::vector<int64_t> output_size = c.intList(1);
+  return c.ret(c.run([&] { return at::adaptive_avg_pool3d(self, output_size); }));
+}
+
+// adaptive_max_pool1d(Tensor self, int[1] output_size) -> Tensor
+napi_value adaptive_max_pool1d(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  std::vector<int64_t> output_size = c.intList(1);
+  return c.ret(c.run([&] { return std::get<0>(at::adaptive_max_pool1d(self, output_size)); }));
+}
+
+// adaptive_max_pool2d(Tensor self, int[2] output_size) -> Tensor
+napi_value adaptive_max_pool2d(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  std::vector<int64_t> output_size = c.intList(1);
+  return c.ret(c.run([&] { return std::get<0>(at::adaptive_max_pool2d(self, output_size)); }));
+}
+
+// adaptive_max_pool1d_with_indices(Tensor self, int[1] output_size) -> (Tensor output, Tensor indices)
+napi_value adaptive_max_pool1d_with_indices(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  std::vector<int64_t> output_size = c.intList(1);
+  return c.retTuple(c.run([&] { return at::adaptive_max_pool1d(self, output_size); }));
+}
+
+// adaptive_max_pool2d_with_indices(Tensor self, int[2] output_size) -> (Tensor output, Tensor indices)
+napi_value adaptive_max_pool2d_with_indices(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  std::vector<int64_t> output_size = c.intList(1);
+  return c.retTuple(c.run([&] { return at::adaptive_max_pool2d(self, output_size); }));
+}
+
+// lp_pool1d(Tensor self, float norm_type, int[1] kernel_size, int[1]? stride=None, bool ceil_mode=False) -> Tensor
+napi_value lp_pool1d(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  double norm_type = c.number(1);
+  std::vector<int64_t> kernel_size = c.intList(2);
+  std::vector<int64_t> stride_values;
+  at::OptionalIntArrayRef stride;
+  if (!c.isNullish(3)) { stride_values = c.intList(3); stride = stride_values; }
+  bool ceil_mode = c.isNullish(4) ? bool(false) : bool(c.boolean(4));
+  return c.ret(c.run([&] { return composite::lpPool(self, norm_type, kernel_size, stride, ceil_mode); }));
+}
+
+// lp_pool2d(Tensor self, float norm_type, int[2] kernel_size, int[2]? stride=None, bool ceil_mode=False) -> Tensor
+napi_value lp_pool2d(Ctx& c) {
+  at::Tensor& self = c.tensor(0);
+  double norm_type = c.number(1);
+  std::vector<int64_t> kernel_size = c.intList(2);
+  std::vector<int64_t> stride_values;
+  at::OptionalIntArrayRef stride;
+  if (!c.isNullish(3)) { stride_values = c.intList(3); stride = stride_values; }
+  bool ceil_mode = c.isNullish(4) ? bool(false) : bool(c.boolean(4));
+  return c.ret(c.run([&] { return composite::lpPool(self, norm_type, kernel_size, stride, ceil_mode); }));
 }
 
 // interpolate(Tensor input, int[1]? size=None, float[1]? scale_factor=None, str mode="nearest", bool? align_corners=None) -> Tensor
@@ -1564,6 +1733,44 @@ napi_value cosine_similarity(Ctx& c) {
   int64_t dim = c.isNullish(2) ? int64_t(int64_t(1)) : int64_t(c.int64(2));
   double eps = c.isNullish(3) ? double(double(1e-08)) : double(c.number(3));
   return c.ret(c.run([&] { return at::cosine_similarity(x1, x2, dim, eps); }));
+}
+
+// cosine_embedding_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, *, str reduction="mean") -> Tensor
+napi_value cosine_embedding_loss(Ctx& c) {
+  at::Tensor& input1 = c.tensor(0);
+  at::Tensor& input2 = c.tensor(1);
+  at::Tensor& target = c.tensor(2);
+  double margin = c.isNullish(3) ? double(double(0.0)) : double(c.number(3));
+  std::string reduction = c.isNullish(4) ? std::string(std::string("mean")) : std::string(c.string(4));
+  return c.ret(c.run([&] { return at::cosine_embedding_loss(input1, input2, target, margin, composite::reductionOf(reduction)); }));
+}
+
+// huber_loss(Tensor input, Tensor target, *, str reduction="mean", float delta=1.0) -> Tensor
+napi_value huber_loss(Ctx& c) {
+  at::Tensor& input = c.tensor(0);
+  at::Tensor& target = c.tensor(1);
+  std::string reduction = c.isNullish(2) ? std::string(std::string("mean")) : std::string(c.string(2));
+  double delta = c.isNullish(3) ? double(double(1.0)) : double(c.number(3));
+  return c.ret(c.run([&] { return at::huber_loss(input, target, composite::reductionOf(reduction), delta); }));
+}
+
+// binary_cross_entropy(Tensor input, Tensor target, Tensor? weight=None, *, str reduction="mean") -> Tensor
+napi_value binary_cross_entropy(Ctx& c) {
+  at::Tensor& input = c.tensor(0);
+  at::Tensor& target = c.tensor(1);
+  c10::optional<at::Tensor> weight = c.isNullish(2) ? c10::optional<at::Tensor>() : c10::optional<at::Tensor>(c.tensor(2));
+  std::string reduction = c.isNullish(3) ? std::string(std::string("mean")) : std::string(c.string(3));
+  return c.ret(c.run([&] { return at::binary_cross_entropy(input, target, weight, composite::reductionOf(reduction)); }));
+}
+
+// margin_ranking_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, *, str reduction="mean") -> Tensor
+napi_value margin_ranking_loss(Ctx& c) {
+  at::Tensor& input1 = c.tensor(0);
+  at::Tensor& input2 = c.tensor(1);
+  at::Tensor& target = c.tensor(2);
+  double margin = c.isNullish(3) ? double(double(0.0)) : double(c.number(3));
+  std::string reduction = c.isNullish(4) ? std::string(std::string("mean")) : std::string(c.string(4));
+  return c.ret(c.run([&] { return at::margin_ranking_loss(input1, input2, target, margin, composite::reductionOf(reduction)); }));
 }
 
 // normalize(Tensor input, float p=2.0, int dim=1, float eps=1e-12) -> Tensor
@@ -2037,9 +2244,13 @@ void registerOps(Registrar& r) {
   r.def("relu_", Entry<relu_>, {"self"}, "relu_");
   r.def("pow__Scalar", Entry<pow__Scalar>, {"self", "exponent"}, "pow_");
   r.def("masked_fill__Scalar", Entry<masked_fill__Scalar>, {"self", "mask", "value"}, "maskedFill_");
-  r.def("uniform_", Entry<uniform_>, {"self", "from", "to"}, "uniform_");
-  r.def("normal_", Entry<normal_>, {"self", "mean", "std"}, "normal_");
-  r.def("bernoulli__float", Entry<bernoulli__float>, {"self", "p"}, "bernoulli_");
+  r.def("uniform_", Entry<uniform_>, {"self", "from", "to", "generator"}, "uniform_");
+  r.def("normal_", Entry<normal_>, {"self", "mean", "std", "generator"}, "normal_");
+  r.def("bernoulli__float", Entry<bernoulli__float>, {"self", "p", "generator"}, "bernoulli_");
+  r.def("random_", Entry<random_>, {"self", "generator"}, "random_");
+  r.def("random__to", Entry<random__to>, {"self", "to", "generator"}, "random_");
+  r.def("random__from", Entry<random__from>, {"self", "from", "to", "generator"}, "random_");
+  r.def("multinomial", Entry<multinomial>, {"self", "numSamples", "replacement", "generator"}, "multinomial");
   r.def("eq_Tensor", Entry<eq_Tensor>, {"self", "other"}, "eq");
   r.def("eq_Scalar", Entry<eq_Scalar>, {"self", "other"}, "eq");
   r.def("ne_Tensor", Entry<ne_Tensor>, {"self", "other"}, "ne");
@@ -2139,11 +2350,11 @@ void registerOps(Registrar& r) {
   r.def("softmax_int", Entry<softmax_int>, {"self", "dim", "dtype"}, "softmax");
   r.def("log_softmax_int", Entry<log_softmax_int>, {"self", "dim", "dtype"}, "logSoftmax");
   r.def("gelu", Entry<gelu>, {"self", "approximate"}, "gelu");
-  r.def("silu", Entry<silu>, {"self"}, "silu");
-  r.def("leaky_relu", Entry<leaky_relu>, {"self", "negativeSlope"}, "leakyRelu");
-  r.def("elu", Entry<elu>, {"self", "alpha"}, "elu");
+  r.def("silu", Entry<silu>, {"self", "inplace"}, "silu");
+  r.def("leaky_relu", Entry<leaky_relu>, {"self", "negativeSlope", "inplace"}, "leakyRelu");
+  r.def("elu", Entry<elu>, {"self", "alpha", "inplace"}, "elu");
   r.def("softplus", Entry<softplus>, {"self", "beta", "threshold"}, "softplus");
-  r.def("dropout", Entry<dropout>, {"input", "p", "training"}, "dropout");
+  r.def("dropout", Entry<dropout>, {"input", "p", "training", "inplace"}, "dropout");
   r.def("linear", Entry<linear>, {"input", "weight", "bias"}, "linear");
   r.def("layer_norm", Entry<layer_norm>, {"input", "normalizedShape", "weight", "bias", "eps"}, "layerNorm");
   r.def("batch_norm", Entry<batch_norm>, {"input", "runningMean", "runningVar", "weight", "bias", "training", "momentum", "eps"}, "batchNorm");
@@ -2156,10 +2367,23 @@ void registerOps(Registrar& r) {
   r.def("conv2d", Entry<conv2d>, {"input", "weight", "bias", "stride", "padding", "dilation", "groups"}, "conv2d");
   r.def("conv2d_padding", Entry<conv2d_padding>, {"input", "weight", "bias", "stride", "padding", "dilation", "groups"}, "conv2d");
   r.def("conv_transpose2d_input", Entry<conv_transpose2d_input>, {"input", "weight", "bias", "stride", "padding", "outputPadding", "groups", "dilation"}, "convTranspose2d");
+  r.def("max_pool1d", Entry<max_pool1d>, {"self", "kernelSize", "stride", "padding", "dilation", "ceilMode"}, "maxPool1d");
   r.def("max_pool2d", Entry<max_pool2d>, {"self", "kernelSize", "stride", "padding", "dilation", "ceilMode"}, "maxPool2d");
+  r.def("max_pool3d", Entry<max_pool3d>, {"self", "kernelSize", "stride", "padding", "dilation", "ceilMode"}, "maxPool3d");
+  r.def("max_pool1d_with_indices", Entry<max_pool1d_with_indices>, {"self", "kernelSize", "stride", "padding", "dilation", "ceilMode"}, "maxPool1dWithIndices");
+  r.def("max_pool2d_with_indices", Entry<max_pool2d_with_indices>, {"self", "kernelSize", "stride", "padding", "dilation", "ceilMode"}, "maxPool2dWithIndices");
+  r.def("avg_pool1d", Entry<avg_pool1d>, {"self", "kernelSize", "stride", "padding", "ceilMode", "countIncludePad"}, "avgPool1d");
   r.def("avg_pool2d", Entry<avg_pool2d>, {"self", "kernelSize", "stride", "padding", "ceilMode", "countIncludePad", "divisorOverride"}, "avgPool2d");
+  r.def("avg_pool3d", Entry<avg_pool3d>, {"self", "kernelSize", "stride", "padding", "ceilMode", "countIncludePad", "divisorOverride"}, "avgPool3d");
   r.def("adaptive_avg_pool1d", Entry<adaptive_avg_pool1d>, {"self", "outputSize"}, "adaptiveAvgPool1d");
   r.def("adaptive_avg_pool2d", Entry<adaptive_avg_pool2d>, {"self", "outputSize"}, "adaptiveAvgPool2d");
+  r.def("adaptive_avg_pool3d", Entry<adaptive_avg_pool3d>, {"self", "outputSize"}, "adaptiveAvgPool3d");
+  r.def("adaptive_max_pool1d", Entry<adaptive_max_pool1d>, {"self", "outputSize"}, "adaptiveMaxPool1d");
+  r.def("adaptive_max_pool2d", Entry<adaptive_max_pool2d>, {"self", "outputSize"}, "adaptiveMaxPool2d");
+  r.def("adaptive_max_pool1d_with_indices", Entry<adaptive_max_pool1d_with_indices>, {"self", "outputSize"}, "adaptiveMaxPool1dWithIndices");
+  r.def("adaptive_max_pool2d_with_indices", Entry<adaptive_max_pool2d_with_indices>, {"self", "outputSize"}, "adaptiveMaxPool2dWithIndices");
+  r.def("lp_pool1d", Entry<lp_pool1d>, {"self", "normType", "kernelSize", "stride", "ceilMode"}, "lpPool1d");
+  r.def("lp_pool2d", Entry<lp_pool2d>, {"self", "normType", "kernelSize", "stride", "ceilMode"}, "lpPool2d");
   r.def("interpolate", Entry<interpolate>, {"input", "size", "scaleFactor", "mode", "alignCorners"}, "interpolate");
   r.def("pad", Entry<pad>, {"self", "pad", "mode", "value"}, "pad");
   r.def("scaled_dot_product_attention", Entry<scaled_dot_product_attention>, {"query", "key", "value", "attnMask", "dropoutP", "isCausal", "scale"}, "scaledDotProductAttention");
@@ -2171,6 +2395,10 @@ void registerOps(Registrar& r) {
   r.def("smooth_l1_loss", Entry<smooth_l1_loss>, {"input", "target", "reduction", "beta"}, "smoothL1Loss");
   r.def("binary_cross_entropy_with_logits", Entry<binary_cross_entropy_with_logits>, {"input", "target", "weight", "reduction", "posWeight"}, "binaryCrossEntropyWithLogits");
   r.def("cosine_similarity", Entry<cosine_similarity>, {"x1", "x2", "dim", "eps"}, "cosineSimilarity");
+  r.def("cosine_embedding_loss", Entry<cosine_embedding_loss>, {"input1", "input2", "target", "margin", "reduction"}, "cosineEmbeddingLoss");
+  r.def("huber_loss", Entry<huber_loss>, {"input", "target", "reduction", "delta"}, "huberLoss");
+  r.def("binary_cross_entropy", Entry<binary_cross_entropy>, {"input", "target", "weight", "reduction"}, "binaryCrossEntropy");
+  r.def("margin_ranking_loss", Entry<margin_ranking_loss>, {"input1", "input2", "target", "margin", "reduction"}, "marginRankingLoss");
   r.def("normalize", Entry<normalize>, {"input", "p", "dim", "eps"}, "normalize");
   r.def("linalg_norm", Entry<linalg_norm>, {"self", "ord", "dim", "keepdim", "dtype"}, "linalgNorm");
   r.def("linalg_norm_ord_str", Entry<linalg_norm_ord_str>, {"self", "ord", "dim", "keepdim", "dtype"}, "linalgNorm");

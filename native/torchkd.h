@@ -172,6 +172,8 @@ class Registrar {
 };
 
 std::string describe(const at::Tensor& t);
+// The at::Generator behind a JS torch.Generator argument (an ArgError for anything else).
+at::Generator generatorArg(Ctx& c, size_t i);
 const char* dtypeName(at::ScalarType t);
 
 // Each file registers its own functions.

@@ -136,6 +136,9 @@ function cppRead(arg, i) {
     case 'bool': return [opt(`c.boolean(${i})`, 'bool')];
     case 'ScalarType': return arg.optional ? [`  c10::optional<at::ScalarType> ${v} = c.optDtype(${i});`] : [`  at::ScalarType ${v} = c.dtype(${i});`];
     case 'Device': return [`  c10::optional<at::Device> ${v} = c.isNullish(${i}) ? c10::optional<at::Device>() : c10::optional<at::Device>(c.device(${i}));`];
+    case 'Generator':
+      if (!arg.optional) throw new Error('only optional generators are supported');
+      return [`  c10::optional<at::Generator> ${v} = c.isNullish(${i}) ? c10::optional<at::Generator>() : c10::optional<at::Generator>(generatorArg(c, ${i}));`];
     case 'str':
       if (arg.optional) {
         return [
@@ -199,7 +202,7 @@ function tsType(arg) {
   let t;
   if (arg.list) t = arg.base === 'Tensor' ? 'Tensor[]' : arg.list === 'any' ? 'number[]' : 'number | number[]';
   else {
-    t = { Tensor: 'Tensor', Scalar: 'Scalar', int: 'number', float: 'number', bool: 'boolean', ScalarType: 'DType', str: 'string', Device: 'Device' }[arg.base];
+    t = { Tensor: 'Tensor', Scalar: 'Scalar', int: 'number', float: 'number', bool: 'boolean', ScalarType: 'DType', str: 'string', Device: 'Device', Generator: 'Generator' }[arg.base];
   }
   if (arg.name === 'rounding_mode') t = "'trunc' | 'floor'";
   if (arg.name === 'reduction') t = arg.default === '"mean"' && /kl_div/.test(arg.op ?? '') ? "'none' | 'mean' | 'sum' | 'batchmean'" : "'none' | 'mean' | 'sum'";
@@ -215,7 +218,7 @@ function tsTest(arg, v) {
     test = {
       Tensor: `${v} instanceof Tensor`, Scalar: `isScalar(${v})`, int: `typeof ${v} === 'number'`,
       float: `typeof ${v} === 'number'`, bool: `typeof ${v} === 'boolean'`, ScalarType: `typeof ${v} === 'string'`,
-      str: `typeof ${v} === 'string'`, Device: `typeof ${v} === 'string'`,
+      str: `typeof ${v} === 'string'`, Device: `typeof ${v} === 'string'`, Generator: `${v} instanceof Generator`,
     }[arg.base];
   }
   if (arg.optional) return `(${v} == null || ${test})`;
@@ -232,6 +235,7 @@ function tsConvert(op, arg, v) {
   // A single int stands for the whole int[N] list, as in PyTorch (adaptive_avg_pool2d(x, 1) is [1, 1]).
   else if (arg.list && arg.list !== 'any') e = `(typeof ${v} === 'number' ? [${Array(Number(arg.list) || 1).fill(v).join(', ')}] : ${v})`;
   else if (arg.base === 'Device') e = `checkDevice(${v} as string)`;
+  else if (arg.base === 'Generator') e = `generatorHandle(${v}, ${js})`;
   else if (arg.base === 'Tensor') e = `handleOf(${v}, ${js}, ${name})`;
   else if (arg.base === 'ScalarType') e = `dtypeCode(${v} as DType, ${js})`;
   else e = v;
@@ -284,7 +288,8 @@ function paramList(op) {
     const optional = args.slice(i).every((b) => b.optional || b.default !== undefined);
     return `${a.jsName}${optional ? '?' : ''}: ${tsType(a)} | ${opts}`;
   });
-  if (args.length === 0) ps.push(`options?: ${opts}`);
+  // No options object where there is nothing to name: `{}` would accept any value (x.neg(3), and
+  // x.max(1) resolving to max() instead of max(dim)).
   return ps;
 }
 
@@ -362,10 +367,19 @@ function generateTs(ops) {
         const r = tsReturnType(op);
         return `${docFor(op, '')}\n${exportKw}function ${exported}(${ps.join(', ')}): ${r === 'this' ? 'Tensor' : r};`;
       });
-      const call = selfful
+      let call = selfful
         ? `${implName}(asTensor(input, ${JSON.stringify(name)}), ${params.join(', ')})`
         : `${implName}(${params.join(', ')})`;
-      const implSig = [...(selfful ? ['input: unknown'] : []), ...params.map((p) => `${p}?: unknown`)].join(', ');
+      let implSig = [...(selfful ? ['input: unknown'] : []), ...params.map((p) => `${p}?: unknown`)].join(', ');
+      // PyTorch's *operands, torch.einsum('ij,jk->ik', a, b): a trailing Tensor[] may be spread out.
+      const lastArg = jsArgs(first).at(-1);
+      if (fnOps.length === 1 && !selfful && lastArg?.base === 'Tensor' && lastArg.list) {
+        const k = jsArgs(first).length - 1;
+        const lead = params.slice(0, k);
+        sigLines.push(`${docFor(first, '')}\n${exportKw}function ${exported}(${jsArgs(first).slice(0, k).map((a) => `${a.jsName}: ${tsType(a)}`).concat(`...${lastArg.jsName}: Tensor[]`).join(', ')}): ${ret};`);
+        implSig = [...lead.map((p) => `${p}?: unknown`), '...rest: unknown[]'].join(', ');
+        call = `rest[0] instanceof Tensor ? ${implName}(${[...lead, 'rest'].join(', ')}) : ${implName}(${[...lead, '...(rest as [])'].join(', ')})`;
+      }
       fns.push(`${sigLines.join('\n')}\n${exportKw}function ${exported}(${implSig}): ${ret} {\n  return ${call};\n}`);
       if (RESERVED.has(name) && exportKw) fns.push(`export { ${exported} as ${name} };`);
       if (fnOps.some((o) => o.variants.has('nn'))) nn.push(exported === name ? name : `${name}: ${exported}`);
@@ -380,6 +394,7 @@ function generateTs(ops) {
 import type { Device, DType } from './dtype';
 import { checkDevice, dtypeCode } from './dtype';
 import { N as native, type Handle } from './native';
+import { Generator, generatorHandle } from './random';
 import { asTensor, handleOf, handlesOf, isOptions, isScalar, named, noOverload, Tensor, wrap, type Scalar } from './tensor';
 
 /** The native functions generated from the table (arguments are checked on the native side). */

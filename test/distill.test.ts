@@ -219,7 +219,9 @@ out = dict(nlh=mag.mean().item(), bchw=torch.fft.fft(b, dim=1).abs().mean().item
            binned=dict(intensity=mag[..., :3].mean().item(), profile=mag[..., :3].reshape(-1, 3).mean(0).tolist()))`,
     { nlh: nlh.toArray(), bchw: bchw.toArray() });
     expectClose(ours, ref, 1e-12, 1e-14);
-    expect(() => distill.spectralIntensity(bchw)).toThrow(/layout NLH expects a 3-D tensor/);
+    expect(() => distill.spectralIntensity(bchw, { layout: 'NLH' })).toThrow(/layout NLH expects a 3-D tensor/);
+    // Without a layout, the rank decides: 4-D features are BCHW.
+    expect(distill.spectralIntensity(bchw).intensity).toBe(ours.bchw);
   });
 
   it('profiles layers and selects top, edge runs (the U shape) and thresholded layers', () => {
@@ -492,6 +494,243 @@ out = dict(grad=z.grad.abs().max().item(), atQ=value.item(), atPg=objective(pg.l
   });
 });
 
+/** A leaf copy of x and the gradient of f at it. */
+function gradOf(x: Tensor, f: (leaf: Tensor) => Tensor): { value: number; grad: unknown } {
+  const leaf = x.detach().clone().requiresGrad_();
+  const out = f(leaf);
+  out.backward();
+  const result = { value: out.item(), grad: (leaf.grad as Tensor).toArray() };
+  torch.dispose([leaf, out]);
+  return result;
+}
+
+describe('options of the official codebases', () => {
+  it('kdLoss without T² and as a soft cross entropy: TextBrewer kd_ce_loss, TinyBERT soft_cross_entropy, torchdistill soft-only', () => {
+    const { s, t, inputs } = logits(20);
+    const ours = {
+      textbrewer: gradOf(s, (x) => distill.kdLoss(x, t, { temperature: 2, squareTemperature: false, divergence: 'crossEntropy' })),
+      tinybert: gradOf(s, (x) => distill.kdLoss(x, t, { temperature: 3, squareTemperature: false, divergence: 'crossEntropy', reduction: 'mean' })),
+      soft: gradOf(s, (x) => distill.kdLoss(x, t, { temperature: 3, squareTemperature: false })),
+    };
+    const ref = py(`${PY_PRELUDE}
+F = torch.nn.functional
+def run(f):
+    x = s.clone().requires_grad_(); v = f(x); v.backward()
+    return dict(value=v.item(), grad=x.grad.tolist())
+# TextBrewer kd_ce_loss: -(p_T * log_softmax(s/T)).sum(-1).mean()
+textbrewer = run(lambda x: -(F.softmax(t / 2, -1) * F.log_softmax(x / 2, -1)).sum(-1).mean())
+# TinyBERT soft_cross_entropy(s/T, t/T): (-p_T * log q).mean() over B·C
+tinybert = run(lambda x: (-F.softmax(t / 3, -1) * F.log_softmax(x / 3, -1)).mean())
+# torchdistill KDLoss with alpha 0: KLDivLoss(batchmean) alone, no T²
+soft = run(lambda x: F.kl_div(torch.log_softmax(x / 3, 1), torch.softmax(t / 3, 1), reduction='batchmean'))
+out = dict(textbrewer=textbrewer, tinybert=tinybert, soft=soft)`, inputs);
+    expectClose(ours, ref, 1e-12, 1e-14);
+    // KL and cross entropy differ by the teacher's entropy, not in gradient.
+    const kl = gradOf(s, (x) => distill.kdLoss(x, t, { temperature: 2 }));
+    const ce = gradOf(s, (x) => distill.kdLoss(x, t, { temperature: 2, divergence: 'crossEntropy' }));
+    expectClose(ce.grad, kl.grad, 1e-12, 1e-14);
+    expect(ce.value).toBeGreaterThan(kl.value);
+    expect(() => distill.kdLoss(s, t, { divergence: 'js' as never })).toThrow(/unknown divergence/);
+    // The KD term with several teachers: the multi-teacher loss, without the T² on request.
+    const t2 = t.flip([1]);
+    const ctx = { student: { logits: s, features: {} }, teachers: [{ logits: t, features: {} }, { logits: t2, features: {} }] } as never;
+    expect(distill.terms.kd({ temperature: 3, squareTemperature: false }).compute(ctx).item())
+      .toBeCloseTo(distill.multiTeacherKdLoss(s, [t, t2], { temperature: 3 }).item() / 9, 14);
+    expect(() => distill.terms.kd({ divergence: 'crossEntropy' }).compute(ctx)).toThrow(/takes a single teacher/);
+  });
+
+  it("hintonLoss's reduction and weights: TAKD's KLDivLoss() mean, torchdistill's α on the cross entropy, per-sample values", () => {
+    const { s, t, y, inputs } = logits(21);
+    const ours = {
+      takd: gradOf(s, (x) => distill.hintonLoss(x, t, y, { temperature: 5, alpha: 0.3, reduction: 'mean' })),
+      torchdistill: gradOf(s, (x) => distill.hintonLoss(x, t, y, { temperature: 4, ceWeight: 0.9, kdWeight: 0.1 })),
+      sum: distill.hintonLoss(s, t, y, { temperature: 2, reduction: 'sum' }).item(),
+      none: distill.hintonLoss(s, t, y, { temperature: 2, reduction: 'none' }).toArray(),
+    };
+    const ref = py(`${PY_PRELUDE}
+F = torch.nn.functional
+def run(f):
+    x = s.clone().requires_grad_(); v = f(x); v.backward()
+    return dict(value=v.item(), grad=x.grad.tolist())
+# TAKD train.py: (1 - λ)·CE + λ·T²·nn.KLDivLoss()(log_softmax(s/T), softmax(t/T)), 'mean' over B·C
+takd = run(lambda x: 0.7 * F.cross_entropy(x, y) + 0.3 * 25 * torch.nn.KLDivLoss()(F.log_softmax(x / 5, 1), F.softmax(t / 5, 1)))
+# torchdistill KDLoss(alpha=0.9): α·CE + (1 − α)·T²·KL(batchmean)
+torchdistill = run(lambda x: 0.9 * F.cross_entropy(x, y) + 0.1 * 16 * F.kl_div(torch.log_softmax(x / 4, 1), torch.softmax(t / 4, 1), reduction='batchmean'))
+kl = lambda x, T, r: F.kl_div(torch.log_softmax(x / T, 1), torch.softmax(t / T, 1), reduction=r)
+sum_ = (0.1 * F.cross_entropy(s, y, reduction='sum') + 0.9 * 4 * kl(s, 2, 'sum')).item()
+none = (0.1 * F.cross_entropy(s, y, reduction='none') + 0.9 * 4 * kl(s, 2, 'none').sum(1)).tolist()
+out = dict(takd=takd, torchdistill=torchdistill, sum=sum_, none=none)`, inputs);
+    expectClose(ours, ref, 1e-12, 1e-14);
+  });
+
+  it("xDivergence over [B, L, V] with a pad mask: the official X_loss (sum over real tokens / K) and its per-token mean", () => {
+    torch.manualSeed(22);
+    const probs = [0, 1, 2].map(() => torch.randn([2, 4, 5], { dtype: 'float64' }).mul(2).softmax(-1));
+    const mask = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]]);
+    const ours = {
+      sum: distill.xDivergence(probs, { mask, reduction: 'sum' }).item(),
+      mean: distill.xDivergence(probs, { mask }).item(),
+      all: distill.xDivergence(probs, { reduction: 'sum' }).item(),
+      mse: distill.intraMse(probs, { mask }).item(),
+    };
+    const ref = py(`ps = [torch.tensor(p, dtype=torch.float64) for p in inputs['p']]
+pad = torch.tensor(inputs['m']) == 0
+def x_loss(logits, pad_mask):  # Intra-Distillation's X_loss
+    keep = ~pad_mask.view(-1); V = logits[0].size(-1)
+    m = (sum(logits) / len(logits)).view(-1, V)[keep]
+    total = 0
+    for l in logits:
+        l = l.view(-1, V)[keep]
+        total += ((l - m) * (l.log() - m.log())).sum()
+    return total / len(logits)
+s = x_loss(ps, pad)
+keep = ~pad.view(-1); avg = sum(ps) / 3
+mse = sum(((p - avg) ** 2).view(-1, 5)[keep].mean() for p in ps) / 3
+out = dict(sum=s.item(), mean=(s / keep.sum()).item(), all=x_loss(ps, torch.zeros(2, 4, dtype=torch.bool)).item(), mse=mse.item())`,
+    { p: probs.map((p) => p.toArray()), m: mask.toArray() });
+    expectClose(ours, ref, 1e-12, 1e-14);
+    expect(() => distill.xDivergence(probs, { mask: torch.ones([2, 5]) })).toThrow(/mask must have shape \[2, 4\]/);
+    expect(() => distill.xDivergence(probs, { reduction: 'batchmean' as never })).toThrow(/unknown reduction/);
+  });
+
+  it("hiddenStateLoss with a pad mask: TextBrewer's masked hid_mse_loss and cos_loss", () => {
+    torch.manualSeed(23);
+    const sh = [0, 1].map(() => torch.randn([2, 4, 3], { dtype: 'float64' }));
+    const th = [0, 1].map(() => torch.randn([2, 4, 3], { dtype: 'float64' }));
+    const mask = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]]).bool();
+    const map = distill.layerMap(2, 2, [[0, 0], [1, 1]]);
+    const ours = {
+      mse: gradOf(sh[0], (x) => distill.hiddenStateLoss([x, sh[1]], th, { map, mask })),
+      cosine: distill.hiddenStateLoss(sh, th, { map, mask, loss: 'cosine' }).item(),
+    };
+    const ref = py(`sh = [torch.tensor(x, dtype=torch.float64) for x in inputs['s']]; th = [torch.tensor(x, dtype=torch.float64) for x in inputs['t']]
+mask = torch.tensor(inputs['m']).bool()
+F = torch.nn.functional
+def hid_mse(a, b, m):  # TextBrewer hid_mse_loss with a mask
+    m = m.to(a)
+    return (F.mse_loss(a, b, reduction='none') * m.unsqueeze(-1)).sum() / (m.sum() * a.size(-1))
+def cos(a, b, m):  # TextBrewer cos_loss with a mask
+    sel = m.unsqueeze(-1).expand_as(a)
+    a = torch.masked_select(a, sel).view(-1, a.size(-1)); b = torch.masked_select(b, sel).view(-1, b.size(-1))
+    return F.cosine_embedding_loss(a, b, a.new(a.size(0)).fill_(1))
+x = sh[0].clone().requires_grad_()
+v = hid_mse(x, th[0], mask) + hid_mse(sh[1], th[1], mask); v.backward()
+out = dict(mse=dict(value=v.item(), grad=x.grad.tolist()), cosine=(cos(sh[0], th[0], mask) + cos(sh[1], th[1], mask)).item())`,
+    { s: sh.map((x) => x.toArray()), t: th.map((x) => x.toArray()), m: mask.toArray() });
+    expectClose(ours, ref, 1e-12, 1e-14);
+  });
+
+  it("attentionLoss 'tinybert' (raw scores, masked entries zeroed, MSE over B·H·L²) and 'crossEntropy'", () => {
+    torch.manualSeed(24);
+    const pad = torch.tensor([[0, 0, 0, -10000], [0, 0, -10000, -10000]], { dtype: 'float64' }).reshape([2, 1, 1, 4]);
+    const sScores = torch.randn([2, 2, 4, 4], { dtype: 'float64' }).add(pad);
+    const tScores = torch.randn([2, 2, 4, 4], { dtype: 'float64' }).mul(2).add(pad);
+    const [s, t] = [sScores.softmax(-1), tScores.softmax(-1)];
+    const mask = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]]);
+    const ours = {
+      tinybert: gradOf(sScores, (x) => distill.attentionLoss(x, tScores, { mode: 'tinybert' })),
+      ce: distill.attentionLoss(s, t, { mode: 'crossEntropy', mask }).item(),
+      kl: distill.attentionLoss(s, t, { mode: 'kl', mask }).item(),
+    };
+    const ref = py(`sc = torch.tensor(inputs['ss'], dtype=torch.float64); tc = torch.tensor(inputs['ts'], dtype=torch.float64)
+m = torch.tensor(inputs['m'], dtype=torch.float64)
+zero = lambda a: torch.where(a <= -1e2, torch.zeros_like(a), a)   # TinyBERT task_distill.py
+x = sc.clone().requires_grad_()
+v = torch.nn.MSELoss()(zero(x), zero(tc)); v.backward()
+t = tc.softmax(-1)
+# TextBrewer att_ce_loss with a mask (it takes the scores): -(softmax(t) · log_softmax(s) · mask_keys).sum(-1) · mask_queries / #valid queries
+mk = m.unsqueeze(1).expand(-1, 2, -1)
+ce = -((t * sc.log_softmax(-1) * mk.unsqueeze(2)).sum(-1) * mk).sum() / mk.sum()
+ent = -((torch.xlogy(t, t) * mk.unsqueeze(2)).sum(-1) * mk).sum() / mk.sum()
+out = dict(tinybert=dict(value=v.item(), grad=x.grad.tolist()), ce=ce.item(), kl=(ce - ent).item())`,
+    { ss: sScores.toArray(), ts: tScores.toArray(), m: mask.toArray() });
+    expectClose(ours, ref, 1e-10, 1e-14);
+    expect(() => distill.attentionLoss(s, t, { mode: 'l1' as never })).toThrow(/unknown mode/);
+  });
+
+  it("spectralLoss on ViT tokens ('vit'): prefix tokens dropped, the patch grid's rfft2, as SpectralKD on timm's intermediates", () => {
+    torch.manualSeed(25);
+    const student = torch.randn([2, 1 + 12, 4], { dtype: 'float64' });   // class token + a 3×4 grid
+    const teacher = torch.randn([2, 12, 8], { dtype: 'float64' });       // CaiT blocks: no prefix tokens
+    const ours = gradOf(student, (x) => distill.spectralLoss(x, teacher, { layout: 'vit', prefixTokens: [1, 0], grid: [3, 4] }));
+    const ref = py(`s = torch.tensor(inputs['s'], dtype=torch.float64); t = torch.tensor(inputs['t'], dtype=torch.float64)
+F = torch.nn.functional
+def nchw(tokens, prefix, H, W):  # timm forward_intermediates: drop prefix tokens, reshape to NCHW
+    B, L, C = tokens.shape
+    return tokens[:, prefix:].reshape(B, H, W, C).permute(0, 3, 1, 2)
+def layer_fft_loss(fs, ft):  # SpectralKD losses.py
+    if fs.shape[1] < ft.shape[1]:
+        ft = F.adaptive_avg_pool3d(ft, (fs.shape[1], None, None))
+    a, b = torch.fft.rfft2(fs, norm='ortho'), torch.fft.rfft2(ft, norm='ortho')
+    return F.mse_loss(torch.stack([a.real, a.imag], -1), torch.stack([b.real, b.imag], -1))
+x = s.clone().requires_grad_()
+v = layer_fft_loss(nchw(x, 1, 3, 4), nchw(t, 0, 3, 4)); v.backward()
+out = dict(value=v.item(), grad=x.grad.tolist())`, { s: student.toArray(), t: teacher.toArray() });
+    expectClose(ours, ref, 1e-12, 1e-14);
+    // A square grid is the default; other token counts need the grid.
+    expect(distill.vitPatchMap(torch.zeros([1, 17, 3])).shape).toEqual([1, 3, 4, 4]);
+    expect(() => distill.vitPatchMap(torch.zeros([1, 13, 3]))).toThrow(/12 patch tokens do not fill a 3×3 grid \(pass grid/);
+    expect(() => distill.spectralLoss(student, teacher, { layout: 'vit', prefixTokens: 1, grid: [3, 4] })).toThrow(/11 patch tokens/);
+  });
+
+  it('bssAttack with the official clamp to [−2.5, 2.5] equals AttackBSS.run step by step', () => {
+    torch.manualSeed(26);
+    const W = torch.randn([3, 8], { dtype: 'float64' });
+    const teacher = (x: Tensor) => x.flatten(1).matmul(W.t());
+    const x = torch.randn([5, 2, 2, 2], { dtype: 'float64' }).mul(1.5);
+    // Each sample pushed towards a class other than the teacher's (as the script samples them).
+    const k = teacher(x).argmax(1).add(torch.tensor([1, 2, 1, 2, 1])).remainder(3);
+    const ours = distill.bssAttack(teacher, x, { targetClasses: k, stepSize: 0.3, maxSteps: 10, clampMin: -2.5, clampMax: 2.5 });
+    const ref = py<number[][][][]>(`W = torch.tensor(inputs['W'], dtype=torch.float64); x0 = torch.tensor(inputs['x'], dtype=torch.float64)
+target = torch.tensor(inputs['k'])
+model = lambda v: v.flatten(1) @ W.t()
+# attacks/attack_BSS.py AttackBSS.run (norm 2, step_alpha 0.3, 10 steps)
+v = x0.clone().requires_grad_(); step = 0; adv = x0.clone()
+while step < 10:
+    if v.grad is not None: v.grad.zero_()
+    o = model(v)
+    if not step: gt = o.detach().max(1)[1]
+    s_gt, s_t = o.gather(1, gt.unsqueeze(1)), o.gather(1, target.unsqueeze(1))
+    (s_t - s_gt).sum().backward()
+    alpha = (0.3 * (gt == o.detach().max(1)[1]).double()).view(-1, 1, 1, 1)
+    if alpha.sum() == 0: break
+    pert = (s_gt.detach() - s_t.detach()).view(-1, 1, 1, 1)
+    g = v.grad.detach()
+    norm = (g * g).sum((1, 2, 3), keepdim=True).sqrt()
+    adv = torch.clamp(v.detach() + alpha * (pert + 1e-4) * g / norm, -2.5, 2.5)
+    v = adv.clone().requires_grad_(); step += 1
+out = adv.tolist()`, { W: W.toArray(), x: x.toArray(), k: k.toArray() });
+    expectClose(ours.x.toArray(), ref, 1e-12, 1e-14);
+    // Some coordinates start outside the range: the clamp is active.
+    expect(x.abs().max().item()).toBeGreaterThan(2.5);
+    expect(ours.x.abs().max().item()).toBe(2.5);
+  });
+
+  it("epoch conventions: 'fractional' (step / steps per epoch) and 'oneBased' (mdistiller's and BSS's 1..E)", () => {
+    const at = (epoch: number) => ({ epoch });
+    expect([0, 0.5, 0.999, 1, 19.5].map((e) => distill.terms.scheduleEpoch(at(e)))).toEqual([0, 0.5, 0.999, 1, 19.5]);
+    expect([0, 0.5, 0.999, 1, 19.5].map((e) => distill.terms.scheduleEpoch(at(e), 'oneBased'))).toEqual([1, 1, 1, 2, 20]);
+    const w = distill.terms.epochSchedule((e, E) => e / E, { epochConvention: 'oneBased' });
+    expect(w({ epoch: 3.2, epochs: 10 } as never)).toBe(0.4);
+    expect(() => distill.terms.epochSchedule((e) => e, { epochConvention: 'zeroBased' as never })).toThrow(/unknown epochConvention/);
+    expect(() => distill.terms.dkd({ epochConvention: 'x' as never })).toThrow(/unknown epochConvention/);
+  });
+
+  it("pair terms sum (TinyBERT) or average (SpectralKD's fft_loss) over their pairs", () => {
+    torch.manualSeed(27);
+    const f = (n: number) => Object.fromEntries([0, 1, 2].map((i) => [`l${i}`, torch.randn([2, 3, 4, 4], { dtype: 'float64' }).mul(n)]));
+    const ctx = { student: { logits: torch.zeros([2, 2]), features: f(1) }, teachers: [{ logits: torch.zeros([2, 2]), features: f(2) }] } as never;
+    const pairs: [string, string][] = [['l0', 'l0'], ['l1', 'l2'], ['l2', 'l1']];
+    const sum = distill.terms.spectral({ pairs }).compute(ctx).item();
+    const mean = distill.terms.spectral({ pairs, reduction: 'mean' }).compute(ctx).item();
+    expect(mean).toBeCloseTo(sum / 3, 14);
+    expect(distill.terms.attention({ pairs, reduction: 'mean' }).compute(ctx).item())
+      .toBeCloseTo(distill.terms.attention({ pairs }).compute(ctx).item() / 3, 14);
+    expect(() => distill.terms.hidden({ pairs, reduction: 'avg' as never })).toThrow(/unknown reduction/);
+    expect(() => distill.terms.spectral({ pairs: [] })).toThrow(/pairs must be a non-empty list/);
+  });
+});
+
 describe('memory', () => {
   it('no distillation function leaves tensors behind', () => {
     torch.manualSeed(19);
@@ -504,13 +743,19 @@ describe('memory', () => {
     const model = new nn.Sequential(new nn.Linear(5, 5), new nn.Dropout(0.2)).double();
     const [ps, pt, targets] = [s.softmax(1), t.softmax(1), torch.tensor([1, 1, 1, 1])];
     const specialistProbs = torch.full([4, 2], 0.5, { dtype: 'float64' });
+    const ones = torch.ones([2, 3]);
+    const hp = h.map((x) => x.softmax(-1));
     const base = torch.memory().tensors;
     const results: Tensor[] = [
       distill.kdLoss(s, t), distill.hintonLoss(s, t, y), distill.dkdLoss(s, t, y), ...Object.values(distill.dkdParts(s, t, y)),
       distill.perturbLogits(t), distill.multiTeacherKdLoss(s, [t, s]), distill.xDivergence([ps, pt]),
       distill.intraMse([s, t]), ...Object.values(distill.intraDistillationLoss(model, s, y)),
       distill.hiddenStateLoss(h, h, { map: distill.layerMap(2, 2, 'skip') }), distill.attentionLoss(attn, attn, { mode: 'kl' }),
-      distill.spectralLoss(h[0], h[1]), distill.sobolevLoss((x) => x.matmul(W), (x) => x.matmul(W).tanh(), s),
+      distill.spectralLoss(h[0], h[1]), distill.spectralLoss(h[0], h[1], { layout: 'vit', prefixTokens: 0, grid: [3, 1] }),
+      distill.hiddenStateLoss(h, h, { map: distill.layerMap(2, 2, 'skip'), mask: ones }),
+      distill.attentionLoss(attn, attn, { mode: 'tinybert' }), distill.xDivergence(hp, { mask: ones, reduction: 'sum' }),
+      distill.kdLoss(s, t, { squareTemperature: false, divergence: 'crossEntropy' }), distill.hintonLoss(s, t, y, { reduction: 'none' }),
+      distill.sobolevLoss((x) => x.matmul(W), (x) => x.matmul(W).tanh(), s),
       distill.sampleTargetClasses(t), distill.selectBaseSamples(t, s, y),
       distill.combineSpecialists(pt, [{ classes: [0], probs: specialistProbs }], { steps: 3 }),
     ];

@@ -3,13 +3,13 @@
 // interesting overloads and broadcasting); an op of the table without a line here fails the suite.
 //
 // Inputs: T(...shape) standard normal in the case's dtype; P(...shape) positive (|normal| + 0.5);
-// U(...shape) uniform in (-0.9, 0.9); I(low, high, ...shape) int64 in [low, high); D(high, rows, k)
+// U(...shape) uniform in (-0.9, 0.9); S(...shape) ±1; PR(...shape) in (0.05, 0.95); I(low, high, ...shape) int64 in [low, high); D(high, rows, k)
 // distinct int64 per row; B(...shape) bool;
 // X() NaN, ±∞, ±0 and ordinary values. Anything else is passed as is. kwargs become a trailing options object in JS and keyword arguments in Python.
 import type { DType } from '../dist/index.js';
 
 export type Input =
-  | { kind: 'normal' | 'positive' | 'uniform' | 'bool' | 'special' | 'complex' | 'spd'; shape: number[] }
+  | { kind: 'normal' | 'positive' | 'uniform' | 'bool' | 'special' | 'complex' | 'spd' | 'sign' | 'prob'; shape: number[] }
   | { kind: 'int' | 'distinct'; shape: number[]; low: number; high: number };
 export type Arg = Input | number | boolean | string | null | number[] | Input[];
 export interface Case {
@@ -49,6 +49,10 @@ const T = (...shape: number[]): Input => ({ kind: 'normal', shape });
 const P = (...shape: number[]): Input => ({ kind: 'positive', shape });
 const U = (...shape: number[]): Input => ({ kind: 'uniform', shape });
 const B = (...shape: number[]): Input => ({ kind: 'bool', shape });
+/** ±1 in the case's dtype (the targets of the embedding and ranking losses). */
+const S = (...shape: number[]): Input => ({ kind: 'sign', shape });
+/** Probabilities uniform in (0.05, 0.95). */
+const PR = (...shape: number[]): Input => ({ kind: 'prob', shape });
 /** Complex normal (complex64 for float32 cases, complex128 for float64). */
 const C = (...shape: number[]): Input => ({ kind: 'complex', shape });
 /** A symmetric positive-definite matrix A·Aᵀ + n·I. */
@@ -143,6 +147,12 @@ export const CASES: Case[] = [
   { op: 'uniform_', args: [T(50)], kwargs: { from: -2, to: 3 } },
   { op: 'normal_', args: [T(50), 1, 0.5] },
   { op: 'bernoulli_', args: [T(50), 0.3] },
+  { op: 'random_', args: [T(50)] },
+  { op: 'random_', args: [I(0, 1, 50), 7], dtypes: INT },
+  { op: 'random_', args: [I(0, 1, 50), -3, 4], dtypes: INT },
+  { op: 'multinomial', args: [P(3, 6), 4] },
+  { op: 'multinomial', args: [P(3, 6), 10], kwargs: { replacement: true } },
+  F('multinomial', [P(6), 3]),
 
   // comparison
   { op: 'eq', args: [I(0, 3, 3, 4), I(0, 3, 4)], dtypes: INT },
@@ -273,6 +283,7 @@ export const CASES: Case[] = [
   { op: 'dot', args: [T(5), T(5)] },
   F('einsum', ['ij,jk->ik', [T(2, 3), T(3, 4)]]),
   F('einsum', ['bij->bji', [T(2, 3, 4)]]),
+  F('einsum', ['bi,bi->b', T(3, 4), T(3, 4)]),
 
   // activations
   { op: 'relu', args: [T(3, 4)] },
@@ -285,11 +296,17 @@ export const CASES: Case[] = [
   NN('gelu', [T(3, 4)]),
   NN('gelu', [T(3, 4)], { approximate: 'tanh' }),
   NN('silu', [T(3, 4)]),
+  // inplace: the input is overwritten and returned; PyTorch refuses in-place ops on a leaf that requires grad
+  // (gradcheck's inputs), so finite differences do not apply.
+  { ...NN('silu', [T(3, 4)], { inplace: true }), gradcheck: false },
   NN('leakyRelu', [T(3, 4), 0.2]),
+  { ...NN('leakyRelu', [T(3, 4), 0.2, true]), gradcheck: false },
   NN('elu', [T(3, 4)], { alpha: 0.5 }),
+  { ...NN('elu', [T(3, 4)], { alpha: 0.5, inplace: true }), gradcheck: false },
   NN('softplus', [T(3, 4)], { beta: 2, threshold: 1 }),
   NN('dropout', [T(8, 8), 0.3]),
   NN('dropout', [T(8, 8)], { p: 0.5, training: false }),
+  { ...NN('dropout', [T(8, 8), 0.3], { inplace: true }), gradcheck: false },
 
   // nn.functional
   NN('linear', [T(3, 4), T(5, 4), T(5)]),
@@ -313,6 +330,27 @@ export const CASES: Case[] = [
   NN('conv2d', [T(2, 4, 6, 6), T(4, 2, 3, 3)], { groups: 2, padding: 'valid' }),
   F('conv2d', [T(1, 3, 5, 5), T(2, 3, 3, 3)]),
   NN('convTranspose2d', [T(2, 3, 4, 4), T(3, 2, 3, 3), T(2)], { stride: 2, padding: 1, outputPadding: 1 }),
+  NN('maxPool1d', [T(2, 3, 9), 2]),
+  NN('maxPool1d', [T(2, 3, 9), 3], { stride: 2, padding: 1, dilation: 1, ceilMode: true }),
+  F('maxPool1d', [T(3, 10), 4]),
+  NN('maxPool3d', [T(1, 2, 4, 6, 6), 2]),
+  NN('maxPool3d', [T(1, 2, 5, 5, 5), [2, 3, 2]], { stride: 1, padding: 1 }),
+  NN('maxPool1dWithIndices', [T(2, 3, 9), 3], { stride: 2 }),
+  NN('maxPool2dWithIndices', [T(2, 3, 8, 8), 2]),
+  NN('avgPool1d', [T(2, 3, 9), 3]),
+  NN('avgPool1d', [T(2, 3, 9), 3], { stride: 2, padding: 1, countIncludePad: false, ceilMode: true }),
+  F('avgPool1d', [T(2, 3, 8), 2]),
+  NN('avgPool3d', [T(1, 2, 4, 6, 6), 2]),
+  NN('avgPool3d', [T(1, 2, 5, 5, 5), 3], { stride: 2, padding: 1, divisorOverride: 4 }),
+  NN('adaptiveAvgPool3d', [T(1, 2, 5, 6, 7), [2, 3, 1]]),
+  NN('adaptiveMaxPool1d', [T(2, 3, 10), 4]),
+  NN('adaptiveMaxPool2d', [T(2, 3, 10, 7), [3, 2]]),
+  NN('adaptiveMaxPool1dWithIndices', [T(2, 3, 10), 3]),
+  NN('adaptiveMaxPool2dWithIndices', [T(2, 3, 9, 7), 2]),
+  NN('lpPool1d', [P(2, 3, 9), 2, 3]),
+  NN('lpPool1d', [P(2, 3, 9), 3, 2], { stride: 1, ceilMode: true }),
+  NN('lpPool2d', [P(2, 3, 8, 8), 2, 2]),
+  NN('lpPool2d', [P(2, 3, 7, 7), 1.5, [3, 2]], { stride: [2, 1] }),
   NN('maxPool2d', [T(2, 3, 8, 8), 2]),
   NN('maxPool2d', [T(2, 3, 8, 8), 3], { stride: 2, padding: 1, ceilMode: true }),
   NN('avgPool2d', [T(2, 3, 8, 8), [2, 4]]),
@@ -348,6 +386,14 @@ export const CASES: Case[] = [
   NN('binaryCrossEntropyWithLogits', [T(3, 4), U(3, 4), P(4)], { posWeight: P(4), reduction: 'sum' }),
   NN('cosineSimilarity', [T(3, 4), T(3, 4)]),
   NN('cosineSimilarity', [T(3, 4), T(4)], { dim: 0 }),
+  NN('cosineEmbeddingLoss', [T(5, 4), T(5, 4), S(5)]),
+  NN('cosineEmbeddingLoss', [T(5, 4), T(5, 4), S(5), 0.2], { reduction: 'sum' }),
+  NN('cosineEmbeddingLoss', [T(5, 4), T(5, 4), S(5)], { margin: -0.1, reduction: 'none' }),
+  NN('huberLoss', [T(3, 4), T(3, 4)]),
+  NN('huberLoss', [T(3, 4), T(3, 4)], { delta: 0.5, reduction: 'none' }),
+  NN('binaryCrossEntropy', [PR(3, 4), PR(3, 4)]),
+  NN('binaryCrossEntropy', [PR(3, 4), PR(3, 4), P(4)], { reduction: 'sum' }),
+  NN('marginRankingLoss', [T(6), T(6), S(6)], { margin: 0.1 }),
   NN('normalize', [T(3, 4)]),
   NN('normalize', [T(3, 4)], { p: 1, dim: 0 }),
   // libtorch 1.13 has no fused attention: the reference is the formula softmax(Q·Kᵀ/√d + mask)·V.

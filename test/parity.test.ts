@@ -51,6 +51,8 @@ function make(input: Input, dtype: DType): Tensor {
     case 'positive': return torch.tidy(() => torch.randn(shape, { dtype }).abs().add(0.5));
     case 'uniform': return torch.tidy(() => torch.rand(shape, { dtype }).mul(1.8).sub(0.9));
     case 'bool': return torch.tidy(() => torch.rand(shape).lt(0.5));
+    case 'prob': return torch.tidy(() => torch.rand(shape, { dtype }).mul(0.9).add(0.05));
+    case 'sign': return torch.tidy(() => torch.rand(shape, { dtype }).lt(0.5).to(dtype).mul(2).sub(1));
     case 'int': return torch.randint(input.low, input.high, shape);
     case 'distinct': return torch.tidy(() =>
       torch.stack(Array.from({ length: shape[0] }, () => torch.randperm(input.high).narrow(0, 0, shape[1]))));

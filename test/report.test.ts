@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { node22Binary } from './helpers';
+import { node22Binary, py } from './helpers';
 import { report, TorchError } from '../dist/index.js';
 
 const root = join(__dirname, '..');
@@ -354,5 +354,112 @@ describe('loading vega (ESM-only) from the CommonJS build', () => {
     const bin = node22Binary();
     expect(node(['--version'], bin)).toMatch(/^v22\./);
     expect(node(['-e', `const { report } = require('./dist/index.js'); ${SCRIPT}`], bin)).toBe('2');
+  });
+});
+
+describe('error bars, further tables and confusion matrices', () => {
+  const SEEDS: report.ResultsTable = {
+    columns: ['run', 'accuracy (%)', '± std', 'parameters'],
+    rows: [['teacher', 91.2, 0, 72666], ['kd', 84.1, 0.35, 6274], ['labels', 80.4, 0.6, 6274]],
+    errors: { 'accuracy (%)': '± std' },
+  };
+  const CONFUSION: report.ConfusionMatrix = { model: 'student', classes: ['cat', 'dog', 'bird'], counts: [[8, 2, 0], [1, 9, 0], [0, 5, 5]] };
+
+  it('resultsPlotSvg draws ± error bars from the error column, which gets no chart of its own', async () => {
+    const svg = await report.resultsPlotSvg(SEEDS, 'accuracy (%)');
+    expect(count(svg, 'aria-roledescription="bar"')).toBe(3);
+    expect(count(svg, 'aria-roledescription="rule mark"')).toBe(3);
+    expect(texts(svg, 'role-mark')).toEqual(['91.2 ± 0', '84.1 ± 0.35', '80.4 ± 0.6']);
+    // Each rule spans value ± error on the bars' x scale: its length is proportional to 2·error.
+    const rules = [...svg.matchAll(/aria-roledescription="rule mark" transform="translate\(([\d.]+),[\d.]+\)" x2="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    expect(rules).toHaveLength(3);
+    expect(rules[0][1]).toBeCloseTo(0, 6);
+    expect(rules[2][1] / rules[1][1]).toBeCloseTo(0.6 / 0.35, 2);
+    // From value − error to value + error: the left ends on the same scale as the lengths (x = 0 at 0).
+    const perUnit = rules[1][1] / 0.7;
+    expect(rules[1][0] / perUnit).toBeCloseTo(84.1 - 0.35, 1);
+    const html = await report.renderReport({ title: 't', table: SEEDS });
+    expect([...html.matchAll(/<figure data-plot="results" data-metric="([^"]*)">/g)].map((m) => m[1])).toEqual(['accuracy (%)', 'parameters']);
+    expect(html).toContain('the error bars are ± ± std');
+  });
+
+  it('confusionPlotSvg: one cell per (true, predicted) pair with its count, coloured by its share of the row', async () => {
+    const svg = await report.confusionPlotSvg([{ ...CONFUSION, model: 'teacher', counts: [[10, 0, 0], [0, 10, 0], [0, 0, 10]] }, CONFUSION]);
+    expect(count(svg, 'aria-roledescription="rect mark"')).toBe(18);
+    expect(texts(svg, 'role-mark')).toEqual(['10', '0', '0', '0', '10', '0', '0', '0', '10', '8', '2', '0', '1', '9', '0', '0', '5', '5']);
+    expect(svg).toContain('aria-label="student: true bird, predicted dog: 5"');
+    const fills = [...svg.matchAll(/aria-label="student: true (\w+), predicted (\w+): \d+"[^>]*fill="([^"]+)"/g)].map((m) => [`${m[1]}/${m[2]}`, m[3]]);
+    const fill = Object.fromEntries(fills);
+    expect(fill['bird/dog']).toBe(fill['bird/bird']); // 5 of 10 both
+    expect(fill['cat/cat']).not.toBe(fill['cat/dog']);
+  });
+
+  it('renderReport shows further tables and the confusion section; bad input is a TorchError naming it', async () => {
+    const html = await report.renderReport({
+      title: 't', confusion: [CONFUSION],
+      tables: [{ title: 'Comparisons & noise', caption: 'p < 0.05', table: { columns: ['comparison', 'p'], rows: [['kd − labels', 0.012]] } }],
+    });
+    expect(html).toContain('<h2>Comparisons &amp; noise</h2>');
+    expect(html).toContain('<p class="caption">p &lt; 0.05</p>');
+    expect(html).toContain('<td class="num">0.012</td>');
+    expect(count(html, '<figure data-plot="confusion"')).toBe(1);
+    const bad = async (data: Partial<report.ReportData>, message: RegExp) => {
+      const e = await report.renderReport({ title: 't', ...data }).then(() => null, (err: unknown) => err);
+      expect(e).toBeInstanceOf(TorchError);
+      expect((e as Error).message).toMatch(message);
+    };
+    await bad({ confusion: [{ ...CONFUSION, counts: [[1, 2, 3], [1, 2], [0, 0, 0]] }] }, /matrices\[0\] \("student"\)\.counts\[1\] must be 3 counts, got 2/);
+    await bad({ confusion: [{ ...CONFUSION, counts: [[1, 2, 3]] }] }, /\.counts must be 3 rows \(one per class\), got 1/);
+    await bad({ confusion: [{ ...CONFUSION, counts: [[1, 2, 3], [1, 2, -1], [0, 0, 0]] }] }, /counts\[1\]\[2\] must be a non-negative integer, got -1/);
+    await bad({ confusion: [{ ...CONFUSION, classes: ['a', 'a', 'b'] }] }, /a class name appears twice/);
+    await bad({ table: { ...SEEDS, errors: { 'accuracy (%)': 'nope' } } }, /table\.errors\["accuracy \(%\)"\] must name a numeric column, got "nope"/);
+    await bad({ table: { ...SEEDS, errors: { run: '± std' } } }, /table\.errors: "run" is not a numeric column after the first/);
+    await bad({ tables: [{ title: '', table: SEEDS }] }, /tables\[0\]\.title must be a non-empty string/);
+    await bad({ tables: [{ title: 'x', table: { columns: ['a'], rows: [] } }] }, /^renderReport\(\): tables\[0\]\.table\.rows is empty/);
+  });
+});
+
+describe('statistics over seeds', () => {
+  it('summarize: mean and sample standard deviation (numpy ddof=1)', () => {
+    const values = [0.8123, 0.8047, 0.8191, 0.8011];
+    const s = report.summarize(values);
+    const ref = py<{ mean: number; std: number }>('import numpy as np\nv = np.array(inputs)\nout = {"mean": float(v.mean()), "std": float(v.std(ddof=1))}', values);
+    expect(s.mean).toBeCloseTo(ref.mean, 14);
+    expect(s.std).toBeCloseTo(ref.std, 14);
+    expect(s).toMatchObject({ n: 4, min: 0.8011, max: 0.8191 });
+    expect(report.summarize([0.5])).toEqual({ n: 1, mean: 0.5, std: 0, min: 0.5, max: 0.5 });
+    expect(() => report.summarize([])).toThrow(TorchError);
+    expect(() => report.summarize([1, NaN])).toThrow(/values\[1\] must be a finite number, got NaN/);
+  });
+
+  it("pairedTTest: t, p and the interval against Student's t in closed form (1 and 2 degrees of freedom)", () => {
+    // df = 1: F(t) = 1/2 + atan(t)/π; df = 2: F(t) = 1/2 + t / (2·√(2 + t²)).
+    const cases = [
+      { a: [0.84, 0.83], b: [0.80, 0.81], p: (t: number) => 1 - (2 / Math.PI) * Math.atan(Math.abs(t)), q: Math.tan(Math.PI * 0.475) },
+      { a: [0.84, 0.83, 0.845], b: [0.80, 0.81, 0.79], p: (t: number) => 1 - Math.abs(t) / Math.sqrt(2 + t * t), q: 0.95 * Math.sqrt(2 / (1 - 0.95 ** 2)) },
+    ];
+    for (const { a, b, p, q } of cases) {
+      const d = a.map((v, i) => v - b[i]);
+      const n = d.length;
+      const mean = d.reduce((x, y) => x + y, 0) / n;
+      const sd = Math.sqrt(d.reduce((x, y) => x + (y - mean) ** 2, 0) / (n - 1));
+      const t = mean / (sd / Math.sqrt(n));
+      const r = report.pairedTTest(a, b);
+      expect(r.n).toBe(n);
+      expect(r.df).toBe(n - 1);
+      expect(r.meanDiff).toBeCloseTo(mean, 14);
+      expect(r.stdDiff).toBeCloseTo(sd, 14);
+      expect(r.t!).toBeCloseTo(t, 10);
+      expect(r.p!).toBeCloseTo(p(t), 8);
+      expect(r.ci![0]).toBeCloseTo(mean - q * sd / Math.sqrt(n), 8);
+      expect(r.ci![1]).toBeCloseTo(mean + q * sd / Math.sqrt(n), 8);
+      expect(r.significant).toBe(r.p! < 0.05);
+    }
+    // A consistent 4-point gain over three seeds is beyond the noise; one that changes sign is not.
+    expect(report.pairedTTest([0.84, 0.83, 0.845], [0.80, 0.79, 0.805]).significant).toBe(true);
+    expect(report.pairedTTest([0.84, 0.79, 0.82], [0.80, 0.81, 0.82]).significant).toBe(false);
+    expect(report.pairedTTest([0.8], [0.7])).toMatchObject({ n: 1, t: null, p: null, ci: null, significant: false });
+    expect(() => report.pairedTTest([1, 2], [1])).toThrow(/a and b must pair up: 2 vs 1 values/);
+    expect(() => report.pairedTTest([1, 2], [1, 2], { level: 1 })).toThrow(/level must be in \(0, 1\)/);
   });
 });

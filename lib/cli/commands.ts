@@ -22,10 +22,10 @@ import { curvesFromLog, report } from './reporting';
 /** Runs the demo; it prints its own table and paths unless --progress none, where only the paths are printed. */
 export async function demoCommand(values: Values): Promise<number> {
   const { runDemo } = require('../demo') as typeof import('../demo');
-  const v = values as { out: string; device: string; labelled: number; transfer: number; test: number; teacherEpochs: number; teacherSamples: number;
-    studentEpochs: number; studentWidth: number; cacheDir?: string; seed: number; progress: ProgressMode };
+  const v = values as { out: string; device: string; quick?: boolean; seeds?: number; labelled?: number; transfer?: number; test?: number;
+    teacherEpochs?: number; teacherSamples?: number; studentEpochs?: number; studentWidth?: number; cacheDir?: string; seed: number; progress: ProgressMode };
   const result = await runDemo({
-    out: v.out, device: v.device, labelled: v.labelled, transfer: v.transfer, test: v.test, teacherEpochs: v.teacherEpochs,
+    out: v.out, device: v.device, quick: v.quick, seeds: v.seeds, labelled: v.labelled, transfer: v.transfer, test: v.test, teacherEpochs: v.teacherEpochs,
     teacherSamples: v.teacherSamples, studentEpochs: v.studentEpochs, studentWidth: v.studentWidth, cacheDir: v.cacheDir, seed: v.seed,
     progress: v.progress,
   });

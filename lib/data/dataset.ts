@@ -1,8 +1,10 @@
 // Datasets: the Dataset interface, TensorDataset, Subset and randomSplit.
 import { TorchError } from '../torch/errors';
 import { tensor } from '../torch/creation';
-import type { Tensor } from '../torch/tensor';
-import { Generator, seedFromTorch } from './random';
+import { isTensor, type Tensor } from '../torch/tensor';
+import { Generator } from './random';
+import { randperm } from '../torch/creation';
+import { Generator as TorchGenerator } from '../torch/random';
 import type { Collated } from './collate';
 
 /** A map-style dataset: `length` items, read by index (PyTorch's __len__ / __getitem__). */
@@ -72,15 +74,41 @@ export class TensorDataset implements Dataset<Tensor[]> {
   }
 }
 
-/** The items of `dataset` at `indices`, in that order. */
+/** Indices for Subset: an array, a TypedArray, any iterable (a generator standing for Python's range), or a 1-d integer tensor. */
+export type Indices = Iterable<number> | ArrayLike<number> | Tensor;
+
+function indexList(op: string, indices: Indices): number[] {
+  if (isTensor(indices)) {
+    if (indices.ndim !== 1 || !['int64', 'int32', 'int16', 'int8', 'uint8'].includes(indices.dtype)) {
+      throw new TorchError(`${op}: an index tensor must be 1-d with an integer dtype, got ${indices.dtype}[${indices.shape.join(', ')}]`);
+    }
+    return Array.from(indices.dataSync() as ArrayLike<number | bigint>, Number);
+  }
+  if (indices !== null && typeof indices === 'object' && Symbol.iterator in indices) return [...(indices as Iterable<number>)];
+  if (indices !== null && typeof indices === 'object' && typeof (indices as ArrayLike<number>).length === 'number') return Array.from(indices as ArrayLike<number>);
+  throw new TorchError(`${op}: indices must be an array, an iterable or an index tensor`);
+}
+
+/**
+ * Python's range(start, stop, step) as an iterable: `new data.Subset(ds, data.range(1000))`.
+ * range(stop) counts from 0.
+ */
+export function* range(start: number, stop?: number, step = 1): IterableIterator<number> {
+  if (stop === undefined) [start, stop] = [0, start];
+  if (![start, stop, step].every(Number.isInteger) || step === 0) throw new TorchError('range(): start, stop and step must be integers, step nonzero');
+  for (let i = start; step > 0 ? i < stop : i > stop; i += step) yield i;
+}
+
+/** The items of `dataset` at `indices`, in that order (a list, a range(), a TypedArray or an index tensor). */
 export class Subset<T> implements Dataset<T> {
   readonly dataset: Dataset<T>;
   readonly indices: number[];
 
-  constructor(dataset: Dataset<T>, indices: readonly number[]) {
-    for (const i of indices) checkIndex('Subset()', i, dataset.length);
+  constructor(dataset: Dataset<T>, indices: Indices) {
+    const list = indexList('Subset()', indices);
+    for (const i of list) checkIndex('Subset()', i, dataset.length);
     this.dataset = dataset;
-    this.indices = [...indices];
+    this.indices = list;
     const inner = dataset.getBatch;
     if (inner !== undefined) {
       this.getBatch = (ix: readonly number[]) =>
@@ -100,13 +128,15 @@ export class Subset<T> implements Dataset<T> {
 }
 
 export interface RandomSplitOptions {
-  /** Seed of the permutation. Without seed or generator, a seed is drawn from torch's global generator. */
+  /** torchkd's seeded permutation (data.Generator(seed)), independent of torch's generators. */
   seed?: number;
-  generator?: Generator;
+  /** A torch.Generator (PyTorch's randperm, as random_split) or a data.Generator. Default: torch.defaultGenerator. */
+  generator?: TorchGenerator | Generator;
 }
 
 /**
- * Splits a dataset into non-overlapping random subsets (torch.utils.data.random_split). `lengths` are
+ * Splits a dataset into non-overlapping random subsets (torch.utils.data.random_split): with a
+ * torch.Generator or none, exactly PyTorch's split (randperm from that generator or torch.defaultGenerator). `lengths` are
  * counts summing to the dataset's length, or fractions summing to 1 (floors, then the remainder is
  * handed out one by one from the first subset, as PyTorch does).
  */
@@ -128,8 +158,20 @@ export function randomSplit<T>(dataset: Dataset<T>, lengths: readonly number[], 
   if (counts.reduce((a, b) => a + b, 0) !== n) {
     throw new TorchError(`randomSplit(): sum of input lengths (${sum}) does not equal the length of the input dataset (${n})`);
   }
-  const gen = options.generator ?? new Generator(options.seed ?? seedFromTorch());
-  const perm = gen.permutation(n);
+  if (options.seed !== undefined && options.generator !== undefined) throw new TorchError('randomSplit(): give seed or generator, not both');
+  const g = options.generator;
+  let perm: number[];
+  if (g instanceof Generator) perm = g.permutation(n);
+  else if (options.seed !== undefined) perm = new Generator(options.seed).permutation(n);
+  else {
+    // PyTorch: randperm(sum(lengths), generator=generator).tolist(), default_generator by default.
+    const t = randperm(n, g ? { generator: g } : undefined);
+    try {
+      perm = indexList('randomSplit()', t);
+    } finally {
+      t.dispose();
+    }
+  }
   const out: Subset<T>[] = [];
   let offset = 0;
   for (const c of counts) {

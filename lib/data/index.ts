@@ -1,6 +1,10 @@
 // The `data` namespace: datasets, the DataLoader, IDX (MNIST) and text-classification readers.
-export type { Dataset, RandomSplitOptions } from './dataset';
-export { TensorDataset, Subset, randomSplit } from './dataset';
+export type { Dataset, RandomSplitOptions, Indices } from './dataset';
+export { TensorDataset, Subset, randomSplit, range } from './dataset';
+export {
+  SequentialSampler, RandomSampler, SubsetRandomSampler, WeightedRandomSampler, BatchSampler,
+  type Sampler, type Sized, type RandomSamplerOptions,
+} from './sampler';
 export { defaultCollate, type Collated } from './collate';
 export { DataLoader, type DataLoaderOptions } from './loader';
 export { Generator } from './random';

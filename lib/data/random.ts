@@ -1,7 +1,6 @@
 // A small seeded generator for index permutations (shuffling, random splits). It lives in JS so that a
 // loader's order depends only on its seed, never on the global torch.manualSeed state or on other ops.
 import { TorchError } from '../torch/errors';
-import { randint } from '../torch/creation';
 
 /** Folds an arbitrary safe integer (and an optional stream number) into a 32-bit state. */
 function mixSeed(seed: number, stream: number): number {
@@ -56,15 +55,5 @@ export class Generator {
       p[j] = t;
     }
     return p;
-  }
-}
-
-/** A seed drawn from torch's global generator, so that torch.manualSeed makes unseeded shuffles reproducible. */
-export function seedFromTorch(): number {
-  const t = randint(0, 2147483647, [1]);
-  try {
-    return t.item();
-  } finally {
-    t.dispose();
   }
 }

@@ -7,10 +7,13 @@ import { isTensor, type Tensor } from '../torch/tensor';
 import type { Device } from '../torch/dtype';
 import { ScriptModule, type ScriptValue } from '../io';
 import { bssAttack, bssWeights, sampleTargetClasses, selectBaseSamples } from './bss';
-import { kdLoss } from './hinton';
-import { adaptiveAlpha, xDivergence } from './intra';
+import { kdLoss, type KdDivergence } from './hinton';
+import { adaptiveAlpha, xDivergence, type IntraReduction } from './intra';
 import { selectLayers, spectralProfile, type FeatureLayout, type SelectOptions } from './spectral';
-import { combineTerms, spectral as spectralTerm, type LossTerm, type ModelOutputs, type StepContext } from './terms';
+import {
+  checkEpochConvention, combineTerms, scheduleEpoch, spectral as spectralTerm,
+  type EpochConvention, type LossTerm, type ModelOutputs, type StepContext,
+} from './terms';
 
 /** A teacher: a torchkd module (features by module path) or a TorchScript module (features by output key). */
 export type Teacher = nn.Module | ScriptModule;
@@ -30,8 +33,16 @@ export interface BssOptions {
   maxSteps?: number;
   /** KD temperature on the boundary samples (default 3, the paper's). */
   temperature?: number;
+  /**
+   * Bounds of the attacked inputs, applied at every attack step (default none; the official script clamps to
+   * [−2.5, 2.5], the range of its normalised CIFAR-10 images, as recipes.bss does).
+   */
   clampMin?: number;
   clampMax?: number;
+  /** 'kl' (default) or 'crossEntropy' (the official script's −Σ p log q): same gradient, see kdLoss. */
+  divergence?: KdDivergence;
+  /** The epoch r_a(e) reads (default 'fractional'; the official script's is 'oneBased'). */
+  epochConvention?: EpochConvention;
 }
 
 export interface IntraOptions {
@@ -41,6 +52,12 @@ export interface IntraOptions {
   alpha?: number;
   p?: number;
   q?: number;
+  /** false: a constant α even when α > 1 (fairseq's `--adaptive-alpha 0`, its default); default true. */
+  adaptive?: boolean;
+  /** X-divergence over the rows (samples, or tokens of [B, L, V] logits): 'mean' (default) or 'sum' (the official GLUE script). */
+  reduction?: IntraReduction;
+  /** Rows whose target equals this are padding, left out of the X-divergence (fairseq's pad index is 1). */
+  ignoreIndex?: number;
 }
 
 export interface DistillerOptions {
@@ -56,12 +73,14 @@ export interface DistillerOptions {
    * Adversarial boundary samples (Heo et al. 2019): each step attacks the selected base samples (both
    * models right; on unlabelled rows, the student agreeing with the teacher) towards a
    * sampled class and adds 'bss' = r_a(e) · KL(softmax(t(x̂)/T) ‖ softmax(s(x̂)/T)) (batch mean over the
-   * attacked samples, no T², as the paper's code), with r_a(e) = max(2(1 − 4e/(3E)), 0).
+   * attacked samples, no T², as the paper's code; −Σ p log q with `divergence: 'crossEntropy'`), with
+   * r_a(e) = max(2(1 − 4e/(3E)), 0).
    */
   bss?: BssOptions;
   /**
    * Intra-distillation (Xu et al. 2022): the student runs K times with dropout; every term is averaged
-   * over the passes and 'intra' = α_t · X-divergence of the passes' softmax outputs is added.
+   * over the passes and 'intra' = α_t · X-divergence of the passes' softmax outputs (over the last dim) is
+   * added.
    */
   intra?: IntraOptions;
 }
@@ -134,6 +153,10 @@ export class Distiller {
       throw new TorchError(`Distiller: intra.passes must be at least 2, got ${options.intra.passes}`);
     }
     if (this.bss && teachers.length === 0) throw new TorchError('Distiller: bss needs a live teacher (the attack differentiates through it)');
+    if (this.bss?.epochConvention !== undefined) checkEpochConvention(this.bss.epochConvention, 'Distiller: bss');
+    if (this.intra?.reduction !== undefined && this.intra.reduction !== 'mean' && this.intra.reduction !== 'sum') {
+      throw new TorchError(`Distiller: intra.reduction must be 'mean' or 'sum', got ${JSON.stringify(this.intra.reduction)}`);
+    }
     this.studentPaths = uniq([...(options.studentFeatures ?? []), ...terms.flatMap((t) => t.studentFeatures ?? [])]);
     this.teacherPaths = uniq([...(options.teacherFeatures ?? []), ...terms.flatMap((t) => t.teacherFeatures ?? [])]);
     for (const p of this.studentPaths) this.hook(student, p, () => this.captured);
@@ -226,9 +249,10 @@ export class Distiller {
         losses[key] = passes === 1 ? perPass[0][key] : perPass.map((p) => p[key]).reduce((a, b) => a.add(b)).div(passes);
       }
       if (this.intra) {
-        const { alpha = 1, p = 5, q = 10 } = this.intra;
-        const a = adaptiveAlpha(info.step, info.totalSteps, { alpha, p, q });
-        losses.intra = xDivergence(passLogits.map((l) => l.softmax(1)));
+        const { alpha = 1, p = 5, q = 10, adaptive = true, reduction, ignoreIndex } = this.intra;
+        const a = adaptive ? adaptiveAlpha(info.step, info.totalSteps, { alpha, p, q }) : alpha;
+        const mask = ignoreIndex !== undefined && batch.target ? batch.target.ne(ignoreIndex) : undefined;
+        losses.intra = xDivergence(passLogits.map((l) => l.softmax(-1)), { mask, reduction });
         losses.loss = losses.loss.add(losses.intra.mul(a));
       }
       if (this.bss && batch.target) {
@@ -243,8 +267,8 @@ export class Distiller {
   }
 
   private bssTerm(batch: DistillBatch, studentLogits: Tensor, teacherLogits: Tensor, info: StepInfo): { loss: Tensor; weight: number } | null {
-    const { maxBase = 64, stepSize = 0.3, maxSteps = 10, temperature = 3, clampMin, clampMax } = this.bss as BssOptions;
-    const { ra } = bssWeights(info.epoch, info.epochs);
+    const { maxBase = 64, stepSize = 0.3, maxSteps = 10, temperature = 3, clampMin, clampMax, divergence = 'kl', epochConvention } = this.bss as BssOptions;
+    const { ra } = bssWeights(scheduleEpoch(info, epochConvention), info.epochs);
     if (ra <= 0) return null;
     // Unlabelled rows (label < 0) count as correct where the student agrees with the teacher.
     const target = batch.target as Tensor;
@@ -256,8 +280,8 @@ export class Distiller {
     const attack = bssAttack((v) => this.teacherFn(v), x, { targetClasses, stepSize, maxSteps, clampMin, clampMax });
     const tAdv = torch.noGrad(() => this.teacherFn(attack.x));
     const sAdv = this.forwardStudent(attack.x).logits;
-    // kdLoss carries T²; the paper's boundary term does not.
-    const loss = kdLoss(sAdv, tAdv, { temperature }).div(temperature * temperature);
+    // The paper's boundary term has no T².
+    const loss = kdLoss(sAdv, tAdv, { temperature, squareTemperature: false, divergence });
     return { loss, weight: ra };
   }
 

@@ -50,7 +50,11 @@ export function dkdLoss(studentLogits: Tensor, teacherLogits: Tensor, target: Te
   });
 }
 
-/** The paper's warm-up factor for the DKD loss: min(epoch / warmup, 1). */
+/**
+ * The paper's warm-up factor for the DKD loss: min(epoch / warmup, 1). mdistiller evaluates it at the integer
+ * epoch counted from 1 (1 during the whole first epoch), so with warmup 1 (its ImageNet configs) the loss is
+ * at full weight from the first step; terms.dkd's `epochConvention` chooses the count.
+ */
 export function dkdWarmup(epoch: number, warmup: number): number {
   return Math.min(epoch / warmup, 1);
 }

@@ -4,7 +4,7 @@
 import * as nn from '../nn';
 import { TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
-import { attentionLoss, hiddenStateLoss, type AttentionLossOptions, type HiddenStateLossOptions } from './hidden';
+import { attentionLoss, hiddenStateLoss, type AttentionLossOptions } from './hidden';
 import type { LayerPair } from './layerMap';
 import type { LossTerm, StepContext } from './terms';
 
@@ -70,8 +70,7 @@ export function hiddenStates(options: HiddenStatesTermOptions): LossTerm {
         const make = (key: string) => (modules[key] ??= new nn.Linear(sw, tw).to({ device: s[sIdx[0]].device }));
         proj = projection === 'shared' ? make('proj') : map.map((_, i) => make(`proj${i}`));
       }
-      const lossOptions = { map, loss, projection: proj, mask: mask?.(ctx) } as HiddenStateLossOptions;
-      return hiddenStateLoss(s, t, lossOptions);
+      return hiddenStateLoss(s, t, { map, loss, projection: proj, mask: mask?.(ctx) });
     },
   };
 }

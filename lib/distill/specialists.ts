@@ -6,7 +6,7 @@ import type { Tensor } from '../torch/tensor';
 export interface Specialist {
   /** The classes the specialist covers (indices into the generalist's classes). */
   classes: number[];
-  /** [B, classes.length + 1]: probabilities over its classes, then the dustbin (all other classes). */
+  /** `[B, classes.length + 1]`: probabilities over its classes, then the dustbin (all other classes). */
   probs: Tensor;
 }
 

@@ -6,44 +6,75 @@ import * as torch from '../torch';
 import { TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
 
-/** 'NLH': [batch, sequence, hidden] (transformers); 'BCHW': [batch, channels, height, width] (CNNs). */
-export type FeatureLayout = 'NLH' | 'BCHW';
+/**
+ * 'NLH': [batch, sequence, hidden] (transformers over text); 'BCHW': [batch, channels, height, width] (CNNs);
+ * 'vit': ViT tokens [batch, prefix + H·W, hidden], read as the BCHW map of the patch grid after dropping the
+ * prefix (class / distillation) tokens, as timm's forward_intermediates hands them to SpectralKD. Without a
+ * layout, 3-D features are 'NLH' and 4-D ones 'BCHW'.
+ */
+export type FeatureLayout = 'NLH' | 'BCHW' | 'vit';
 
-const channelDim = (layout: FeatureLayout) => (layout === 'NLH' ? -1 : 1);
-
-function checkLayout(x: Tensor, layout: FeatureLayout, op: string): void {
-  const rank = layout === 'NLH' ? 3 : 4;
-  if (layout !== 'NLH' && layout !== 'BCHW') throw new TorchError(`${op}(): layout must be 'NLH' or 'BCHW', got ${String(layout)}`);
-  if (x.dim() !== rank) throw new TorchError(`${op}(): layout ${layout} expects a ${rank}-D tensor, got shape [${x.shape.join(', ')}]`);
+/** How ViT tokens map onto the patch grid ('vit' layout). */
+export interface VitTokenOptions {
+  /** Leading tokens that are not patches (default 1, the class token; 2 for DeiT's distilled models, 0 for CaiT's blocks). */
+  prefixTokens?: number;
+  /** The patch grid [H, W] (default square: √(tokens − prefix) on each side). */
+  grid?: [number, number];
 }
 
-export interface IntensityOptions {
+const LAYOUTS: FeatureLayout[] = ['NLH', 'BCHW', 'vit'];
+
+function resolveLayout(x: Tensor, layout: FeatureLayout | undefined, op: string): FeatureLayout {
+  const chosen = layout ?? (x.dim() === 4 ? 'BCHW' : 'NLH');
+  if (!LAYOUTS.includes(chosen)) throw new TorchError(`${op}(): layout must be 'NLH', 'BCHW' or 'vit', got ${String(layout)}`);
+  const rank = chosen === 'BCHW' ? 4 : 3;
+  if (x.dim() !== rank) throw new TorchError(`${op}(): layout ${chosen} expects a ${rank}-D tensor, got shape [${x.shape.join(', ')}]`);
+  return chosen;
+}
+
+/** ViT tokens [B, P + H·W, C] → the patch map [B, C, H, W] (prefix tokens dropped). */
+export function vitPatchMap(tokens: Tensor, options: VitTokenOptions = {}): Tensor {
+  const { prefixTokens = 1 } = options;
+  if (tokens.dim() !== 3) throw new TorchError(`vitPatchMap(): expects tokens [B, L, C], got shape [${tokens.shape.join(', ')}]`);
+  const [B, L, C] = tokens.shape;
+  const patches = L - prefixTokens;
+  if (!Number.isInteger(prefixTokens) || prefixTokens < 0 || patches < 1) {
+    throw new TorchError(`vitPatchMap(): prefixTokens must be an integer in [0, ${L - 1}], got ${prefixTokens}`);
+  }
+  const side = Math.round(Math.sqrt(patches));
+  const [H, W] = options.grid ?? [side, side];
+  if (H * W !== patches) {
+    throw new TorchError(`vitPatchMap(): ${patches} patch tokens do not fill a ${H}×${W} grid${options.grid ? '' : ' (pass grid: [H, W])'}`);
+  }
+  return torch.tidy(() => tokens.narrow(1, prefixTokens, patches).reshape([B, H, W, C]).permute([0, 3, 1, 2]));
+}
+
+export interface IntensityOptions extends VitTokenOptions {
   layout?: FeatureLayout;
   /** Keep the first `bins` frequencies (all C by default) and also return their profile. */
   bins?: number;
 }
 
 /**
- * Spectral intensity of one layer's features: the 1-D FFT along the channel axis at every position,
- * its magnitude √(re² + im²), averaged over positions and the kept frequency bins → one number. With
- * `bins`, also the mean magnitude of each kept frequency.
+ * Spectral intensity of one layer's features: the 1-D FFT along the channel axis at every position (every
+ * token for 'NLH', every patch token for 'vit'), its magnitude √(re² + im²), averaged over positions and the
+ * kept frequency bins → one number. With `bins`, also the mean magnitude of each kept frequency.
  */
 export function spectralIntensity(x: Tensor, options: IntensityOptions = {}): { intensity: number; profile?: number[] } {
-  const { layout = 'NLH', bins } = options;
-  checkLayout(x, layout, 'spectralIntensity');
+  const { bins } = options;
+  const layout = resolveLayout(x, options.layout, 'spectralIntensity');
   return torch.tidy(() => {
-    const dim = channelDim(layout);
-    let magnitude = torch.fft.fft(x, { dim }).abs();
-    const channels = x.size(dim);
+    // Channels last, everything else flattened into positions.
+    const lastC = layout === 'BCHW' ? x.permute([0, 2, 3, 1]) : layout === 'vit' ? vitPatchMap(x, options).permute([0, 2, 3, 1]) : x;
+    const channels = lastC.size(-1);
+    let magnitude = torch.fft.fft(lastC, { dim: -1 }).abs();
     if (bins !== undefined) {
       if (!Number.isInteger(bins) || bins < 1 || bins > channels) {
         throw new TorchError(`spectralIntensity(): bins must be an integer in [1, ${channels}], got ${bins}`);
       }
-      magnitude = magnitude.narrow(dim, 0, bins);
+      magnitude = magnitude.narrow(-1, 0, bins);
     }
-    // Frequencies last, everything else flattened into positions.
-    const perFrequency = (layout === 'NLH' ? magnitude : magnitude.permute([0, 2, 3, 1]))
-      .reshape([-1, bins ?? channels]).mean(0);
+    const perFrequency = magnitude.reshape([-1, bins ?? channels]).mean(0);
     const intensity = perFrequency.mean().item();
     return bins === undefined ? { intensity } : { intensity, profile: perFrequency.toArray() as number[] };
   });
@@ -51,7 +82,8 @@ export function spectralIntensity(x: Tensor, options: IntensityOptions = {}): { 
 
 /** The intensity of each layer's features (a list of hidden states), in order. */
 export function spectralProfile(layers: Tensor[], options: IntensityOptions = {}): number[] {
-  return layers.map((h) => spectralIntensity(h, { layout: options.layout }).intensity);
+  const { layout, prefixTokens, grid } = options;
+  return layers.map((h) => spectralIntensity(h, { layout, prefixTokens, grid }).intensity);
 }
 
 export interface SelectOptions {
@@ -90,41 +122,62 @@ export function selectLayers(profile: number[], options: SelectOptions = {}): nu
   return chosen.sort((a, b) => a - b);
 }
 
-/** Average-pools the channel axis of the teacher's features down to the student's width. */
-function poolChannels(x: Tensor, channels: number, layout: FeatureLayout): Tensor {
-  const dim = channelDim(layout);
-  if (x.size(dim) === channels) return x;
-  const last = layout === 'NLH' ? x : x.permute([0, 2, 3, 1]);
-  const shape = last.shape;
-  const pooled = nn.functional.adaptiveAvgPool1d(last.reshape([-1, 1, shape[shape.length - 1]]), channels)
-    .reshape([...shape.slice(0, -1), channels]);
-  return layout === 'NLH' ? pooled : pooled.permute([0, 3, 1, 2]);
+/** Average-pools the last axis of x down to `channels` (adaptive average pooling, as SpectralKD's adaptive_avg_pool3d). */
+function poolLast(x: Tensor, channels: number): Tensor {
+  const shape = x.shape;
+  if (shape[shape.length - 1] === channels) return x;
+  return nn.functional.adaptiveAvgPool1d(x.reshape([-1, 1, shape[shape.length - 1]]), channels).reshape([...shape.slice(0, -1), channels]);
 }
 
 export interface SpectralLossOptions {
   layout?: FeatureLayout;
+  /** 'vit' layout: prefix tokens of student and teacher (one number for both, or [student, teacher]); default 1. */
+  prefixTokens?: number | [number, number];
+  /** 'vit' layout: the patch grids (one [H, W] for both, or [[H_s, W_s], [H_t, W_t]]); default square. */
+  grid?: [number, number] | [[number, number], [number, number]];
   /** Use the full fft2 (or fft for NLH) instead of the real-input rfft2 (Parseval checks use it). */
   full?: boolean;
 }
 
 /**
  * SpectralKD's feature loss: teacher channels average-pooled to the student's count when wider; a 2-D FFT
- * over the spatial axes (1-D over the sequence for NLH) with norm 'ortho'; the mean squared error between
- * the stacked real and imaginary parts. With `full`, by Parseval it equals half the spatial MSE.
+ * over the spatial axes (the patch grid for 'vit', 1-D over the sequence for 'NLH') with norm 'ortho'; the
+ * mean squared error between the stacked real and imaginary parts (a mean over every element, no further
+ * scaling; SpectralKD's layer_fft_loss). With `full`, by Parseval it equals half the spatial MSE.
  */
 export function spectralLoss(featS: Tensor, featT: Tensor, options: SpectralLossOptions = {}): Tensor {
-  const { layout = 'NLH', full = false } = options;
-  checkLayout(featS, layout, 'spectralLoss');
-  checkLayout(featT, layout, 'spectralLoss');
-  const channels = featS.size(channelDim(layout));
-  if (featT.size(channelDim(layout)) < channels) {
-    throw new TorchError(`spectralLoss(): the teacher has fewer channels (${featT.size(channelDim(layout))}) than the student (${channels})`);
-  }
+  const { full = false } = options;
+  const layout = resolveLayout(featS, options.layout, 'spectralLoss');
+  resolveLayout(featT, layout, 'spectralLoss');
   return torch.tidy(() => {
-    const t = poolChannels(featT, channels, layout);
-    const transform = (x: Tensor) => layout === 'NLH'
+    let s = featS;
+    let t = featT;
+    if (layout === 'vit') {
+      const { prefixTokens: prefix, grid } = options;
+      const side = (k: 0 | 1): VitTokenOptions => ({
+        prefixTokens: Array.isArray(prefix) ? prefix[k] : prefix,
+        grid: grid === undefined ? undefined : Array.isArray(grid[0]) ? (grid as [number, number][])[k] : grid as [number, number],
+      });
+      s = vitPatchMap(featS, side(0));
+      t = vitPatchMap(featT, side(1));
+    }
+    const spatial = layout !== 'NLH';
+    const channels = s.size(spatial ? 1 : -1);
+    const teacherChannels = t.size(spatial ? 1 : -1);
+    if (teacherChannels < channels) {
+      throw new TorchError(`spectralLoss(): the teacher has fewer channels (${teacherChannels}) than the student (${channels})`);
+    }
+    if (spatial) {
+      t = poolLast(t.permute([0, 2, 3, 1]), channels).permute([0, 3, 1, 2]);
+      if (t.size(2) !== s.size(2) || t.size(3) !== s.size(3)) {
+        throw new TorchError(`spectralLoss(): spatial sizes differ (student ${s.size(2)}×${s.size(3)}, teacher ${t.size(2)}×${t.size(3)})`);
+      }
+    } else {
+      t = poolLast(t, channels);
+    }
+    const transform = (x: Tensor) => !spatial
       ? (full ? torch.fft.fft(x, { dim: 1, norm: 'ortho' }) : torch.fft.rfft(x, { dim: 1, norm: 'ortho' }))
       : (full ? torch.fft.fft2(x, { norm: 'ortho' }) : torch.fft.rfft2(x, { norm: 'ortho' }));
-    return nn.functional.mseLoss(torch.viewAsReal(transform(featS)), torch.viewAsReal(transform(t)));
+    return nn.functional.mseLoss(torch.viewAsReal(transform(s)), torch.viewAsReal(transform(t)));
   });
 }

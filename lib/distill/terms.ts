@@ -6,10 +6,10 @@ import { TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
 import { bssWeights } from './bss';
 import { dkdLoss } from './dkd';
-import { kdLoss } from './hinton';
-import { attentionLoss } from './hidden';
+import { kdLoss, type KdDivergence, type KdReduction } from './hinton';
+import { attentionLoss, type AttentionLossOptions } from './hidden';
 import { multiTeacherKdLoss, type MultiTeacherOptions } from './multiTeacher';
-import { spectralLoss, type FeatureLayout } from './spectral';
+import { spectralLoss, type FeatureLayout, type SpectralLossOptions } from './spectral';
 
 /** What a model produced on a batch: its logits and the features captured at the requested paths. */
 export interface ModelOutputs {
@@ -28,11 +28,43 @@ export interface StepContext {
   student: ModelOutputs;
   /** One entry per teacher (computed, or read from an offline cache); empty without teachers. */
   teachers: ModelOutputs[];
-  /** 0-based optimisation step, total steps of the run, and the epoch as a fraction (step / steps per epoch). */
+  /**
+   * 0-based optimisation step, total steps of the run, and the epoch as a fraction (step / steps per epoch:
+   * 0 at the first step, 1.5 half-way through the second epoch); see EpochConvention for the count the
+   * official codebases use.
+   */
   step: number;
   totalSteps: number;
   epoch: number;
   epochs: number;
+}
+
+/**
+ * How an epoch schedule reads the epoch:
+ * - 'fractional' (default): ctx.epoch, step / steps per epoch, 0 at the first step and rising continuously;
+ * - 'oneBased': the integer epoch counted from 1, floor(ctx.epoch) + 1, constant over an epoch: 1 for every
+ *   step of the first pass over the data and E in the last (mdistiller's and BSS's
+ *   `for epoch in range(1, epochs + 1)`).
+ */
+export type EpochConvention = 'fractional' | 'oneBased';
+
+export function checkEpochConvention(convention: EpochConvention, op: string): EpochConvention {
+  if (convention !== 'fractional' && convention !== 'oneBased') {
+    throw new TorchError(`${op}: unknown epochConvention ${JSON.stringify(convention)} (fractional | oneBased)`);
+  }
+  return convention;
+}
+
+/** The epoch a schedule sees at this step under a convention. */
+export function scheduleEpoch(ctx: Pick<StepContext, 'epoch'>, convention: EpochConvention = 'fractional'): number {
+  return checkEpochConvention(convention, 'scheduleEpoch()') === 'oneBased' ? Math.floor(ctx.epoch) + 1 : ctx.epoch;
+}
+
+/** A term weight that follows fn(epoch, epochs), with the epoch read under the given convention. */
+export function epochSchedule(fn: (epoch: number, epochs: number) => number,
+  options: { epochConvention?: EpochConvention } = {}): (ctx: StepContext) => number {
+  const epochConvention = checkEpochConvention(options.epochConvention ?? 'fractional', 'epochSchedule()');
+  return (ctx) => fn(scheduleEpoch(ctx, epochConvention), ctx.epochs);
 }
 
 export interface LossTerm {
@@ -82,6 +114,12 @@ export function crossEntropy(options: { labelSmoothing?: number; name?: string; 
 export interface KdTermOptions {
   /** Softmax temperature T (default 4). */
   temperature?: number;
+  /** kdLoss's reduction (default 'batchmean'). */
+  reduction?: KdReduction;
+  /** Multiply by T² (default true); see kdLoss. */
+  squareTemperature?: boolean;
+  /** 'kl' (default) or 'crossEntropy' (one teacher only); see kdLoss. */
+  divergence?: KdDivergence;
   /** With several teachers: how to combine them (multiTeacherKdLoss's modes, default 'avgProbs'). */
   mode?: MultiTeacherOptions['mode'];
   teacherWeights?: number[];
@@ -91,17 +129,22 @@ export interface KdTermOptions {
 
 /**
  * Hinton KD on every sample, labelled or not: T²·KL(softmax(t/T) ‖ softmax(s/T)), summed over classes and
- * averaged over the batch (kdLoss, 'batchmean'); several teachers are combined by multiTeacherKdLoss.
+ * averaged over the batch (kdLoss, 'batchmean', unless `reduction` says otherwise; without the T² when
+ * `squareTemperature` is false); several teachers are combined by multiTeacherKdLoss.
  */
 export function kd(options: KdTermOptions = {}): LossTerm {
-  const { temperature = 4, mode, teacherWeights, name = 'kd', weight } = options;
+  const { temperature = 4, reduction, squareTemperature = true, divergence = 'kl', mode, teacherWeights, name = 'kd', weight } = options;
   return {
     name, weight,
     compute(ctx) {
       const teachers = ctx.teachers.map((t) => t.logits);
       if (teachers.length === 0) throw new TorchError(`${name}: the KD term needs a teacher`);
-      if (teachers.length === 1) return kdLoss(ctx.student.logits, teachers[0], { temperature });
-      return multiTeacherKdLoss(ctx.student.logits, teachers, { temperature, mode, weights: teacherWeights });
+      if (teachers.length === 1) return kdLoss(ctx.student.logits, teachers[0], { temperature, reduction, squareTemperature, divergence });
+      if (divergence !== 'kl') throw new TorchError(`${name}: divergence '${divergence}' takes a single teacher`);
+      return torch.tidy(() => {
+        const loss = multiTeacherKdLoss(ctx.student.logits, teachers, { temperature, mode, weights: teacherWeights, reduction });
+        return squareTemperature ? loss : loss.div(temperature * temperature);
+      });
     },
   };
 }
@@ -115,10 +158,15 @@ function labelledRows(target: Tensor, ...tensors: Tensor[]): Tensor[] | null {
 
 /**
  * Decoupled KD (Zhao et al. 2022) on the labelled samples: α·TCKD + β·NCKD, each T²-scaled and averaged
- * over those samples, times the warm-up factor min(epoch / warmup, 1); 0 on a batch without labels.
+ * over those samples, times the warm-up factor min(epoch / warmup, 1) with the epoch read under
+ * `epochConvention` (default 'fractional'; mdistiller's is 'oneBased'); 0 on a batch without labels.
  */
-export function dkd(options: { alpha?: number; beta?: number; temperature?: number; warmup?: number; name?: string; weight?: LossTerm['weight'] } = {}): LossTerm {
+export function dkd(options: {
+  alpha?: number; beta?: number; temperature?: number; warmup?: number; epochConvention?: EpochConvention;
+  name?: string; weight?: LossTerm['weight'];
+} = {}): LossTerm {
   const { alpha = 1, beta = 8, temperature = 4, warmup = 0, name = 'dkd', weight } = options;
+  const epochConvention = checkEpochConvention(options.epochConvention ?? 'fractional', name);
   return {
     name, weight,
     compute(ctx) {
@@ -126,7 +174,7 @@ export function dkd(options: { alpha?: number; beta?: number; temperature?: numb
       const rows = labelledRows(ctx.target, ctx.student.logits, ctx.teachers[0].logits);
       if (rows === null) return ctx.student.logits.sum().mul(0);
       const [y, s, t] = rows;
-      const factor = warmup > 0 ? Math.min(ctx.epoch / warmup, 1) : 1;
+      const factor = warmup > 0 ? Math.min(scheduleEpoch(ctx, epochConvention) / warmup, 1) : 1;
       return dkdLoss(s, t, y, { alpha, beta, temperature }).mul(factor);
     },
   };
@@ -147,29 +195,36 @@ function matchSpatial(t: Tensor, s: Tensor): Tensor {
   return nn.functional.adaptiveAvgPool2d(t, [s.size(2), s.size(3)]);
 }
 
-/** A term that sums loss(student feature, teacher feature, pair index) over [student path, teacher path] pairs. */
-function pairTerm(name: string, weight: LossTerm['weight'], pairs: FeaturePair[],
+/** How a term combines its feature pairs: 'sum' (default; TinyBERT sums its layer terms) or 'mean' (SpectralKD). */
+export type PairReduction = 'sum' | 'mean';
+
+/** A term that sums (or averages) loss(student feature, teacher feature, pair index) over [student path, teacher path] pairs. */
+function pairTerm(name: string, weight: LossTerm['weight'], pairs: FeaturePair[], reduction: PairReduction,
   loss: (s: Tensor, t: Tensor, pair: number) => Tensor, modules?: Record<string, nn.Module>): LossTerm {
+  if (!Array.isArray(pairs) || pairs.length === 0) throw new TorchError(`${name}: pairs must be a non-empty list of [student path, teacher path]`);
+  if (reduction !== 'sum' && reduction !== 'mean') throw new TorchError(`${name}: unknown reduction ${JSON.stringify(reduction)} (sum | mean)`);
   return {
     name, weight, modules,
     studentFeatures: pairs.map(([s]) => s),
     teacherFeatures: pairs.map(([, t]) => t),
     compute(ctx) {
-      return pairs.map(([sp, tp], i) => loss(feature(ctx.student, sp, 'student', name), feature(ctx.teachers[0], tp, 'teacher', name), i))
+      const total = pairs.map(([sp, tp], i) => loss(feature(ctx.student, sp, 'student', name), feature(ctx.teachers[0], tp, 'teacher', name), i))
         .reduce((a, b) => a.add(b));
+      return reduction === 'mean' ? total.div(pairs.length) : total;
     },
   };
 }
 
 /**
- * Feature regression (FitNets, Romero et al. 2015): Σ over pairs of mean((r(s) − t)²), where r is a
- * learnable 1×1 convolution (BCHW) or linear map (last dim) from the student's to the teacher's width
- * when they differ (created at the first step, trained with the student), identity otherwise.
+ * Feature regression (FitNets, Romero et al. 2015): Σ over pairs (or their mean, `reduction: 'mean'`) of
+ * mean((r(s) − t)²), where r is a learnable 1×1 convolution (BCHW) or linear map (last dim) from the
+ * student's to the teacher's width when they differ (created at the first step, trained with the student),
+ * identity otherwise.
  */
-export function hidden(options: { pairs: FeaturePair[]; name?: string; weight?: LossTerm['weight'] }): LossTerm {
-  const { pairs, name = 'hidden', weight } = options;
+export function hidden(options: { pairs: FeaturePair[]; reduction?: PairReduction; name?: string; weight?: LossTerm['weight'] }): LossTerm {
+  const { pairs, reduction = 'sum', name = 'hidden', weight } = options;
   const modules: Record<string, nn.Module> = {};
-  return pairTerm(name, weight, pairs, (s, teacher, i) => {
+  return pairTerm(name, weight, pairs, reduction, (s, teacher, i) => {
     const t = matchSpatial(teacher, s);
     const conv = s.dim() === 4;
     const sw = s.size(conv ? 1 : -1);
@@ -182,18 +237,26 @@ export function hidden(options: { pairs: FeaturePair[]; name?: string; weight?: 
 }
 
 /**
- * SpectralKD's feature alignment (spectralLoss) summed over the pairs: teacher channels pooled to the
- * student's, spatial maps pooled to the student's size, MSE of the 2-D (1-D for NLH) FFTs.
+ * SpectralKD's feature alignment (spectralLoss) summed over the pairs, or averaged (`reduction: 'mean'`, the
+ * official fft_loss): teacher channels pooled to the student's, BCHW maps pooled to the student's spatial
+ * size, MSE of the 2-D (1-D for NLH) FFTs. The layout defaults by rank (4-D 'BCHW', 3-D 'NLH'); ViT tokens
+ * take `layout: 'vit'` with `prefixTokens` and `grid`.
  */
-export function spectral(options: { pairs: FeaturePair[]; layout?: FeatureLayout; name?: string; weight?: LossTerm['weight'] }): LossTerm {
-  const { pairs, layout = 'BCHW', name = 'spectral', weight } = options;
-  return pairTerm(name, weight, pairs, (s, t) => spectralLoss(s, matchSpatial(t, s), { layout }));
+export function spectral(options: {
+  pairs: FeaturePair[]; layout?: FeatureLayout; prefixTokens?: SpectralLossOptions['prefixTokens']; grid?: SpectralLossOptions['grid'];
+  reduction?: PairReduction; name?: string; weight?: LossTerm['weight'];
+}): LossTerm {
+  const { pairs, layout, prefixTokens, grid, reduction = 'sum', name = 'spectral', weight } = options;
+  return pairTerm(name, weight, pairs, reduction, (s, t) => spectralLoss(s, matchSpatial(t, s), { layout, prefixTokens, grid }));
 }
 
-/** attentionLoss summed over pairs of captured attention maps [B, heads, L, L]. */
-export function attention(options: { pairs: FeaturePair[]; mode?: 'mse' | 'kl'; name?: string; weight?: LossTerm['weight'] }): LossTerm {
-  const { pairs, mode = 'mse', name = 'attention', weight } = options;
-  return pairTerm(name, weight, pairs, (s, t) => attentionLoss(s, t, { mode }));
+/** attentionLoss summed (or averaged) over pairs of captured attention maps [B, heads, L, L]. */
+export function attention(options: {
+  pairs: FeaturePair[]; mode?: AttentionLossOptions['mode']; scoreThreshold?: number; reduction?: PairReduction;
+  name?: string; weight?: LossTerm['weight'];
+}): LossTerm {
+  const { pairs, mode = 'mse', scoreThreshold, reduction = 'sum', name = 'attention', weight } = options;
+  return pairTerm(name, weight, pairs, reduction, (s, t) => attentionLoss(s, t, { mode, scoreThreshold }));
 }
 
 /** A term from a function: { name, compute } with an optional weight. */
@@ -203,7 +266,9 @@ export function custom(name: string, compute: (ctx: StepContext) => Tensor, weig
 
 /**
  * BSS's schedule for the KD term on clean samples (Heo et al. 2019): r(e) = max(3(1 − e/E), 0) + 1, from 4
- * down to 1 over the run; use as `kd({ weight: bssKdWeight })` together with the Distiller's `bss` option.
+ * down to 1 over the run, at the fractional epoch; use as `kd({ weight: bssKdWeight })` together with the
+ * Distiller's `bss` option. The official script's count (epochs 1..E) is
+ * `epochSchedule((e, E) => bssWeights(e, E).r, { epochConvention: 'oneBased' })` (recipes.bss).
  */
 export function bssKdWeight(ctx: StepContext): number {
   return bssWeights(ctx.epoch, ctx.epochs).r;

@@ -275,21 +275,60 @@ export interface LoadStateDictOptions {
 
 /**
  * Reads a state_dict written by Python's `torch.save(model.state_dict(), path)` (the zip format of
- * PyTorch >= 1.6): a dict of tensors, which loads directly into `nn.Module.loadStateDict`. The pickle is
- * run by a restricted unpickler that only knows dicts, tensors and storages (any other global is refused),
- * but treat .pt files from untrusted sources as unsafe anyway, as PyTorch does.
+ * PyTorch >= 1.6): a dict of tensors, which loads directly into `nn.Module.loadStateDict`. Read by the
+ * restricted unpickler of io.load (torch.load with weights_only=True).
  */
 export function loadStateDict(path: string, options: LoadStateDictOptions = {}): Record<string, Tensor> {
   const op = 'io.loadStateDict';
+  const value = readTorchFile(op, path, options.device);
+  const fail = (message: string): never => {
+    torchDispose(value as ScriptValue);
+    return ioError(op, message);
+  };
+  if (value === null || typeof value !== 'object' || value instanceof Tensor || Array.isArray(value) || value instanceof Map) {
+    return fail('the file does not hold a dict (a state_dict)');
+  }
+  for (const [name, t] of Object.entries(value)) {
+    if (!(t instanceof Tensor)) fail(`state_dict entry ${JSON.stringify(name)} is not a tensor`);
+  }
+  return value as Record<string, Tensor>;
+}
+
+/** What io.load returns: Python's values as JS values (see load). */
+export type Loaded = Tensor | number | bigint | string | boolean | null | Loaded[] | Map<unknown, Loaded> | { [key: string]: Loaded };
+
+export interface LoadOptions {
+  /** Where to put the tensors (PyTorch's map_location as a device; default: where they were saved). */
+  mapLocation?: Device | string;
+  /** Only true: torchkd always loads with a restricted unpickler (PyTorch's default since 2.6). */
+  weightsOnly?: true;
+}
+
+/**
+ * torch.load(f): reads a torch.save file (the zip format of PyTorch >= 1.6) of nested dicts, lists,
+ * tuples, tensors (views sharing a storage stay views of one storage), numbers, strings, booleans and None,
+ * e.g. `{ model_state_dict, optimizer_state_dict, epoch }`. dicts become plain objects (a Map when some key
+ * is not a string, as in an optimizer's `state`), lists and tuples arrays, None null, integers beyond 2^53
+ * BigInts. The unpickler only knows those types and refuses any other global, as
+ * `torch.load(weights_only=True)` does: no code in the file runs. Dispose the tensors (torch.dispose(value)).
+ */
+export function load(path: string, options: LoadOptions = {}): Loaded {
+  if (options.weightsOnly !== undefined && options.weightsOnly !== true) {
+    ioError('io.load', 'weightsOnly: false is not available: torchkd never runs the code a pickle may hold');
+  }
+  return readTorchFile('io.load', path, options.mapLocation) as Loaded;
+}
+
+function readTorchFile(op: string, path: string, device: Device | string | undefined): unknown {
   let buf: Buffer;
   try {
     buf = readFileSync(path);
   } catch (e) {
     return ioError(op, `cannot read ${JSON.stringify(path)}: ${(e as Error).message}`);
   }
-  const device = options.device === undefined ? undefined : checkDevice(options.device);
+  const dev = device === undefined ? undefined : checkDevice(device);
   try {
-    return readStateDict(op, buf, device);
+    return readTorchSave(op, buf, dev);
   } catch (e) {
     // Reads past the end of a corrupt archive surface as RangeErrors from Buffer.
     if (e instanceof TorchError) throw e;
@@ -297,7 +336,7 @@ export function loadStateDict(path: string, options: LoadStateDictOptions = {}):
   }
 }
 
-function readStateDict(op: string, buf: Buffer, device: Device | undefined): Record<string, Tensor> {
+function readTorchSave(op: string, buf: Buffer, device: Device | undefined): unknown {
   const zip = readZip(buf);
   const order = [...zip.keys()].find((k) => k === 'byteorder' || k.endsWith('/byteorder'));
   if (order !== undefined) {
@@ -309,35 +348,53 @@ function readStateDict(op: string, buf: Buffer, device: Device | undefined): Rec
   const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
   const [ps, pe] = zip.get(pkl) as [number, number];
   const root = unpickle(buf.subarray(ps, pe));
-  if (!(root instanceof PDict)) ioError(op, 'the file does not hold a dict (a state_dict)');
   const storages = new Map<string, Tensor>();
-  const out: Record<string, Tensor> = {};
-  try {
-    for (const [name, value] of root.map) {
-      if (typeof name !== 'string') ioError(op, 'state_dict keys must be strings');
-      if (!(value instanceof PTensor)) ioError(op, `state_dict entry ${JSON.stringify(name)} is not a tensor`);
-      const s = value.storage;
-      let base = storages.get(s.key);
-      if (base === undefined) {
-        const range = zip.get(`${prefix}data/${s.key}`);
-        const itemSize = ITEM_SIZE[s.dtype];
-        if (range === undefined) ioError(op, `storage ${s.key} is missing from the archive`);
-        if (range[1] - range[0] < s.numel * itemSize) ioError(op, `storage ${s.key} is shorter than its ${s.numel} elements`);
-        const bytes = new Uint8Array(buf.buffer, buf.byteOffset + range[0], s.numel * itemSize);
-        const code = dtypeCode(s.dtype);
-        base = wrap(N.fromTypedArray(bytes, [s.numel], code, code, device ?? s.location, false));
-        storages.set(s.key, base);
-      }
-      const t = wrap(IO.asStrided(base.id, value.size, value.stride, value.offset));
-      out[name] = t;
+  const made: Tensor[] = [];
+  const converted = new Map<unknown, unknown>();
+  const toTensor = (value: PTensor): Tensor => {
+    const s = value.storage;
+    let base = storages.get(s.key);
+    if (base === undefined) {
+      const range = zip.get(`${prefix}data/${s.key}`);
+      const itemSize = ITEM_SIZE[s.dtype];
+      if (range === undefined) ioError(op, `storage ${s.key} is missing from the archive`);
+      if (range[1] - range[0] < s.numel * itemSize) ioError(op, `storage ${s.key} is shorter than its ${s.numel} elements`);
+      const bytes = new Uint8Array(buf.buffer, buf.byteOffset + range[0], s.numel * itemSize);
+      const code = dtypeCode(s.dtype);
+      base = wrap(N.fromTypedArray(bytes, [s.numel], code, code, device ?? s.location, false));
+      storages.set(s.key, base);
     }
+    const t = wrap(IO.asStrided(base.id, value.size, value.stride, value.offset));
+    made.push(t);
+    if (value.requiresGrad) t.requiresGrad_(true);
+    return t;
+  };
+  // Shared pickle objects (memo references) stay shared; a structure referring to itself is refused.
+  const visiting = new Set<unknown>();
+  const convert = (v: unknown): unknown => {
+    if (v === null || typeof v !== 'object') return v;
+    if (converted.has(v)) return converted.get(v);
+    if (visiting.has(v)) ioError(op, 'the pickle holds a structure that contains itself');
+    visiting.add(v);
+    let out: unknown;
+    if (v instanceof PTensor) out = toTensor(v);
+    else if (Array.isArray(v)) out = v.map(convert);
+    else if (v instanceof PDict) {
+      const entries = [...v.map].map(([k, x]) => [convert(k), convert(x)] as const);
+      out = entries.every(([k]) => typeof k === 'string') ? Object.fromEntries(entries) : new Map(entries);
+    } else ioError(op, `the pickle holds a ${v.constructor?.name ?? 'value'} outside a tensor`);
+    visiting.delete(v);
+    converted.set(v, out);
+    return out;
+  };
+  try {
+    return convert(root);
   } catch (e) {
-    for (const t of Object.values(out)) t.dispose();
+    for (const t of made) t.dispose();
     throw e;
   } finally {
     for (const t of storages.values()) t.dispose();
   }
-  return out;
 }
 
 const ITEM_SIZE: Record<DType, number> = {

@@ -117,7 +117,8 @@ function findGlobal(module: string, name: string): Global | StorageType {
       return a[0];
     });
   }
-  return fileError(`the file references ${full}, which a state_dict of tensors does not need (refused: loading it could run code)`);
+  if (full === 'torch.Size') return new Global(full, (a) => a[0]);
+  return fileError(`the file references ${full}, which torch.load(weights_only=True) would not allow either (refused: loading it could run code)`);
 }
 
 /** Runs the pickle program in data (protocol 2-5 opcodes used by torch.save) and returns its value. */
@@ -182,7 +183,7 @@ export function unpickle(data: Buffer): unknown {
         for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(data[p + i]);
         if (n > 0 && data[p + n - 1] & 0x80) v -= 1n << BigInt(8 * n);
         p += n;
-        stack.push(Number(v));
+        stack.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
         break;
       }
       case 0x47: need(8); stack.push(data.readDoubleBE(p)); p += 8; break; // BINFLOAT

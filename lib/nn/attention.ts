@@ -4,6 +4,7 @@ import { TorchError } from '../torch/errors';
 import { Tensor } from '../torch/tensor';
 import * as torch from '../torch';
 import { versionAtLeast } from '../torch/version';
+import { layerOptions } from './options';
 import { Module } from './module';
 import { Dropout, LayerNorm, Linear, type FactoryOptions } from './layers';
 import { ModuleList } from './containers';
@@ -21,7 +22,7 @@ export interface MultiheadAttentionOptions extends FactoryOptions {
 }
 
 export interface MultiheadAttentionForwardOptions {
-  /** [N, S]: true (bool) or an additive float marks keys to ignore. */
+  /** `[N, S]`: true (bool) or an additive float marks keys to ignore. */
   keyPaddingMask?: Tensor | null;
   /** Return the attention weights (default true, as PyTorch). */
   needWeights?: boolean;
@@ -54,6 +55,7 @@ export class MultiheadAttention extends Module {
   readonly batchFirst: boolean;
   constructor(readonly embedDim: number, readonly numHeads: number, options: MultiheadAttentionOptions = {}) {
     super();
+    layerOptions<MultiheadAttentionOptions>('MultiheadAttention', [options], ['dropout', 'bias', 'batchFirst', 'device', 'dtype']);
     this.headDim = Math.floor(embedDim / numHeads);
     if (this.headDim * numHeads !== embedDim) throw new TorchError('embed_dim must be divisible by num_heads');
     this.dropout = options.dropout ?? 0;
@@ -182,7 +184,7 @@ export interface TransformerEncoderLayerOptions extends FactoryOptions {
 export interface EncoderMaskOptions {
   /** Attention mask [S, S] or [N·H, S, S] (bool true = blocked, or additive float). */
   srcMask?: Tensor | null;
-  /** [N, S]: true = padding. */
+  /** `[N, S]`: true = padding. */
   srcKeyPaddingMask?: Tensor | null;
 }
 
@@ -203,6 +205,8 @@ export class TransformerEncoderLayer extends Module {
   private readonly activationFn: (x: Tensor) => Tensor;
   constructor(readonly dModel: number, readonly nhead: number, readonly options: TransformerEncoderLayerOptions = {}) {
     super();
+    layerOptions<TransformerEncoderLayerOptions>('TransformerEncoderLayer', [options],
+      ['dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'device', 'dtype']);
     const p = options.dropout ?? 0.1;
     const f: FactoryOptions = { dtype: options.dtype, device: options.device };
     const ff = options.dimFeedforward ?? 2048;
@@ -303,6 +307,7 @@ export class TransformerEncoder extends Module {
   readonly numLayers: number;
   constructor(encoderLayer: TransformerEncoderLayer, numLayers: number, options: { norm?: Module | null } = {}) {
     super();
+    layerOptions<{ norm: Module | null }>('TransformerEncoder', [options], ['norm']);
     this.numLayers = numLayers;
     const copies: TransformerEncoderLayer[] = [];
     for (let i = 0; i < numLayers; i++) copies.push(encoderLayer.clone());

@@ -1,5 +1,6 @@
 // Containers: Sequential, ModuleList, ModuleDict.
 import { TorchError } from '../torch/errors';
+import type { Tensor } from '../torch/tensor';
 import { Module } from './module';
 
 /** Anything with a one-argument forward (what Sequential chains). */
@@ -46,20 +47,55 @@ export class ModuleList extends Module implements Iterable<Module> {
   }
 }
 
+/** What a module's forward takes first (Tensor when unknown). */
+type InputOf<M> = M extends { forward(input: infer X, ...rest: never[]): unknown } ? X : Tensor;
+/** What a module's forward returns (Tensor when unknown). */
+type OutputOf<M> = M extends { forward(...args: never[]): infer R } ? R : Tensor;
+/** Sequential's input: the first module's; Tensor when the modules are not a known tuple. */
+export type SequentialInput<M extends readonly Module[]> = M extends readonly [infer F, ...unknown[]] ? InputOf<F> : Tensor;
+/** Sequential's output: the last module's. */
+export type SequentialOutput<M extends readonly Module[]> = M extends readonly [...unknown[], infer L] ? OutputOf<L> : Tensor;
+/** `seq[0]`, `seq[1]`... typed as the modules given to the constructor. */
+type Positions<M extends readonly Module[]> = { readonly [K in Exclude<keyof M, keyof unknown[]>]: M[K] };
+
 /**
  * Chains modules: forward(x) = m_n(...m_1(x)), each invoked through call() (so hooks run). A ModuleList
- * with a forward: indexable (`seq[0]`, `seq.at(-1)`), iterable, `length`; children are named '0', '1', ...
+ * with a forward: indexable (`seq[0]`, `seq.at(-1)`), iterable, `length`; children are named '0', '1', ...,
+ * or by the keys of one object (PyTorch's `Sequential(OrderedDict(...))`). `call(x)` is typed as the first
+ * module's input and the last module's output; `seq[i]` as the i-th module.
  */
-export class Sequential extends ModuleList {
-  constructor(...modules: Module[]) {
-    super(modules);
+class SequentialModule<M extends Module[] = Module[]> extends ModuleList {
+  constructor(...modules: M | [Record<string, Module>]) {
+    const first = modules[0] as unknown;
+    if (modules.length === 1 && first !== null && typeof first === 'object' && !(first instanceof Module)) {
+      super();
+      for (const [name, m] of Object.entries(first as Record<string, Module>)) {
+        if (!(m instanceof Module)) throw new TorchError(`Sequential(): '${name}' is not a Module`);
+        this[this.namedChildren().length] = this.registerModule(name, m);
+      }
+      return;
+    }
+    for (const [i, m] of (modules as Module[]).entries()) {
+      if (!(m instanceof Module)) throw new TorchError(`Sequential(): argument ${i} is not a Module (got ${typeof m})`);
+    }
+    super(modules as Module[]);
   }
-  forward(input: unknown): unknown {
-    let x = input;
+  forward(input: SequentialInput<M>): SequentialOutput<M> {
+    let x: unknown = input;
     for (const m of this.children()) x = callModule(m as Chainable, x);
-    return x;
+    return x as SequentialOutput<M>;
   }
 }
+
+// PyTorch's class name in errors, toString() and constructor.name.
+Object.defineProperty(SequentialModule, 'name', { value: 'Sequential' });
+
+export type Sequential<M extends Module[] = Module[]> = SequentialModule<M> & Positions<M>;
+export const Sequential = SequentialModule as {
+  new <M extends Module[]>(...modules: M): Sequential<M>;
+  new (modules: Record<string, Module>): Sequential<Module[]>;
+  readonly prototype: SequentialModule;
+};
 
 /** Modules by name, in insertion order. */
 export class ModuleDict extends Module {

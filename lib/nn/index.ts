@@ -5,6 +5,7 @@ export { Module } from './module';
 export type { RemovableHandle, ForwardHook, ForwardPreHook, StateDict, IncompatibleKeys, Forwardable } from './module';
 export * from './layers';
 export * from './containers';
+export * from './loss';
 export * from './attention';
 export * as init from './init';
 /** torch.nn.utils: clipGradNorm_, clipGradValue_, parametersToVector, vectorToParameters. */

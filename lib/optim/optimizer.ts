@@ -4,16 +4,17 @@
 // per-parameter state tensors; each step makes one native call per group (native/optim.cc) that applies
 // PyTorch 1.13's single-tensor update formulas in place, under no-grad.
 //
-// stateDict() has PyTorch's layout with camelCase keys:
-//   { state: { [paramIndex]: { step, expAvg, ... } }, paramGroups: [{ lr, betas, ..., params: [indices] }] }
-// Key mapping to PyTorch: weightDecay → weight_decay, lrDecay → lr_decay, initialAccumulatorValue →
-// initial_accumulator_value, initialLr → initial_lr, maxLr → max_lr, minLr → min_lr, maxMomentum →
-// max_momentum, baseMomentum → base_momentum; state: expAvg → exp_avg, expAvgSq → exp_avg_sq,
-// maxExpAvgSq → max_exp_avg_sq, momentumBuffer → momentum_buffer, squareAvg → square_avg,
-// gradAvg → grad_avg, sum → sum. `step` is a plain number here (PyTorch keeps a float tensor for Adam,
-// AdamW and Adagrad, an int for RMSprop).
-import { enableGrad, fullLike, keep, Tensor, TorchError, zerosLike } from '../torch';
+// stateDict() is PyTorch's state_dict, key for key, so that a checkpoint written with torch.save /
+// io.save loads in Python's optimizer.load_state_dict and the other way round:
+//   { state: Map { paramIndex => { step, exp_avg, ... } }, param_groups: [{ lr, betas, weight_decay, ...,
+//     params: [indices] }] }
+// The JS parameter groups and state use camelCase (weightDecay, expAvg, momentumBuffer...); the state dict
+// uses PyTorch's snake_case names (weight_decay, exp_avg, momentum_buffer, initial_lr...). `step` is a
+// float32 0-d tensor where PyTorch keeps one (Adam, AdamW, Adagrad; RMSprop from 2.0) and a number otherwise.
+// loadStateDict also takes the camelCase layout of torchkd before 0.2 (paramGroups, numeric step).
+import { enableGrad, fullLike, keep, Tensor, tensor, TorchError, zerosLike } from '../torch';
 import type { Handle } from '../torch/native';
+import { versionAtLeast } from '../torch/version';
 import { ON } from './native';
 
 /** A per-parameter state value: a state tensor, a step count, or null (SGD without momentum). */
@@ -41,11 +42,28 @@ export type ParamGroupSpec<O> = { params: Iterable<Tensor> } & Partial<O>;
 /** Parameters: tensors, or parameter groups with per-group options. */
 export type Params<O> = Iterable<Tensor> | ParamGroupSpec<O>[];
 
-/** PyTorch's optimizer state_dict, camelCase (see the key mapping at the top of lib/optim/optimizer.ts). */
-export interface OptimizerStateDict {
+/** A hyperparameter in a state dict's param_groups (Python's None for foreach, fused...). */
+export type GroupValue = number | boolean | string | null | number[];
+
+/**
+ * PyTorch's optimizer state_dict (see the top of lib/optim/optimizer.ts). A type alias, so that it is a
+ * torch.save-able value.
+ */
+export type OptimizerStateDict = {
+  /** Per-parameter state by parameter index, PyTorch's key names (step, exp_avg, momentum_buffer...). */
+  state: Map<number, Record<string, Tensor | number | null>>;
+  /** The groups' hyperparameters (PyTorch's names) and their parameters' indices. */
+  param_groups: (Record<string, GroupValue> & { params: number[] })[];
+};
+
+/** The camelCase layout of torchkd before 0.2, still accepted by loadStateDict. */
+export interface LegacyOptimizerStateDict {
   state: Record<number, ParamState>;
   paramGroups: (Record<string, HyperValue | number[]> & { params: number[] })[];
 }
+
+const snake = (k: string): string => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const camel = (k: string): string => k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 /** The loss closure of step(closure): re-evaluates the model and returns the loss. */
 export type Closure = () => Tensor | number;
@@ -151,59 +169,83 @@ export abstract class Optimizer<D extends object = object> {
     return step;
   }
 
-  /** PyTorch's state_dict: state keyed by parameter index (in group order), groups with index lists. */
+  /** Whether PyTorch keeps this optimizer's `step` as a tensor (Adam, AdamW, Adagrad; RMSprop from 2.0). */
+  protected get tensorStep(): boolean {
+    return true;
+  }
+
+  /**
+   * PyTorch's state_dict (optimizer.state_dict()): `{ state: Map<index, {...}>, param_groups: [...] }` with
+   * PyTorch's key names, state keyed by parameter index in group order. Its tensors are new Tensor objects
+   * sharing the optimizer's memory (as Module.stateDict: dispose them, torch.dispose(sd), or call inside
+   * torch.tidy). Save it (torch.save / io.save) or load it into another optimizer; Python's
+   * optimizer.load_state_dict accepts the saved file.
+   */
   stateDict(): OptimizerStateDict {
     const index = new Map<Tensor, number>();
-    const paramGroups: OptimizerStateDict['paramGroups'] = [];
+    const param_groups: OptimizerStateDict['param_groups'] = [];
     for (const g of this.paramGroups) {
       const ids: number[] = [];
       for (const p of g.params) {
         if (!index.has(p)) index.set(p, index.size);
         ids.push(index.get(p) as number);
       }
-      const packed: Record<string, HyperValue | number[]> = {};
+      const packed: Record<string, GroupValue> = {};
       for (const [k, v] of Object.entries(g)) {
-        if (k !== 'params') packed[k] = Array.isArray(v) ? [...v] as [number, number] : v as HyperValue;
+        if (k !== 'params' && v !== undefined) packed[snake(k)] = Array.isArray(v) ? [...v] : v as GroupValue;
       }
-      paramGroups.push({ ...packed, params: ids });
+      param_groups.push({ ...packed, params: ids });
     }
-    const state: Record<number, ParamState> = {};
-    for (const [p, s] of this.state) {
+    const state: OptimizerStateDict['state'] = new Map();
+    for (const [p, st] of this.state) {
       const i = index.get(p);
-      if (i !== undefined) state[i] = { ...s };
+      if (i === undefined) continue;
+      const out: Record<string, Tensor | number | null> = {};
+      for (const [k, v] of Object.entries(st)) {
+        out[snake(k)] = k === 'step' && typeof v === 'number' && this.tensorStep ? tensor(v, { dtype: 'float32' })
+          : v instanceof Tensor ? v.detach() : v;
+      }
+      state.set(i, out);
     }
-    return { state, paramGroups };
+    return { state, param_groups };
   }
 
   /**
-   * Loads a stateDict() (of an optimizer over parameters of the same shapes, in the same groups). State
-   * tensors are copied and cast to their parameter's device and (floating) dtype, as PyTorch does; the
-   * previous state tensors are disposed.
+   * Loads a state_dict: one of stateDict(), or PyTorch's as io.load / torch.load reads it from a file
+   * Python wrote (state a Map or an object keyed by index, PyTorch's key names, `step` a tensor or a
+   * number), of an optimizer over parameters of the same shapes in the same groups. State tensors are
+   * copied and cast to their parameter's device and (floating) dtype, as PyTorch does; the previous state
+   * tensors are disposed. Hyperparameters PyTorch has and torchkd does not use (foreach, fused, ...) are
+   * kept in the groups, so they are saved again.
    */
-  loadStateDict(stateDict: OptimizerStateDict): void {
-    const saved = stateDict.paramGroups;
+  loadStateDict(stateDict: OptimizerStateDict | LegacyOptimizerStateDict): void {
+    const sd = stateDict as Partial<OptimizerStateDict & LegacyOptimizerStateDict>;
+    const saved = (sd.param_groups ?? sd.paramGroups) as (Record<string, unknown> & { params: number[] })[] | undefined;
     if (!Array.isArray(saved) || saved.length !== this.paramGroups.length) {
       throw new TorchError(`${this.name}.loadStateDict(): loaded state dict has a different number of parameter groups`);
     }
     const byIndex = new Map<number, Tensor>();
     saved.forEach((sg, gi) => {
       const g = this.paramGroups[gi];
-      if (sg.params.length !== g.params.length) {
+      if (!Array.isArray(sg.params) || sg.params.length !== g.params.length) {
         throw new TorchError(`${this.name}.loadStateDict(): loaded state dict contains a parameter group that doesn't match the size of optimizer's group`);
       }
-      sg.params.forEach((id, k) => byIndex.set(id, g.params[k]));
+      sg.params.forEach((id, k) => byIndex.set(Number(id), g.params[k]));
     });
+    const entries: [unknown, unknown][] = sd.state instanceof Map ? [...sd.state] : Object.entries(sd.state ?? {});
     const state = new Map<Tensor, ParamState>();
-    for (const [key, s] of Object.entries(stateDict.state)) {
+    for (const [key, st] of entries) {
       const p = byIndex.get(Number(key));
-      if (!p) continue;
+      if (!p || st === null || typeof st !== 'object') continue;
       const copy: ParamState = {};
-      for (const [k, v] of Object.entries(s)) {
-        if (v instanceof Tensor) {
+      for (const [k, v] of Object.entries(st as Record<string, unknown>)) {
+        const name = camel(k);
+        if (name === 'step') copy.step = v instanceof Tensor ? v.item() : Number(v);
+        else if (v instanceof Tensor) {
           const floating = v.dtype.startsWith('float') || v.dtype === 'bfloat16' || v.dtype.startsWith('complex');
-          copy[k] = keep(v.to({ device: p.device, dtype: floating ? p.dtype : v.dtype, copy: true }).detach());
+          copy[name] = keep(v.to({ device: p.device, dtype: floating ? p.dtype : v.dtype, copy: true }).detach());
         } else {
-          copy[k] = v;
+          copy[name] = v as StateValue;
         }
       }
       state.set(p, copy);
@@ -211,9 +253,9 @@ export abstract class Optimizer<D extends object = object> {
     this.disposeState();
     this.state = state;
     saved.forEach((sg, gi) => {
-      const g = this.paramGroups[gi] as unknown as Record<string, HyperValue | Tensor[]>;
+      const g = this.paramGroups[gi] as unknown as Record<string, unknown>;
       for (const [k, v] of Object.entries(sg)) {
-        if (k !== 'params') g[k] = Array.isArray(v) ? [...v] as [number, number] : v as HyperValue;
+        if (k !== 'params') g[camel(k)] = Array.isArray(v) ? [...v] : v;
       }
     });
   }
@@ -386,6 +428,10 @@ type RMSpropHypers = Required<RMSpropOptions>;
  * plus eps; b = μb + g/avg, θ = θ − lr·b (momentum) or θ = θ − lr·g/avg.
  */
 export class RMSprop extends Optimizer<RMSpropHypers> {
+  /** PyTorch 1.13's RMSprop counts steps in a Python int, 2.x in a tensor. */
+  protected override get tensorStep(): boolean {
+    return versionAtLeast(2, 0);
+  }
   constructor(params: Params<RMSpropOptions>, options: RMSpropOptions = {}) {
     super('RMSprop', params as Params<RMSpropHypers>, {
       lr: options.lr ?? 1e-2, alpha: options.alpha ?? 0.99, eps: options.eps ?? 1e-8,

@@ -4,8 +4,9 @@ import { resolve } from 'node:path';
 import { atomicWrite } from '../data/idx';
 import { argError, kindOf, TorchError } from '../torch/errors';
 import {
-  checkCurves, checkResultsMetric, checkSpectral, checkTable, curvesPlotSvg, formatNumber, numericColumns,
-  resultsPlotSvg, spectralPlotSvg, type CurvePoint, type ResultsTable, type SpectralSeries,
+  checkConfusion, checkCurves, checkResultsMetric, checkSpectral, checkTable, confusionPlotSvg, curvesPlotSvg, formatNumber,
+  numericColumns, plottedColumns, resultsPlotSvg, spectralPlotSvg, type ConfusionMatrix, type CurvePoint, type ResultsTable,
+  type SpectralSeries,
 } from './plots';
 
 export interface ReportData {
@@ -15,8 +16,12 @@ export interface ReportData {
   spectral?: SpectralSeries[];
   /** Learning curves (train loss, valid accuracy... per run). */
   curves?: CurvePoint[];
-  /** Results (accuracy, parameters, latency, training time per run); each numeric column is also plotted. */
+  /** Results (accuracy, parameters, latency, training time per run); each numeric column is also plotted (with error bars per `table.errors`). */
   table?: ResultsTable;
+  /** Further tables shown after the results (e.g. comparisons between runs), without plots. */
+  tables?: { title: string; caption?: string; table: ResultsTable }[];
+  /** Confusion matrices on the test set, one per model. */
+  confusion?: ConfusionMatrix[];
   /** Free text paragraphs. */
   notes?: string[];
 }
@@ -42,7 +47,7 @@ section { margin-top: 36px; }
 h2 { font-size: 20px; margin: 0 0 12px; padding-bottom: 6px; border-bottom: 1px solid #dde1e6; }
 figure { margin: 16px 0; padding: 14px; background: #fff; border: 1px solid #e1e4e8; border-radius: 8px; overflow-x: auto; }
 figure svg { display: block; max-width: 100%; height: auto; margin: 0 auto; }
-figcaption { color: #4a5460; font-size: 14px; margin-top: 10px; }
+figcaption, .caption { color: #4a5460; font-size: 14px; margin-top: 10px; }
 .plots { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 0 16px; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; background: #fff; border: 1px solid #e1e4e8; font-size: 14px; min-width: 50%; }
@@ -71,7 +76,7 @@ function tableHtml(table: ResultsTable): string {
 /** Checks what renderReport needs beyond the plots' own checks: a title, a string subtitle, string notes. */
 function checkReport(op: string, data: unknown): asserts data is ReportData {
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    argError(op, `expects { title, subtitle?, spectral?, curves?, table?, notes? }, got ${kindOf(data)}`);
+    argError(op, `expects { title, subtitle?, spectral?, curves?, table?, tables?, confusion?, notes? }, got ${kindOf(data)}`);
   }
   const d = data as Record<string, unknown>;
   if (typeof d.title !== 'string' || d.title.trim() === '') argError(op, `title must be a non-empty string, got ${kindOf(d.title)}`);
@@ -86,14 +91,30 @@ function checkReport(op: string, data: unknown): asserts data is ReportData {
   if (d.curves !== undefined) checkCurves(op, d.curves);
   if (d.table !== undefined) {
     checkTable(op, d.table);
-    for (const metric of numericColumns(d.table as ResultsTable)) checkResultsMetric(op, d.table as ResultsTable, metric);
+    for (const metric of plottedColumns(d.table as ResultsTable)) checkResultsMetric(op, d.table as ResultsTable, metric);
   }
+  if (d.tables !== undefined) {
+    if (!Array.isArray(d.tables)) argError(op, `tables must be an array of { title, caption?, table }, got ${kindOf(d.tables)}`);
+    d.tables.forEach((t, i) => {
+      if (t === null || typeof t !== 'object') argError(op, `tables[${i}] must be { title, caption?, table }, got ${kindOf(t)}`);
+      const { title, caption, table } = t as Record<string, unknown>;
+      if (typeof title !== 'string' || title.trim() === '') argError(op, `tables[${i}].title must be a non-empty string, got ${kindOf(title)}`);
+      if (caption !== undefined && typeof caption !== 'string') argError(op, `tables[${i}].caption must be a string, got ${kindOf(caption)}`);
+      try {
+        checkTable(op, table);
+      } catch (e) {
+        throw new TorchError((e as Error).message.replace(`${op}(): `, `${op}(): tables[${i}].`));
+      }
+    });
+  }
+  if (d.confusion !== undefined) checkConfusion(op, d.confusion);
 }
 
 /**
  * The full standalone HTML page: title, subtitle, the spectral profile, the learning curves, the results
- * table with a bar chart per numeric column, and the notes (each section only when given). Every plot is an
- * inline SVG in a `<figure data-plot="spectral|curves|results">` with a caption; all text is escaped.
+ * table with a bar chart per numeric column, further tables, the confusion matrices, and the notes (each
+ * section only when given). Every plot is an inline SVG in a `<figure data-plot="spectral|curves|results|confusion">`
+ * with a caption; all text is escaped.
  */
 export async function renderReport(data: ReportData): Promise<string> {
   checkReport('renderReport', data);
@@ -115,12 +136,21 @@ export async function renderReport(data: ReportData): Promise<string> {
   if (data.table) {
     const table = data.table;
     const plots: string[] = [];
-    for (const metric of numericColumns(table)) {
-      const caption = `${escapeHtml(metric)} by ${escapeHtml(table.columns[0])}.`;
+    for (const metric of plottedColumns(table)) {
+      const error = table.errors?.[metric];
+      const caption = `${escapeHtml(metric)} by ${escapeHtml(table.columns[0])}${error ? `; the error bars are ± ${escapeHtml(error)}` : ''}.`;
       plots.push(figure('results', await resultsPlotSvg(table, metric), caption, ` data-metric="${escapeHtml(metric)}"`));
     }
     sections.push(`<section id="results">\n<h2>Results</h2>\n${tableHtml(table)}\n`
       + (plots.length ? `<div class="plots">\n${plots.join('\n')}\n</div>\n` : '') + '</section>');
+  }
+  for (const t of data.tables ?? []) {
+    sections.push(`<section class="table">\n<h2>${escapeHtml(t.title)}</h2>\n${tableHtml(t.table)}\n`
+      + (t.caption ? `<p class="caption">${escapeHtml(t.caption)}</p>\n` : '') + '</section>');
+  }
+  if (data.confusion) {
+    const caption = `Test-set confusion matrices of ${names(data.confusion.map((m) => m.model))}: rows are the true classes, columns the predicted ones; each cell shows its count, coloured by its share of the row.`;
+    sections.push(`<section id="confusion">\n<h2>Confusion matrices</h2>\n${figure('confusion', await confusionPlotSvg(data.confusion), caption)}\n</section>`);
   }
   if (data.notes?.length) {
     sections.push(`<section id="notes" class="notes">\n<h2>Notes</h2>\n${data.notes.map((n) => `<p>${escapeHtml(n)}</p>`).join('\n')}\n</section>`);

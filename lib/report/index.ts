@@ -7,10 +7,14 @@
  *
  * - `spectralPlotSvg(series)`: intensity per layer in depth order, one colour per model, selected layers marked;
  * - `curvesPlotSvg(points)`: one panel per metric, one line per run;
- * - `resultsPlotSvg(table, metric)`: bars of one numeric column by the first column;
+ * - `resultsPlotSvg(table, metric)`: bars of one numeric column by the first column (± its error column);
+ * - `confusionPlotSvg(matrices)`: one confusion-matrix heatmap per model;
+ * - `summarize(values)`, `pairedTTest(a, b)`: mean ± std over seeds, and whether two runs' per-seed differences exceed the noise;
  * - `renderReport(data)` / `writeReport(dir, data)`: the page (DIR/report.html, written atomically).
  */
-export { curvesPlotSvg, resultsPlotSvg, spectralPlotSvg } from './plots';
-export type { CurvePoint, ResultsTable, SpectralSeries } from './plots';
+export { confusionPlotSvg, curvesPlotSvg, resultsPlotSvg, spectralPlotSvg } from './plots';
+export type { ConfusionMatrix, CurvePoint, ResultsTable, SpectralSeries } from './plots';
 export { renderReport, writeReport } from './html';
+export { pairedTTest, summarize } from './stats';
+export type { PairedComparison, Summary } from './stats';
 export type { ReportData } from './html';

@@ -22,10 +22,22 @@ export interface CurvePoint {
   value: number;
 }
 
-/** A results table: the first column names each row (the run); the other cells are strings or numbers. */
+/**
+ * A results table: the first column names each row (the run); the other cells are strings or numbers.
+ * `errors` maps a numeric column to the numeric column holding its ± (e.g. a standard deviation over seeds):
+ * its bar chart gets error bars, and the error column gets no chart of its own.
+ */
 export interface ResultsTable {
   columns: string[];
   rows: (string | number)[][];
+  errors?: Record<string, string>;
+}
+
+/** A confusion matrix: `counts[i][j]` test samples of true class `classes[i]` predicted as `classes[j]`. */
+export interface ConfusionMatrix {
+  model: string;
+  classes: string[];
+  counts: number[][];
 }
 
 /** Integers as they are; other numbers to 6 significant digits (0.912345678 → '0.912346'). */
@@ -134,6 +146,44 @@ export function checkTable(op: string, table: unknown): asserts table is Results
       if (!isFiniteNumber(cell)) {
         argError(op, `table.rows[${i}][${j}] (column ${JSON.stringify(columns[j])}) must be a string or a finite number, got ${describe(cell)}`);
       }
+    });
+  });
+  const { errors } = table;
+  if (errors === undefined) return;
+  checkObject(op, 'table.errors', errors, '{ column: errorColumn }');
+  const numeric = new Set(numericColumns(table as unknown as ResultsTable));
+  for (const [column, error] of Object.entries(errors)) {
+    if (!numeric.has(column)) argError(op, `table.errors: ${JSON.stringify(column)} is not a numeric column after the first`);
+    if (typeof error !== 'string' || !numeric.has(error)) argError(op, `table.errors[${JSON.stringify(column)}] must name a numeric column, got ${describe(error)}`);
+  }
+}
+
+/** The numeric columns that get a bar chart: all but the first and the error columns of `table.errors`. */
+export function plottedColumns(table: ResultsTable): string[] {
+  const errorColumns = new Set(Object.values(table.errors ?? {}));
+  return numericColumns(table).filter((c) => !errorColumns.has(c));
+}
+
+/** Checks confusion matrices: unique model names, unique class names, square non-negative integer counts. */
+export function checkConfusion(op: string, matrices: unknown): asserts matrices is ConfusionMatrix[] {
+  checkArray(op, 'the confusion matrices', matrices, 'matrices { model, classes, counts }');
+  const models = new Set<string>();
+  matrices.forEach((m, i) => {
+    checkObject(op, `matrices[${i}]`, m, '{ model, classes, counts }');
+    checkName(op, `matrices[${i}].model`, m.model);
+    const name = `matrices[${i}] (${JSON.stringify(m.model)})`;
+    if (models.has(m.model)) argError(op, `${name}: the model name appears twice`);
+    models.add(m.model);
+    checkArray(op, `${name}.classes`, m.classes, 'class names');
+    m.classes.forEach((c, j) => checkName(op, `${name}.classes[${j}]`, c));
+    if (new Set(m.classes).size !== m.classes.length) argError(op, `${name}: a class name appears twice`);
+    const k = m.classes.length;
+    if (!Array.isArray(m.counts) || m.counts.length !== k) argError(op, `${name}.counts must be ${k} rows (one per class), got ${Array.isArray(m.counts) ? m.counts.length : kindOf(m.counts)}`);
+    m.counts.forEach((row, r) => {
+      if (!Array.isArray(row) || row.length !== k) argError(op, `${name}.counts[${r}] must be ${k} counts, got ${Array.isArray(row) ? row.length : kindOf(row)}`);
+      row.forEach((v, c) => {
+        if (!Number.isInteger(v) || (v as number) < 0) argError(op, `${name}.counts[${r}][${c}] must be a non-negative integer, got ${describe(v)}`);
+      });
     });
   });
 }
@@ -254,12 +304,19 @@ function curvesSpec(points: CurvePoint[]): Spec {
   };
 }
 
-/** Horizontal bars of one numeric column, one per row in table order, each labelled with its value. */
+/**
+ * Horizontal bars of one numeric column, one per row in table order, each labelled with its value (and
+ * error bars of ± its error column when `table.errors` names one).
+ */
 function resultsSpec(table: ResultsTable, metric: string): Spec {
   const j = table.columns.indexOf(metric);
+  const errorColumn = table.errors?.[metric];
+  const e = errorColumn === undefined ? -1 : table.columns.indexOf(errorColumn);
   const values = table.rows.map((row) => {
-    const text = formatNumber(row[j] as number);
-    return { label: String(row[0]), value: row[j] as number, text, description: `${row[0]}, ${metric}: ${text}` };
+    const value = row[j] as number;
+    const err = e >= 0 ? (row[e] as number) : 0;
+    const text = e >= 0 ? `${formatNumber(value)} ± ${formatNumber(err)}` : formatNumber(value);
+    return { label: String(row[0]), value, low: value - err, high: value + err, text, description: `${row[0]}, ${metric}: ${text}` };
   });
   const y = { field: 'label', type: 'nominal', sort: null, title: table.columns[0], axis: { labelLimit: 200 } };
   const large = values.some((v) => Math.abs(v.value) >= 1e5);
@@ -272,11 +329,63 @@ function resultsSpec(table: ResultsTable, metric: string): Spec {
     data: { values },
     layer: [
       { mark: { type: 'bar', color: '#4e79a7' }, encoding: { x, y, description: DESCRIPTION } },
+      ...(e >= 0 ? [{
+        mark: { type: 'rule', color: '#222', strokeWidth: 1.5 },
+        encoding: { x: { field: 'low', type: 'quantitative' }, x2: { field: 'high' }, y, description: DESCRIPTION },
+      }] : []),
       {
         mark: { type: 'text', align: 'left', baseline: 'middle', dx: 5, fontSize: 12, color: '#333' },
-        encoding: { x, y, text: { field: 'text' }, description: DESCRIPTION },
+        encoding: { x: e >= 0 ? { ...x, field: 'high' } : x, y, text: { field: 'text' }, description: DESCRIPTION },
       },
     ],
+  };
+}
+
+/**
+ * Confusion matrices side by side, one heatmap per model: true class on y, predicted class on x, each cell
+ * coloured by the fraction of its true class (row-normalised) and labelled with its count.
+ */
+function confusionSpec(matrices: ConfusionMatrix[]): Spec {
+  const panel = (m: ConfusionMatrix) => {
+    const values = m.counts.flatMap((row, r) => {
+      const total = row.reduce((a, b) => a + b, 0);
+      return row.map((count, c) => ({
+        truth: m.classes[r], predicted: m.classes[c], r, c, count, fraction: total ? count / total : 0,
+        description: `${m.model}: true ${m.classes[r]}, predicted ${m.classes[c]}: ${count}`,
+      }));
+    });
+    const axisLabels = { labelLimit: 120, labelAngle: labelAngle(m.classes, 34 * m.classes.length) };
+    const x = { field: 'predicted', type: 'ordinal', sort: { field: 'c', op: 'min' }, title: 'predicted class', axis: axisLabels };
+    const y = { field: 'truth', type: 'ordinal', sort: { field: 'r', op: 'min' }, title: 'true class', axis: { labelLimit: 120 } };
+    return {
+      title: { text: m.model, fontSize: 14, anchor: 'start', frame: 'group' },
+      width: { step: 34 },
+      height: { step: 26 },
+      data: { values },
+      layer: [
+        {
+          mark: { type: 'rect', stroke: 'white', strokeWidth: 1 },
+          encoding: {
+            x, y, description: DESCRIPTION,
+            color: { field: 'fraction', type: 'quantitative', title: 'share of the true class', scale: { scheme: 'blues', domain: [0, 1] } },
+          },
+        },
+        {
+          mark: { type: 'text', fontSize: 10 },
+          encoding: {
+            x, y, description: DESCRIPTION, text: { field: 'count', type: 'quantitative' },
+            color: { condition: { test: 'datum.fraction > 0.5', value: 'white' }, value: '#222' },
+          },
+        },
+      ],
+    };
+  };
+  return {
+    config: CONFIG,
+    title: { text: 'Confusion matrices', subtitle: 'Rows: true class; columns: predicted class; colour: share of the row.' },
+    spacing: 28,
+    hconcat: matrices.map(panel),
+    resolve: { scale: { color: 'shared' } },
   };
 }
 
@@ -297,6 +406,12 @@ export async function resultsPlotSvg(table: ResultsTable, metric: string): Promi
   checkTable('resultsPlotSvg', table);
   checkResultsMetric('resultsPlotSvg', table, metric);
   return renderSvg(resultsSpec(table, metric));
+}
+
+/** Confusion matrices (see ConfusionMatrix), one heatmap per model, as an SVG string. */
+export async function confusionPlotSvg(matrices: ConfusionMatrix[]): Promise<string> {
+  checkConfusion('confusionPlotSvg', matrices);
+  return renderSvg(confusionSpec(matrices));
 }
 
 /** Checks that `metric` is a numeric column other than the first, and that the first column names rows uniquely. */

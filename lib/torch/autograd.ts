@@ -221,11 +221,7 @@ function inMode<T>(op: string, fn: (() => T) | undefined, enter: () => () => voi
 }
 
 function withGradMode<T>(mode: boolean, fn: () => T, op: string): T {
-  return inMode(op, fn, () => {
-    const previous = N.isGradEnabled();
-    N.setGradEnabled(mode);
-    return () => N.setGradEnabled(previous);
-  });
+  return inMode(op, fn, gradModeEnter(mode));
 }
 
 /** Whether operations record a graph for autograd (thread-local, default true). */
@@ -239,29 +235,68 @@ export function setGradEnabled(mode: boolean): void {
   N.setGradEnabled(mode);
 }
 
-/** Runs fn (synchronous) with graph recording off and returns its result; the mode is restored even if fn throws. */
-export function noGrad<T>(fn: () => T): T {
-  return withGradMode(false, fn, 'noGrad');
+/** A grad-mode scope for `using`: the mode is restored when the block ends. */
+export interface GradModeScope extends Disposable {
+  /** Restores the previous mode now (idempotent). */
+  [Symbol.dispose](): void;
 }
 
-/** Runs fn (synchronous) with graph recording on, e.g. inside noGrad. */
-export function enableGrad<T>(fn: () => T): T {
-  return withGradMode(true, fn, 'enableGrad');
+/** Switches a mode on until the returned scope is disposed (PyTorch's `with torch.no_grad():`). */
+function modeScope(enter: () => () => void): GradModeScope {
+  let restore: (() => void) | null = enter();
+  return {
+    [Symbol.dispose]() {
+      if (restore === null) return;
+      const r = restore;
+      restore = null;
+      r();
+    },
+  };
+}
+
+const gradModeEnter = (mode: boolean) => () => {
+  const previous = N.isGradEnabled();
+  N.setGradEnabled(mode);
+  return () => N.setGradEnabled(previous);
+};
+
+/**
+ * Graph recording off: `noGrad(fn)` runs fn (synchronous) and returns its result; `using _ = noGrad()`
+ * turns it off until the end of the block (PyTorch's `with torch.no_grad():`). The mode is restored even
+ * if fn or the block throws.
+ */
+export function noGrad(): GradModeScope;
+export function noGrad<T>(fn: () => T): T;
+export function noGrad<T>(fn?: () => T): T | GradModeScope {
+  // noGrad() is the scope; noGrad(undefined) is a missing callback, an error as any other non-function.
+  if (arguments.length === 0) return modeScope(gradModeEnter(false));
+  return withGradMode(false, fn as () => T, 'noGrad');
+}
+
+/** Graph recording on, e.g. inside noGrad: `enableGrad(fn)`, or `using _ = enableGrad()` for a block. */
+export function enableGrad(): GradModeScope;
+export function enableGrad<T>(fn: () => T): T;
+export function enableGrad<T>(fn?: () => T): T | GradModeScope {
+  if (arguments.length === 0) return modeScope(gradModeEnter(true));
+  return withGradMode(true, fn as () => T, 'enableGrad');
 }
 
 /**
  * Runs fn (synchronous) in inference mode: no graph recording and cheaper tensors, which can never be used in
  * autograd later (torch.inference_mode). inferenceMode(false, fn) turns it off inside an inference-mode block.
  */
+export function inferenceMode(mode?: boolean): GradModeScope;
 export function inferenceMode<T>(fn: () => T): T;
 export function inferenceMode<T>(mode: boolean, fn: () => T): T;
-export function inferenceMode<T>(modeOrFn: boolean | (() => T), maybeFn?: () => T): T {
+export function inferenceMode<T>(modeOrFn?: boolean | (() => T), maybeFn?: () => T): T | GradModeScope {
   const mode = typeof modeOrFn === 'boolean' ? modeOrFn : true;
-  const fn = typeof modeOrFn === 'boolean' ? maybeFn : modeOrFn;
-  return inMode('inferenceMode', fn, () => {
+  const fn = typeof modeOrFn === 'boolean' || modeOrFn === undefined ? maybeFn : modeOrFn;
+  const enter = () => {
     N.enterInferenceMode(mode);
     return () => N.exitInferenceMode();
-  });
+  };
+  if (arguments.length === 0 || (arguments.length === 1 && typeof modeOrFn === 'boolean')) return modeScope(enter);
+  return inMode('inferenceMode', fn, enter);
 }
 
 /** Whether inference mode is on in this thread. */

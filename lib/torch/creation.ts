@@ -5,11 +5,17 @@ import { dtypeCode, isComplex, optDevice, optDtypeCode, type Device, type DType 
 import { argError, kindOf } from './errors';
 import { N } from './native';
 import { isOptions, Tensor, wrap, type TypedArray } from './tensor';
+import { optGenerator, type Generator } from './random';
 
 export interface CreationOptions {
   dtype?: DType;
   device?: Device | string;
   requiresGrad?: boolean;
+}
+
+/** Options of the random creation functions: the generator to draw from (default torch.defaultGenerator). */
+export interface RandomOptions extends CreationOptions {
+  generator?: Generator | null;
 }
 
 export interface TensorOptions extends CreationOptions {
@@ -20,7 +26,7 @@ export interface TensorOptions extends CreationOptions {
 /** Nested arrays of numbers, booleans or bigints. */
 export type NestedData = number | boolean | bigint | NestedData[];
 
-type SizeArgs = [number[], CreationOptions?] | number[] | [...number[], CreationOptions];
+type SizeArgs<O = CreationOptions> = [number[], O?] | number[] | [...number[], O];
 
 function checkSize(size: unknown, op: string): number[] {
   if (!Array.isArray(size) || size.some((s) => !Number.isInteger(s) || s < 0)) {
@@ -30,8 +36,8 @@ function checkSize(size: unknown, op: string): number[] {
 }
 
 /** Accepts f([2, 3], opts) and f(2, 3, opts), as PyTorch accepts both forms. */
-function parseSize(args: unknown[], op: string): { size: number[]; options: CreationOptions } {
-  let options: CreationOptions = {};
+function parseSize(args: unknown[], op: string): { size: number[]; options: RandomOptions } {
+  let options: RandomOptions = {};
   let rest = args;
   if (rest.length > 0 && isOptions(rest[rest.length - 1])) {
     options = rest[rest.length - 1] as CreationOptions;
@@ -54,13 +60,22 @@ function shaped(native: Shaped, op: string) {
   };
 }
 
+type RandomShaped = typeof N.rand;
+function randomShaped(native: RandomShaped, op: string) {
+  return (...args: SizeArgs<RandomOptions>): Tensor => {
+    const { size, options } = parseSize(args, op);
+    const o = opts(options, op);
+    return wrap(native(size, o.dtype, o.device, o.requiresGrad, optGenerator(options.generator, op)));
+  };
+}
+
 export const zeros = shaped(N.zeros, 'zeros');
 export const ones = shaped(N.ones, 'ones');
 export const empty = shaped(N.empty, 'empty');
-/** Uniform on [0, 1). */
-export const rand = shaped(N.rand, 'rand');
-/** Standard normal. */
-export const randn = shaped(N.randn, 'randn');
+/** Uniform on [0, 1); `{ generator }` draws from a torch.Generator. */
+export const rand = randomShaped(N.rand, 'rand');
+/** Standard normal; `{ generator }` draws from a torch.Generator. */
+export const randn = randomShaped(N.randn, 'randn');
 
 /** A tensor of the given size filled with value; dtype inferred from the value as in PyTorch. */
 export function full(size: number[], fillValue: number | boolean, options?: CreationOptions): Tensor {
@@ -99,23 +114,32 @@ export function linspace(start: number, end: number, steps: number, options?: Cr
   return wrap(N.linspace(start, end, steps, o.dtype, o.device, o.requiresGrad));
 }
 
-/** Integers uniform on [low, high): randint(high, size) or randint(low, high, size); int64 by default. */
-export function randint(...args: (number | number[] | CreationOptions)[]): Tensor {
-  const options = isOptions(args[args.length - 1]) ? (args.pop() as CreationOptions) : undefined;
-  let low = 0;
-  let high: number;
+/**
+ * Integers uniform on [low, high): randint(high, size) or randint(low, high, size); int64 by default.
+ * Bounds are numbers or BigInts (the whole int64 range, e.g. randint(-(2n ** 63n), 2n ** 63n - 1n, [4])).
+ */
+export function randint(...args: (number | bigint | number[] | RandomOptions)[]): Tensor {
+  const options = isOptions(args[args.length - 1]) ? (args.pop() as RandomOptions) : undefined;
+  let low: number | bigint = 0;
+  let high: number | bigint;
   let size: unknown;
   if (args.length === 2) [high, size] = args as [number, number[]];
   else if (args.length === 3) [low, high, size] = args as [number, number, number[]];
   else return argError('randint', 'expected randint(high, size) or randint(low, high, size)');
+  for (const [name, v] of [['low', low], ['high', high]] as const) {
+    if (typeof v !== 'bigint' && !Number.isSafeInteger(v)) {
+      argError('randint', `${name} must be an integer (a safe integer or a BigInt), got ${typeof v === 'number' ? v : kindOf(v)}`);
+    }
+  }
   const o = opts(options, 'randint');
-  return wrap(N.randint(low, high, checkSize(size, 'randint'), o.dtype, o.device, o.requiresGrad));
+  return wrap(N.randint(low, high, checkSize(size, 'randint'), o.dtype, o.device, o.requiresGrad,
+    optGenerator(options?.generator, 'randint')));
 }
 
-/** A random permutation of 0..n-1 (int64 by default). */
-export function randperm(n: number, options?: CreationOptions): Tensor {
+/** A random permutation of 0..n-1 (int64 by default); `{ generator }` draws from a torch.Generator. */
+export function randperm(n: number, options?: RandomOptions): Tensor {
   const o = opts(options, 'randperm');
-  return wrap(N.randperm(n, o.dtype, o.device, o.requiresGrad));
+  return wrap(N.randperm(n, o.dtype, o.device, o.requiresGrad, optGenerator(options?.generator, 'randperm')));
 }
 
 // --------------------------------------------------------------------------------------- *Like variants

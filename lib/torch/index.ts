@@ -2,7 +2,8 @@
 import { N } from './native';
 import { TorchError } from './errors';
 import { keep as keepTensor, makeTidy, memory } from './memory';
-import { isTensor, Tensor, wrap } from './tensor';
+import { isOptions as isOptionsObject, isTensor, Tensor, wrap } from './tensor';
+import { warnOnce } from './warnings';
 import { nnFunctional } from './ops.generated';
 
 N.setErrorClass(TorchError);
@@ -16,6 +17,8 @@ export {
   uint8, bool, complex64, cfloat, complex128, cdouble,
 } from './dtypes';
 export * from './creation';
+export { Generator, defaultGenerator, type Seed } from './random';
+import { defaultGenerator } from './random';
 export * from './ops.generated';
 export { slice, Slice, unique, type Index, type UniqueOptions } from './indexing';
 import './properties';
@@ -24,7 +27,9 @@ export * as amp from './amp';
 export * as cuda from './cuda';
 export * as autograd from './autograd';
 export { __version__ } from './version';
-export { noGrad, enableGrad, inferenceMode, isGradEnabled, setGradEnabled } from './autograd';
+export { noGrad, enableGrad, inferenceMode, isGradEnabled, setGradEnabled, type GradModeScope } from './autograd';
+/** torch.save(obj, path) and torch.load(path): io.save / io.load (torch.save's zip format, restricted unpickler). */
+export { save, load } from '../io';
 
 /**
  * Runs fn and frees every tensor it created except the ones it returns (and those passed to keep).
@@ -47,10 +52,40 @@ export function dispose(value: unknown): void {
   }
 }
 
-/** Seeds every generator; on CPU the numbers equal PyTorch's after torch.manual_seed(seed). */
-export function manualSeed(seed: number): void {
-  if (!Number.isInteger(seed)) throw new TorchError(`manualSeed(): seed must be an integer, got ${seed}`);
+/**
+ * Seeds every default generator; on CPU the numbers equal PyTorch's after torch.manual_seed(seed). seed: an
+ * integer in [−2^63, 2^64), a number or a BigInt.
+ */
+export function manualSeed(seed: number | bigint): void {
+  if (typeof seed !== 'bigint' && !Number.isSafeInteger(seed)) throw new TorchError(`manualSeed(): seed must be an integer (a safe integer or a BigInt), got ${seed}`);
   N.manualSeed(seed);
+}
+
+/** The number of threads of libtorch's intra-op pool (process-wide, as torch.set_num_threads). */
+export function setNumThreads(n: number): void {
+  N.setNumThreads(n);
+}
+/** The threads of the intra-op pool (torch.get_num_threads). */
+export function getNumThreads(): number {
+  return N.getNumThreads();
+}
+/** The threads of the inter-op pool; only before any inter-op work, once (torch.set_num_interop_threads). */
+export function setNumInteropThreads(n: number): void {
+  N.setNumInteropThreads(n);
+}
+/** The threads of the inter-op pool (torch.get_num_interop_threads). */
+export function getNumInteropThreads(): number {
+  return N.getNumInteropThreads();
+}
+
+/** Reseeds the default CPU generator from a non-deterministic source and returns the seed (torch.seed). */
+export function seed(): bigint {
+  return defaultGenerator.seed();
+}
+
+/** The default CPU generator's seed (torch.initial_seed). */
+export function initialSeed(): bigint {
+  return defaultGenerator.initialSeed();
 }
 
 /** The CPU generator's state as a uint8 tensor (torch.get_rng_state); setRngState restores it. */
@@ -64,5 +99,18 @@ export function setRngState(newState: Tensor): void {
   N.setRngState(newState.id, null);
 }
 
+const KL_DIV_MEAN = "reduction: 'mean' divides the total loss by both the batch size and the support size." +
+  "'batchmean' divides only by the batch size, and aligns with the KL div math definition." +
+  "'mean' will be changed to behave the same as 'batchmean' in the next major release.";
+
+/** F.klDiv, with PyTorch's warning for reduction 'mean' (the default): 'batchmean' is the KL divergence. */
+const klDiv = ((...args: Parameters<typeof nnFunctional.klDiv>) => {
+  const last = args[args.length - 1];
+  const reduction = args.length > 2 && typeof args[2] === 'string' ? args[2]
+    : isOptionsObject(last) ? (last as { reduction?: string }).reduction ?? 'mean' : 'mean';
+  if (reduction === 'mean') warnOnce(KL_DIV_MEAN);
+  return nnFunctional.klDiv(...args);
+}) as typeof nnFunctional.klDiv;
+
 /** torch.nn.functional (also exported as nn.functional). */
-export const nn = { functional: nnFunctional };
+export const nn = { functional: { ...nnFunctional, klDiv } };

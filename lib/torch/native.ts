@@ -5,6 +5,8 @@ import bindings from 'bindings';
 /** A tensor handle in the native slot table (generation · 2^24 + slot); -1 once disposed. */
 export type Handle = number;
 type Opt<T> = T | null | undefined;
+/** A native at::Generator (an opaque, type-tagged external). */
+export interface GeneratorHandle { readonly __torchkdGenerator: never }
 
 export interface NativeBuildInfo {
   torchVersion: string;
@@ -40,8 +42,8 @@ export interface Native {
   empty(size: number[], dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>): Handle;
   zeros(size: number[], dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>): Handle;
   ones(size: number[], dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>): Handle;
-  rand(size: number[], dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>): Handle;
-  randn(size: number[], dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>): Handle;
+  rand(size: number[], dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>, generator?: Opt<GeneratorHandle>): Handle;
+  randn(size: number[], dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>, generator?: Opt<GeneratorHandle>): Handle;
   full(size: number[], value: number | boolean, dtype: Opt<number>, device: Opt<string>,
     requiresGrad: Opt<boolean>): Handle;
   eye(n: number, m: Opt<number>, dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>): Handle;
@@ -49,10 +51,22 @@ export interface Native {
     requiresGrad: Opt<boolean>): Handle;
   linspace(start: number, end: number, steps: number, dtype: Opt<number>, device: Opt<string>,
     requiresGrad: Opt<boolean>): Handle;
-  randint(low: number, high: number, size: number[], dtype: Opt<number>, device: Opt<string>,
-    requiresGrad: Opt<boolean>): Handle;
-  randperm(n: number, dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>): Handle;
-  manualSeed(seed: number): void;
+  randint(low: number | bigint, high: number | bigint, size: number[], dtype: Opt<number>, device: Opt<string>,
+    requiresGrad: Opt<boolean>, generator?: Opt<GeneratorHandle>): Handle;
+  randperm(n: number, dtype: Opt<number>, device: Opt<string>, requiresGrad: Opt<boolean>, generator?: Opt<GeneratorHandle>): Handle;
+  manualSeed(seed: number | bigint): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  setNumInteropThreads(n: number): void;
+  getNumInteropThreads(): number;
+  generatorNew(device: Opt<string>): GeneratorHandle;
+  generatorDefault(device: Opt<string>): GeneratorHandle;
+  generatorManualSeed(g: GeneratorHandle, seed: number | bigint): void;
+  generatorSeed(g: GeneratorHandle): bigint;
+  generatorInitialSeed(g: GeneratorHandle): bigint;
+  generatorGetState(g: GeneratorHandle): Handle;
+  generatorSetState(g: GeneratorHandle, state: Handle): void;
+  generatorDevice(g: GeneratorHandle): string;
   getRngState(device: Opt<string>): Handle;
   setRngState(state: Handle, device: Opt<string>): void;
 
@@ -78,9 +92,14 @@ function load(): Native {
     return bindings({ bindings: 'torchkd', module_root: bindings.getRoot(__dirname) }) as Native;
   } catch (e) {
     const reason = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    // Installed as a dependency (e.g. with --ignore-scripts, or before libtorch was there): npm rebuilds it;
+    // in a checkout of torchkd itself, the build script does.
+    const installed = /[\\/]node_modules[\\/]/.test(__dirname);
     throw new Error(
       `torchkd: the native addon could not be loaded (${reason}).\n` +
-        'Build it with `npm run build` (it needs libtorch: see `npx torchkd doctor` and the README).',
+        (installed
+          ? 'Build it with `npm rebuild torchkd` (its install script builds the addon; it needs libtorch: see the README).'
+          : 'Build it with `npm run build` (it needs libtorch: see `npx torchkd doctor` and the README).'),
     );
   }
 }

@@ -4,6 +4,7 @@
 import type { Device, DType } from './dtype';
 import { checkDevice, dtypeCode } from './dtype';
 import { N as native, type Handle } from './native';
+import { Generator, generatorHandle } from './random';
 import { asTensor, handleOf, handlesOf, isOptions, isScalar, named, noOverload, Tensor, wrap, type Scalar } from './tensor';
 
 /** The native functions generated from the table (arguments are checked on the native side). */
@@ -76,6 +77,10 @@ interface NativeOps {
   uniform_(...args: unknown[]): void;
   normal_(...args: unknown[]): void;
   bernoulli__float(...args: unknown[]): void;
+  random_(...args: unknown[]): void;
+  random__to(...args: unknown[]): void;
+  random__from(...args: unknown[]): void;
+  multinomial(...args: unknown[]): Handle;
   eq_Tensor(...args: unknown[]): Handle;
   eq_Scalar(...args: unknown[]): Handle;
   ne_Tensor(...args: unknown[]): Handle;
@@ -192,10 +197,23 @@ interface NativeOps {
   conv2d(...args: unknown[]): Handle;
   conv2d_padding(...args: unknown[]): Handle;
   conv_transpose2d_input(...args: unknown[]): Handle;
+  max_pool1d(...args: unknown[]): Handle;
   max_pool2d(...args: unknown[]): Handle;
+  max_pool3d(...args: unknown[]): Handle;
+  max_pool1d_with_indices(...args: unknown[]): Handle[];
+  max_pool2d_with_indices(...args: unknown[]): Handle[];
+  avg_pool1d(...args: unknown[]): Handle;
   avg_pool2d(...args: unknown[]): Handle;
+  avg_pool3d(...args: unknown[]): Handle;
   adaptive_avg_pool1d(...args: unknown[]): Handle;
   adaptive_avg_pool2d(...args: unknown[]): Handle;
+  adaptive_avg_pool3d(...args: unknown[]): Handle;
+  adaptive_max_pool1d(...args: unknown[]): Handle;
+  adaptive_max_pool2d(...args: unknown[]): Handle;
+  adaptive_max_pool1d_with_indices(...args: unknown[]): Handle[];
+  adaptive_max_pool2d_with_indices(...args: unknown[]): Handle[];
+  lp_pool1d(...args: unknown[]): Handle;
+  lp_pool2d(...args: unknown[]): Handle;
   interpolate(...args: unknown[]): Handle;
   pad(...args: unknown[]): Handle;
   scaled_dot_product_attention(...args: unknown[]): Handle;
@@ -207,6 +225,10 @@ interface NativeOps {
   smooth_l1_loss(...args: unknown[]): Handle;
   binary_cross_entropy_with_logits(...args: unknown[]): Handle;
   cosine_similarity(...args: unknown[]): Handle;
+  cosine_embedding_loss(...args: unknown[]): Handle;
+  huber_loss(...args: unknown[]): Handle;
+  binary_cross_entropy(...args: unknown[]): Handle;
+  margin_ranking_loss(...args: unknown[]): Handle;
   normalize(...args: unknown[]): Handle;
   linalg_norm(...args: unknown[]): Handle;
   linalg_norm_ord_str(...args: unknown[]): Handle;
@@ -328,17 +350,17 @@ declare module './tensor' {
      * −self
      * `neg(Tensor self) -> Tensor`
      */
-    neg(options?: {  }): Tensor;
+    neg(): Tensor;
     /**
      * |self|
      * `abs(Tensor self) -> Tensor`
      */
-    abs(options?: {  }): Tensor;
+    abs(): Tensor;
     /**
      * −1, 0 or 1
      * `sign(Tensor self) -> Tensor`
      */
-    sign(options?: {  }): Tensor;
+    sign(): Tensor;
     /**
      * self ^ exponent
      * `pow.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor`
@@ -352,97 +374,97 @@ declare module './tensor' {
      * √self
      * `sqrt(Tensor self) -> Tensor`
      */
-    sqrt(options?: {  }): Tensor;
+    sqrt(): Tensor;
     /**
      * 1 / √self
      * `rsqrt(Tensor self) -> Tensor`
      */
-    rsqrt(options?: {  }): Tensor;
+    rsqrt(): Tensor;
     /**
      * self²
      * `square(Tensor self) -> Tensor`
      */
-    square(options?: {  }): Tensor;
+    square(): Tensor;
     /**
      * 1 / self
      * `reciprocal(Tensor self) -> Tensor`
      */
-    reciprocal(options?: {  }): Tensor;
+    reciprocal(): Tensor;
     /**
      * e^self
      * `exp(Tensor self) -> Tensor`
      */
-    exp(options?: {  }): Tensor;
+    exp(): Tensor;
     /**
      * e^self − 1
      * `expm1(Tensor self) -> Tensor`
      */
-    expm1(options?: {  }): Tensor;
+    expm1(): Tensor;
     /**
      * natural logarithm
      * `log(Tensor self) -> Tensor`
      */
-    log(options?: {  }): Tensor;
+    log(): Tensor;
     /**
      * log(1 + self)
      * `log1p(Tensor self) -> Tensor`
      */
-    log1p(options?: {  }): Tensor;
+    log1p(): Tensor;
     /**
      * base-2 logarithm
      * `log2(Tensor self) -> Tensor`
      */
-    log2(options?: {  }): Tensor;
+    log2(): Tensor;
     /**
      * sine
      * `sin(Tensor self) -> Tensor`
      */
-    sin(options?: {  }): Tensor;
+    sin(): Tensor;
     /**
      * cosine
      * `cos(Tensor self) -> Tensor`
      */
-    cos(options?: {  }): Tensor;
+    cos(): Tensor;
     /**
      * tangent
      * `tan(Tensor self) -> Tensor`
      */
-    tan(options?: {  }): Tensor;
+    tan(): Tensor;
     /**
      * hyperbolic tangent
      * `tanh(Tensor self) -> Tensor`
      */
-    tanh(options?: {  }): Tensor;
+    tanh(): Tensor;
     /**
      * 1 / (1 + e^−self)
      * `sigmoid(Tensor self) -> Tensor`
      */
-    sigmoid(options?: {  }): Tensor;
+    sigmoid(): Tensor;
     /**
      * error function
      * `erf(Tensor self) -> Tensor`
      */
-    erf(options?: {  }): Tensor;
+    erf(): Tensor;
     /**
      * round down
      * `floor(Tensor self) -> Tensor`
      */
-    floor(options?: {  }): Tensor;
+    floor(): Tensor;
     /**
      * round up
      * `ceil(Tensor self) -> Tensor`
      */
-    ceil(options?: {  }): Tensor;
+    ceil(): Tensor;
     /**
      * round half to even
      * `round(Tensor self) -> Tensor`
      */
-    round(options?: {  }): Tensor;
+    round(): Tensor;
     /**
      * round toward zero
      * `trunc(Tensor self) -> Tensor`
      */
-    trunc(options?: {  }): Tensor;
+    trunc(): Tensor;
     /**
      * min(max(self, min), max)
      * `clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor`
@@ -498,7 +520,7 @@ declare module './tensor' {
      * fills with zeros
      * `zero_(Tensor(a!) self) -> Tensor(a!)`
      */
-    zero_(options?: {  }): this;
+    zero_(): this;
     /**
      * fills with value
      * `fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!)`
@@ -513,42 +535,42 @@ declare module './tensor' {
      * in-place neg
      * `neg_(Tensor(a!) self) -> Tensor(a!)`
      */
-    neg_(options?: {  }): this;
+    neg_(): this;
     /**
      * in-place abs
      * `abs_(Tensor(a!) self) -> Tensor(a!)`
      */
-    abs_(options?: {  }): this;
+    abs_(): this;
     /**
      * in-place exp
      * `exp_(Tensor(a!) self) -> Tensor(a!)`
      */
-    exp_(options?: {  }): this;
+    exp_(): this;
     /**
      * in-place log
      * `log_(Tensor(a!) self) -> Tensor(a!)`
      */
-    log_(options?: {  }): this;
+    log_(): this;
     /**
      * in-place sqrt
      * `sqrt_(Tensor(a!) self) -> Tensor(a!)`
      */
-    sqrt_(options?: {  }): this;
+    sqrt_(): this;
     /**
      * in-place sigmoid
      * `sigmoid_(Tensor(a!) self) -> Tensor(a!)`
      */
-    sigmoid_(options?: {  }): this;
+    sigmoid_(): this;
     /**
      * in-place tanh
      * `tanh_(Tensor(a!) self) -> Tensor(a!)`
      */
-    tanh_(options?: {  }): this;
+    tanh_(): this;
     /**
      * in-place relu
      * `relu_(Tensor(a!) self) -> Tensor(a!)`
      */
-    relu_(options?: {  }): this;
+    relu_(): this;
     /**
      * in-place pow
      * `pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)`
@@ -561,19 +583,39 @@ declare module './tensor' {
     maskedFill_(mask: Tensor | { mask?: Tensor; value?: Scalar }, value: Scalar | { mask?: Tensor; value?: Scalar }): this;
     /**
      * fills with draws from U(from, to)
-     * `uniform_(Tensor(a!) self, float from=0, float to=1) -> Tensor(a!)`
+     * `uniform_(Tensor(a!) self, float from=0, float to=1, *, Generator? generator=None) -> Tensor(a!)`
      */
-    uniform_(from?: number | { from?: number; to?: number }, to?: number | { from?: number; to?: number }): this;
+    uniform_(from?: number | { from?: number; to?: number; generator?: Generator | null }, to?: number | { from?: number; to?: number; generator?: Generator | null }, generator?: Generator | null | { from?: number; to?: number; generator?: Generator | null }): this;
     /**
      * fills with draws from N(mean, std²)
-     * `normal_(Tensor(a!) self, float mean=0, float std=1) -> Tensor(a!)`
+     * `normal_(Tensor(a!) self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor(a!)`
      */
-    normal_(mean?: number | { mean?: number; std?: number }, std?: number | { mean?: number; std?: number }): this;
+    normal_(mean?: number | { mean?: number; std?: number; generator?: Generator | null }, std?: number | { mean?: number; std?: number; generator?: Generator | null }, generator?: Generator | null | { mean?: number; std?: number; generator?: Generator | null }): this;
     /**
      * fills with 1 (probability p) or 0
-     * `bernoulli_.float(Tensor(a!) self, float p=0.5) -> Tensor(a!)`
+     * `bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!)`
      */
-    bernoulli_(p?: number | { p?: number }): this;
+    bernoulli_(p?: number | { p?: number; generator?: Generator | null }, generator?: Generator | null | { p?: number; generator?: Generator | null }): this;
+    /**
+     * fills with integers uniform on [0, 2^mantissa] (floating) or over the dtype's non-negative range
+     * `random_(Tensor(a!) self, *, Generator? generator=None) -> Tensor(a!)`
+     */
+    random_(generator?: Generator | null | { generator?: Generator | null }): this;
+    /**
+     * integers uniform on [0, to)
+     * `random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!)`
+     */
+    random_(to: number | { to?: number; generator?: Generator | null }, generator?: Generator | null | { to?: number; generator?: Generator | null }): this;
+    /**
+     * integers uniform on [from, to)
+     * `random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!)`
+     */
+    random_(from: number | { from?: number; to?: number | null; generator?: Generator | null }, to?: number | null | { from?: number; to?: number | null; generator?: Generator | null }, generator?: Generator | null | { from?: number; to?: number | null; generator?: Generator | null }): this;
+    /**
+     * numSamples indices per row drawn with the row's weights as probabilities
+     * `multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor`
+     */
+    multinomial(numSamples: number | { numSamples?: number; replacement?: boolean; generator?: Generator | null }, replacement?: boolean | { numSamples?: number; replacement?: boolean; generator?: Generator | null }, generator?: Generator | null | { numSamples?: number; replacement?: boolean; generator?: Generator | null }): Tensor;
     /**
      * self == other
      * `eq.Tensor(Tensor self, Tensor other) -> Tensor`
@@ -632,17 +674,17 @@ declare module './tensor' {
      * true where NaN
      * `isnan(Tensor self) -> Tensor`
      */
-    isnan(options?: {  }): Tensor;
+    isnan(): Tensor;
     /**
      * true where ±∞
      * `isinf(Tensor self) -> Tensor`
      */
-    isinf(options?: {  }): Tensor;
+    isinf(): Tensor;
     /**
      * true where finite
      * `isfinite(Tensor self) -> Tensor`
      */
-    isfinite(options?: {  }): Tensor;
+    isfinite(): Tensor;
     /**
      * element-wise and
      * `logical_and(Tensor self, Tensor other) -> Tensor`
@@ -657,7 +699,7 @@ declare module './tensor' {
      * element-wise not
      * `logical_not(Tensor self) -> Tensor`
      */
-    logicalNot(options?: {  }): Tensor;
+    logicalNot(): Tensor;
     /**
      * |self − other| ≤ atol + rtol·|other| everywhere
      * `allclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> bool`
@@ -702,7 +744,7 @@ declare module './tensor' {
      * largest element
      * `max(Tensor self) -> Tensor`
      */
-    max(options?: {  }): Tensor;
+    max(): Tensor;
     /**
      * { values, indices } of the largest along dim
      * `max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)`
@@ -712,7 +754,7 @@ declare module './tensor' {
      * smallest element
      * `min(Tensor self) -> Tensor`
      */
-    min(options?: {  }): Tensor;
+    min(): Tensor;
     /**
      * { values, indices } of the smallest along dim
      * `min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)`
@@ -777,7 +819,7 @@ declare module './tensor' {
      * true when every element is nonzero
      * `all(Tensor self) -> Tensor`
      */
-    all(options?: {  }): Tensor;
+    all(): Tensor;
     /**
      * along dim
      * `all.dim(Tensor self, int dim, bool keepdim=False) -> Tensor`
@@ -787,7 +829,7 @@ declare module './tensor' {
      * true when some element is nonzero
      * `any(Tensor self) -> Tensor`
      */
-    any(options?: {  }): Tensor;
+    any(): Tensor;
     /**
      * along dim
      * `any.dim(Tensor self, int dim, bool keepdim=False) -> Tensor`
@@ -857,12 +899,12 @@ declare module './tensor' {
      * transpose of a matrix
      * `t(Tensor(a) self) -> Tensor(a)`
      */
-    t(options?: {  }): Tensor;
+    t(): Tensor;
     /**
      * removes every size-1 dim
      * `squeeze(Tensor(a) self) -> Tensor(a)`
      */
-    squeeze(options?: {  }): Tensor;
+    squeeze(): Tensor;
     /**
      * removes dim if its size is 1
      * `squeeze.dim(Tensor(a) self, int dim) -> Tensor(a)`
@@ -902,7 +944,7 @@ declare module './tensor' {
      * a contiguous tensor with the same data
      * `contiguous(Tensor(a) self) -> Tensor(a)`
      */
-    contiguous(options?: {  }): Tensor;
+    contiguous(): Tensor;
     /**
      * chunks of splitSize along dim
      * `split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[]`
@@ -978,7 +1020,7 @@ declare module './tensor' {
      * indices of nonzero entries, [n, dim]
      * `nonzero(Tensor self) -> Tensor`
      */
-    nonzero(options?: {  }): Tensor;
+    nonzero(): Tensor;
     /**
      * reverses the order along dims
      * `flip(Tensor self, int[] dims) -> Tensor`
@@ -1013,17 +1055,17 @@ declare module './tensor' {
      * a copy
      * `clone(Tensor self) -> Tensor`
      */
-    clone(options?: {  }): Tensor;
+    clone(): Tensor;
     /**
      * the same data, cut from the autograd graph
      * `detach(Tensor(a) self) -> Tensor(a)`
      */
-    detach(options?: {  }): Tensor;
+    detach(): Tensor;
     /**
      * cuts this tensor from the autograd graph, in place
      * `detach_(Tensor(a!) self) -> Tensor(a!)`
      */
-    detach_(options?: {  }): this;
+    detach_(): this;
     /**
      * matrix product with broadcasting
      * `matmul(Tensor self, Tensor other) -> Tensor`
@@ -1063,7 +1105,7 @@ declare module './tensor' {
      * max(self, 0)
      * `relu(Tensor self) -> Tensor`
      */
-    relu(options?: {  }): Tensor;
+    relu(): Tensor;
     /**
      * exp(x_i) / Σ_j exp(x_j) along dim
      * `softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor`
@@ -1078,12 +1120,12 @@ declare module './tensor' {
      * argument atan2(im, re)
      * `angle(Tensor self) -> Tensor`
      */
-    angle(options?: {  }): Tensor;
+    angle(): Tensor;
     /**
      * complex conjugate (lazy)
      * `conj(Tensor(a) self) -> Tensor(a)`
      */
-    conj(options?: {  }): Tensor;
+    conj(): Tensor;
     /**
      * short-time Fourier transform
      * `stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor`
@@ -1617,40 +1659,81 @@ function maskedFill_Op(self: Tensor, a0?: unknown, a1?: unknown): Tensor {
   return self;
 }
 
-function uniform_Op(self: Tensor, a0?: unknown, a1?: unknown): Tensor {
-  if (isOptions(a0) || isOptions(a1)) {
-    return uniform_Op(self, ...(named("uniform_", [["from","to"]], [a0, a1]) as []));
+function uniform_Op(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1) || isOptions(a2)) {
+    return uniform_Op(self, ...(named("uniform_", [["from","to","generator"]], [a0, a1, a2]) as []));
   }
-  if (a0 === undefined && a1 === undefined) {
+  if (a0 === undefined && a1 === undefined && a2 === undefined) {
     N.uniform_(self.id);
     return self;
   }
-  N.uniform_(self.id, a0, a1);
+  N.uniform_(self.id, a0, a1, a2 == null ? null : generatorHandle(a2, "uniform_"));
   return self;
 }
 
-function normal_Op(self: Tensor, a0?: unknown, a1?: unknown): Tensor {
-  if (isOptions(a0) || isOptions(a1)) {
-    return normal_Op(self, ...(named("normal_", [["mean","std"]], [a0, a1]) as []));
+function normal_Op(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1) || isOptions(a2)) {
+    return normal_Op(self, ...(named("normal_", [["mean","std","generator"]], [a0, a1, a2]) as []));
   }
-  if (a0 === undefined && a1 === undefined) {
+  if (a0 === undefined && a1 === undefined && a2 === undefined) {
     N.normal_(self.id);
     return self;
   }
-  N.normal_(self.id, a0, a1);
+  N.normal_(self.id, a0, a1, a2 == null ? null : generatorHandle(a2, "normal_"));
   return self;
 }
 
-function bernoulli_Op(self: Tensor, a0?: unknown): Tensor {
-  if (isOptions(a0)) {
-    return bernoulli_Op(self, ...(named("bernoulli_", [["p"]], [a0]) as []));
+function bernoulli_Op(self: Tensor, a0?: unknown, a1?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1)) {
+    return bernoulli_Op(self, ...(named("bernoulli_", [["p","generator"]], [a0, a1]) as []));
   }
-  if (a0 === undefined) {
+  if (a0 === undefined && a1 === undefined) {
     N.bernoulli__float(self.id);
     return self;
   }
-  N.bernoulli__float(self.id, a0);
+  N.bernoulli__float(self.id, a0, a1 == null ? null : generatorHandle(a1, "bernoulli_"));
   return self;
+}
+
+function random_Op(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1) || isOptions(a2)) {
+    return random_Op(self, ...(named("random_", [["generator"],["to","generator"],["from","to","generator"]], [a0, a1, a2]) as []));
+  }
+  if ((a0 == null || a0 instanceof Generator) && a1 === undefined && a2 === undefined) {
+    if (a0 === undefined) {
+      N.random_(self.id);
+      return self;
+    }
+    N.random_(self.id, a0 == null ? null : generatorHandle(a0, "random_"));
+    return self;
+  }
+  if (typeof a0 === 'number' && (a1 == null || a1 instanceof Generator) && a2 === undefined) {
+    if (a1 === undefined) {
+      N.random__to(self.id, a0);
+      return self;
+    }
+    N.random__to(self.id, a0, a1 == null ? null : generatorHandle(a1, "random_"));
+    return self;
+  }
+  if (typeof a0 === 'number' && (a1 == null || typeof a1 === 'number') && (a2 == null || a2 instanceof Generator)) {
+    if (a1 === undefined && a2 === undefined) {
+      N.random__from(self.id, a0);
+      return self;
+    }
+    N.random__from(self.id, a0, a1 == null ? null : a1, a2 == null ? null : generatorHandle(a2, "random_"));
+    return self;
+  }
+  return noOverload("random_", ["random_(generator?: Generator | null)","random_(to: number, generator?: Generator | null)","random_(from: number, to?: number | null, generator?: Generator | null)"], [a0, a1, a2]);
+}
+
+function multinomialOp(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1) || isOptions(a2)) {
+    return multinomialOp(self, ...(named("multinomial", [["numSamples","replacement","generator"]], [a0, a1, a2]) as []));
+  }
+  if (a1 === undefined && a2 === undefined) {
+    return wrap(N.multinomial(self.id, a0));
+  }
+  return wrap(N.multinomial(self.id, a0, a1, a2 == null ? null : generatorHandle(a2, "multinomial")));
 }
 
 function eqOp(self: Tensor, a0?: unknown): Tensor {
@@ -2468,29 +2551,32 @@ function geluOp(self: Tensor, a0?: unknown): Tensor {
 
 function siluOp(self: Tensor, a0?: unknown): Tensor {
   if (isOptions(a0)) {
-    return siluOp(self, ...(named("silu", [[]], [a0]) as []));
-  }
-  return wrap(N.silu(self.id));
-}
-
-function leakyReluOp(self: Tensor, a0?: unknown): Tensor {
-  if (isOptions(a0)) {
-    return leakyReluOp(self, ...(named("leakyRelu", [["negativeSlope"]], [a0]) as []));
+    return siluOp(self, ...(named("silu", [["inplace"]], [a0]) as []));
   }
   if (a0 === undefined) {
+    return wrap(N.silu(self.id));
+  }
+  return wrap(N.silu(self.id, a0));
+}
+
+function leakyReluOp(self: Tensor, a0?: unknown, a1?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1)) {
+    return leakyReluOp(self, ...(named("leakyRelu", [["negativeSlope","inplace"]], [a0, a1]) as []));
+  }
+  if (a0 === undefined && a1 === undefined) {
     return wrap(N.leaky_relu(self.id));
   }
-  return wrap(N.leaky_relu(self.id, a0));
+  return wrap(N.leaky_relu(self.id, a0, a1));
 }
 
-function eluOp(self: Tensor, a0?: unknown): Tensor {
-  if (isOptions(a0)) {
-    return eluOp(self, ...(named("elu", [["alpha"]], [a0]) as []));
+function eluOp(self: Tensor, a0?: unknown, a1?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1)) {
+    return eluOp(self, ...(named("elu", [["alpha","inplace"]], [a0, a1]) as []));
   }
-  if (a0 === undefined) {
+  if (a0 === undefined && a1 === undefined) {
     return wrap(N.elu(self.id));
   }
-  return wrap(N.elu(self.id, a0));
+  return wrap(N.elu(self.id, a0, a1));
 }
 
 function softplusOp(self: Tensor, a0?: unknown, a1?: unknown): Tensor {
@@ -2503,14 +2589,14 @@ function softplusOp(self: Tensor, a0?: unknown, a1?: unknown): Tensor {
   return wrap(N.softplus(self.id, a0, a1));
 }
 
-function dropoutOp(a0?: unknown, a1?: unknown, a2?: unknown): Tensor {
-  if (isOptions(a0) || isOptions(a1) || isOptions(a2)) {
-    return dropoutOp(...(named("dropout", [["input","p","training"]], [a0, a1, a2]) as []));
+function dropoutOp(a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1) || isOptions(a2) || isOptions(a3)) {
+    return dropoutOp(...(named("dropout", [["input","p","training","inplace"]], [a0, a1, a2, a3]) as []));
   }
-  if (a1 === undefined && a2 === undefined) {
+  if (a1 === undefined && a2 === undefined && a3 === undefined) {
     return wrap(N.dropout(handleOf(a0, "dropout", "input")));
   }
-  return wrap(N.dropout(handleOf(a0, "dropout", "input"), a1, a2));
+  return wrap(N.dropout(handleOf(a0, "dropout", "input"), a1, a2, a3));
 }
 
 function linearOp(a0?: unknown, a1?: unknown, a2?: unknown): Tensor {
@@ -2631,6 +2717,16 @@ function convTranspose2dOp(a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknow
   return wrap(N.conv_transpose2d_input(handleOf(a0, "convTranspose2d", "input"), handleOf(a1, "convTranspose2d", "weight"), a2 == null ? null : handleOf(a2, "convTranspose2d", "bias"), a3 === undefined ? undefined : (typeof a3 === 'number' ? [a3, a3] : a3), a4 === undefined ? undefined : (typeof a4 === 'number' ? [a4, a4] : a4), a5 === undefined ? undefined : (typeof a5 === 'number' ? [a5, a5] : a5), a6, a7 === undefined ? undefined : (typeof a7 === 'number' ? [a7, a7] : a7)));
 }
 
+function maxPool1dOp(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1) || isOptions(a2) || isOptions(a3) || isOptions(a4)) {
+    return maxPool1dOp(self, ...(named("maxPool1d", [["kernelSize","stride","padding","dilation","ceilMode"]], [a0, a1, a2, a3, a4]) as []));
+  }
+  if (a1 === undefined && a2 === undefined && a3 === undefined && a4 === undefined) {
+    return wrap(N.max_pool1d(self.id, (typeof a0 === 'number' ? [a0] : a0)));
+  }
+  return wrap(N.max_pool1d(self.id, (typeof a0 === 'number' ? [a0] : a0), a1 === undefined ? undefined : (typeof a1 === 'number' ? [a1] : a1), a2 === undefined ? undefined : (typeof a2 === 'number' ? [a2] : a2), a3 === undefined ? undefined : (typeof a3 === 'number' ? [a3] : a3), a4));
+}
+
 function maxPool2dOp(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown): Tensor {
   if (isOptions(a0) || isOptions(a1) || isOptions(a2) || isOptions(a3) || isOptions(a4)) {
     return maxPool2dOp(self, ...(named("maxPool2d", [["kernelSize","stride","padding","dilation","ceilMode"]], [a0, a1, a2, a3, a4]) as []));
@@ -2641,6 +2737,50 @@ function maxPool2dOp(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown, a3?
   return wrap(N.max_pool2d(self.id, (typeof a0 === 'number' ? [a0, a0] : a0), a1 === undefined ? undefined : (typeof a1 === 'number' ? [a1, a1] : a1), a2 === undefined ? undefined : (typeof a2 === 'number' ? [a2, a2] : a2), a3 === undefined ? undefined : (typeof a3 === 'number' ? [a3, a3] : a3), a4));
 }
 
+function maxPool3dOp(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1) || isOptions(a2) || isOptions(a3) || isOptions(a4)) {
+    return maxPool3dOp(self, ...(named("maxPool3d", [["kernelSize","stride","padding","dilation","ceilMode"]], [a0, a1, a2, a3, a4]) as []));
+  }
+  if (a1 === undefined && a2 === undefined && a3 === undefined && a4 === undefined) {
+    return wrap(N.max_pool3d(self.id, (typeof a0 === 'number' ? [a0, a0, a0] : a0)));
+  }
+  return wrap(N.max_pool3d(self.id, (typeof a0 === 'number' ? [a0, a0, a0] : a0), a1 === undefined ? undefined : (typeof a1 === 'number' ? [a1, a1, a1] : a1), a2 === undefined ? undefined : (typeof a2 === 'number' ? [a2, a2, a2] : a2), a3 === undefined ? undefined : (typeof a3 === 'number' ? [a3, a3, a3] : a3), a4));
+}
+
+function maxPool1dWithIndicesOp(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown): { output: Tensor; indices: Tensor } {
+  if (isOptions(a0) || isOptions(a1) || isOptions(a2) || isOptions(a3) || isOptions(a4)) {
+    return maxPool1dWithIndicesOp(self, ...(named("maxPool1dWithIndices", [["kernelSize","stride","padding","dilation","ceilMode"]], [a0, a1, a2, a3, a4]) as []));
+  }
+  if (a1 === undefined && a2 === undefined && a3 === undefined && a4 === undefined) {
+    const r = N.max_pool1d_with_indices(self.id, (typeof a0 === 'number' ? [a0] : a0));
+    return { output: wrap(r[0]), indices: wrap(r[1]) };
+  }
+  const r = N.max_pool1d_with_indices(self.id, (typeof a0 === 'number' ? [a0] : a0), a1 === undefined ? undefined : (typeof a1 === 'number' ? [a1] : a1), a2 === undefined ? undefined : (typeof a2 === 'number' ? [a2] : a2), a3 === undefined ? undefined : (typeof a3 === 'number' ? [a3] : a3), a4);
+  return { output: wrap(r[0]), indices: wrap(r[1]) };
+}
+
+function maxPool2dWithIndicesOp(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown): { output: Tensor; indices: Tensor } {
+  if (isOptions(a0) || isOptions(a1) || isOptions(a2) || isOptions(a3) || isOptions(a4)) {
+    return maxPool2dWithIndicesOp(self, ...(named("maxPool2dWithIndices", [["kernelSize","stride","padding","dilation","ceilMode"]], [a0, a1, a2, a3, a4]) as []));
+  }
+  if (a1 === undefined && a2 === undefined && a3 === undefined && a4 === undefined) {
+    const r = N.max_pool2d_with_indices(self.id, (typeof a0 === 'number' ? [a0, a0] : a0));
+    return { output: wrap(r[0]), indices: wrap(r[1]) };
+  }
+  const r = N.max_pool2d_with_indices(self.id, (typeof a0 === 'number' ? [a0, a0] : a0), a1 === undefined ? undefined : (typeof a1 === 'number' ? [a1, a1] : a1), a2 === undefined ? undefined : (typeof a2 === 'number' ? [a2, a2] : a2), a3 === undefined ? undefined : (typeof a3 === 'number' ? [a3, a3] : a3), a4);
+  return { output: wrap(r[0]), indices: wrap(r[1]) };
+}
+
+function avgPool1dOp(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1) || isOptions(a2) || isOptions(a3) || isOptions(a4)) {
+    return avgPool1dOp(self, ...(named("avgPool1d", [["kernelSize","stride","padding","ceilMode","countIncludePad"]], [a0, a1, a2, a3, a4]) as []));
+  }
+  if (a1 === undefined && a2 === undefined && a3 === undefined && a4 === undefined) {
+    return wrap(N.avg_pool1d(self.id, (typeof a0 === 'number' ? [a0] : a0)));
+  }
+  return wrap(N.avg_pool1d(self.id, (typeof a0 === 'number' ? [a0] : a0), a1 === undefined ? undefined : (typeof a1 === 'number' ? [a1] : a1), a2 === undefined ? undefined : (typeof a2 === 'number' ? [a2] : a2), a3, a4));
+}
+
 function avgPool2dOp(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown, a5?: unknown): Tensor {
   if (isOptions(a0) || isOptions(a1) || isOptions(a2) || isOptions(a3) || isOptions(a4) || isOptions(a5)) {
     return avgPool2dOp(self, ...(named("avgPool2d", [["kernelSize","stride","padding","ceilMode","countIncludePad","divisorOverride"]], [a0, a1, a2, a3, a4, a5]) as []));
@@ -2649,6 +2789,16 @@ function avgPool2dOp(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown, a3?
     return wrap(N.avg_pool2d(self.id, (typeof a0 === 'number' ? [a0, a0] : a0)));
   }
   return wrap(N.avg_pool2d(self.id, (typeof a0 === 'number' ? [a0, a0] : a0), a1 === undefined ? undefined : (typeof a1 === 'number' ? [a1, a1] : a1), a2 === undefined ? undefined : (typeof a2 === 'number' ? [a2, a2] : a2), a3, a4, a5 == null ? null : a5));
+}
+
+function avgPool3dOp(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown, a5?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1) || isOptions(a2) || isOptions(a3) || isOptions(a4) || isOptions(a5)) {
+    return avgPool3dOp(self, ...(named("avgPool3d", [["kernelSize","stride","padding","ceilMode","countIncludePad","divisorOverride"]], [a0, a1, a2, a3, a4, a5]) as []));
+  }
+  if (a1 === undefined && a2 === undefined && a3 === undefined && a4 === undefined && a5 === undefined) {
+    return wrap(N.avg_pool3d(self.id, (typeof a0 === 'number' ? [a0, a0, a0] : a0)));
+  }
+  return wrap(N.avg_pool3d(self.id, (typeof a0 === 'number' ? [a0, a0, a0] : a0), a1 === undefined ? undefined : (typeof a1 === 'number' ? [a1, a1, a1] : a1), a2 === undefined ? undefined : (typeof a2 === 'number' ? [a2, a2, a2] : a2), a3, a4, a5 == null ? null : a5));
 }
 
 function adaptiveAvgPool1dOp(self: Tensor, a0?: unknown): Tensor {
@@ -2663,6 +2813,63 @@ function adaptiveAvgPool2dOp(self: Tensor, a0?: unknown): Tensor {
     return adaptiveAvgPool2dOp(self, ...(named("adaptiveAvgPool2d", [["outputSize"]], [a0]) as []));
   }
   return wrap(N.adaptive_avg_pool2d(self.id, (typeof a0 === 'number' ? [a0, a0] : a0)));
+}
+
+function adaptiveAvgPool3dOp(self: Tensor, a0?: unknown): Tensor {
+  if (isOptions(a0)) {
+    return adaptiveAvgPool3dOp(self, ...(named("adaptiveAvgPool3d", [["outputSize"]], [a0]) as []));
+  }
+  return wrap(N.adaptive_avg_pool3d(self.id, (typeof a0 === 'number' ? [a0, a0, a0] : a0)));
+}
+
+function adaptiveMaxPool1dOp(self: Tensor, a0?: unknown): Tensor {
+  if (isOptions(a0)) {
+    return adaptiveMaxPool1dOp(self, ...(named("adaptiveMaxPool1d", [["outputSize"]], [a0]) as []));
+  }
+  return wrap(N.adaptive_max_pool1d(self.id, (typeof a0 === 'number' ? [a0] : a0)));
+}
+
+function adaptiveMaxPool2dOp(self: Tensor, a0?: unknown): Tensor {
+  if (isOptions(a0)) {
+    return adaptiveMaxPool2dOp(self, ...(named("adaptiveMaxPool2d", [["outputSize"]], [a0]) as []));
+  }
+  return wrap(N.adaptive_max_pool2d(self.id, (typeof a0 === 'number' ? [a0, a0] : a0)));
+}
+
+function adaptiveMaxPool1dWithIndicesOp(self: Tensor, a0?: unknown): { output: Tensor; indices: Tensor } {
+  if (isOptions(a0)) {
+    return adaptiveMaxPool1dWithIndicesOp(self, ...(named("adaptiveMaxPool1dWithIndices", [["outputSize"]], [a0]) as []));
+  }
+  const r = N.adaptive_max_pool1d_with_indices(self.id, (typeof a0 === 'number' ? [a0] : a0));
+  return { output: wrap(r[0]), indices: wrap(r[1]) };
+}
+
+function adaptiveMaxPool2dWithIndicesOp(self: Tensor, a0?: unknown): { output: Tensor; indices: Tensor } {
+  if (isOptions(a0)) {
+    return adaptiveMaxPool2dWithIndicesOp(self, ...(named("adaptiveMaxPool2dWithIndices", [["outputSize"]], [a0]) as []));
+  }
+  const r = N.adaptive_max_pool2d_with_indices(self.id, (typeof a0 === 'number' ? [a0, a0] : a0));
+  return { output: wrap(r[0]), indices: wrap(r[1]) };
+}
+
+function lpPool1dOp(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1) || isOptions(a2) || isOptions(a3)) {
+    return lpPool1dOp(self, ...(named("lpPool1d", [["normType","kernelSize","stride","ceilMode"]], [a0, a1, a2, a3]) as []));
+  }
+  if (a2 === undefined && a3 === undefined) {
+    return wrap(N.lp_pool1d(self.id, a0, (typeof a1 === 'number' ? [a1] : a1)));
+  }
+  return wrap(N.lp_pool1d(self.id, a0, (typeof a1 === 'number' ? [a1] : a1), a2 == null ? null : (typeof a2 === 'number' ? [a2] : a2), a3));
+}
+
+function lpPool2dOp(self: Tensor, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1) || isOptions(a2) || isOptions(a3)) {
+    return lpPool2dOp(self, ...(named("lpPool2d", [["normType","kernelSize","stride","ceilMode"]], [a0, a1, a2, a3]) as []));
+  }
+  if (a2 === undefined && a3 === undefined) {
+    return wrap(N.lp_pool2d(self.id, a0, (typeof a1 === 'number' ? [a1, a1] : a1)));
+  }
+  return wrap(N.lp_pool2d(self.id, a0, (typeof a1 === 'number' ? [a1, a1] : a1), a2 == null ? null : (typeof a2 === 'number' ? [a2, a2] : a2), a3));
 }
 
 function interpolateOp(a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown): Tensor {
@@ -2773,6 +2980,46 @@ function cosineSimilarityOp(a0?: unknown, a1?: unknown, a2?: unknown, a3?: unkno
     return wrap(N.cosine_similarity(handleOf(a0, "cosineSimilarity", "x1"), handleOf(a1, "cosineSimilarity", "x2")));
   }
   return wrap(N.cosine_similarity(handleOf(a0, "cosineSimilarity", "x1"), handleOf(a1, "cosineSimilarity", "x2"), a2, a3));
+}
+
+function cosineEmbeddingLossOp(a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1) || isOptions(a2) || isOptions(a3) || isOptions(a4)) {
+    return cosineEmbeddingLossOp(...(named("cosineEmbeddingLoss", [["input1","input2","target","margin","reduction"]], [a0, a1, a2, a3, a4]) as []));
+  }
+  if (a3 === undefined && a4 === undefined) {
+    return wrap(N.cosine_embedding_loss(handleOf(a0, "cosineEmbeddingLoss", "input1"), handleOf(a1, "cosineEmbeddingLoss", "input2"), handleOf(a2, "cosineEmbeddingLoss", "target")));
+  }
+  return wrap(N.cosine_embedding_loss(handleOf(a0, "cosineEmbeddingLoss", "input1"), handleOf(a1, "cosineEmbeddingLoss", "input2"), handleOf(a2, "cosineEmbeddingLoss", "target"), a3, a4));
+}
+
+function huberLossOp(a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1) || isOptions(a2) || isOptions(a3)) {
+    return huberLossOp(...(named("huberLoss", [["input","target","reduction","delta"]], [a0, a1, a2, a3]) as []));
+  }
+  if (a2 === undefined && a3 === undefined) {
+    return wrap(N.huber_loss(handleOf(a0, "huberLoss", "input"), handleOf(a1, "huberLoss", "target")));
+  }
+  return wrap(N.huber_loss(handleOf(a0, "huberLoss", "input"), handleOf(a1, "huberLoss", "target"), a2, a3));
+}
+
+function binaryCrossEntropyOp(a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1) || isOptions(a2) || isOptions(a3)) {
+    return binaryCrossEntropyOp(...(named("binaryCrossEntropy", [["input","target","weight","reduction"]], [a0, a1, a2, a3]) as []));
+  }
+  if (a2 === undefined && a3 === undefined) {
+    return wrap(N.binary_cross_entropy(handleOf(a0, "binaryCrossEntropy", "input"), handleOf(a1, "binaryCrossEntropy", "target")));
+  }
+  return wrap(N.binary_cross_entropy(handleOf(a0, "binaryCrossEntropy", "input"), handleOf(a1, "binaryCrossEntropy", "target"), a2 == null ? null : handleOf(a2, "binaryCrossEntropy", "weight"), a3));
+}
+
+function marginRankingLossOp(a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown): Tensor {
+  if (isOptions(a0) || isOptions(a1) || isOptions(a2) || isOptions(a3) || isOptions(a4)) {
+    return marginRankingLossOp(...(named("marginRankingLoss", [["input1","input2","target","margin","reduction"]], [a0, a1, a2, a3, a4]) as []));
+  }
+  if (a3 === undefined && a4 === undefined) {
+    return wrap(N.margin_ranking_loss(handleOf(a0, "marginRankingLoss", "input1"), handleOf(a1, "marginRankingLoss", "input2"), handleOf(a2, "marginRankingLoss", "target")));
+  }
+  return wrap(N.margin_ranking_loss(handleOf(a0, "marginRankingLoss", "input1"), handleOf(a1, "marginRankingLoss", "input2"), handleOf(a2, "marginRankingLoss", "target"), a3, a4));
 }
 
 function normalizeOp(a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown): Tensor {
@@ -3353,17 +3600,25 @@ Tensor.prototype.maskedFill_ = function (this: Tensor, a0?: unknown, a1?: unknow
   return maskedFill_Op(this, a0, a1);
 } as Tensor['maskedFill_'];
 
-Tensor.prototype.uniform_ = function (this: Tensor, a0?: unknown, a1?: unknown) {
-  return uniform_Op(this, a0, a1);
+Tensor.prototype.uniform_ = function (this: Tensor, a0?: unknown, a1?: unknown, a2?: unknown) {
+  return uniform_Op(this, a0, a1, a2);
 } as Tensor['uniform_'];
 
-Tensor.prototype.normal_ = function (this: Tensor, a0?: unknown, a1?: unknown) {
-  return normal_Op(this, a0, a1);
+Tensor.prototype.normal_ = function (this: Tensor, a0?: unknown, a1?: unknown, a2?: unknown) {
+  return normal_Op(this, a0, a1, a2);
 } as Tensor['normal_'];
 
-Tensor.prototype.bernoulli_ = function (this: Tensor, a0?: unknown) {
-  return bernoulli_Op(this, a0);
+Tensor.prototype.bernoulli_ = function (this: Tensor, a0?: unknown, a1?: unknown) {
+  return bernoulli_Op(this, a0, a1);
 } as Tensor['bernoulli_'];
+
+Tensor.prototype.random_ = function (this: Tensor, a0?: unknown, a1?: unknown, a2?: unknown) {
+  return random_Op(this, a0, a1, a2);
+} as Tensor['random_'];
+
+Tensor.prototype.multinomial = function (this: Tensor, a0?: unknown, a1?: unknown, a2?: unknown) {
+  return multinomialOp(this, a0, a1, a2);
+} as Tensor['multinomial'];
 
 Tensor.prototype.eq = function (this: Tensor, a0?: unknown) {
   return eqOp(this, a0);
@@ -3745,7 +4000,7 @@ export function div(input: unknown, a0?: unknown, a1?: unknown): Tensor {
  * −self
  * `neg(Tensor self) -> Tensor`
  */
-export function neg(input: Tensor, options?: {  }): Tensor;
+export function neg(input: Tensor): Tensor;
 export function neg(input: unknown, a0?: unknown): Tensor {
   return negOp(asTensor(input, "neg"), a0);
 }
@@ -3754,7 +4009,7 @@ export function neg(input: unknown, a0?: unknown): Tensor {
  * |self|
  * `abs(Tensor self) -> Tensor`
  */
-export function abs(input: Tensor, options?: {  }): Tensor;
+export function abs(input: Tensor): Tensor;
 export function abs(input: unknown, a0?: unknown): Tensor {
   return absOp(asTensor(input, "abs"), a0);
 }
@@ -3763,7 +4018,7 @@ export function abs(input: unknown, a0?: unknown): Tensor {
  * −1, 0 or 1
  * `sign(Tensor self) -> Tensor`
  */
-export function sign(input: Tensor, options?: {  }): Tensor;
+export function sign(input: Tensor): Tensor;
 export function sign(input: unknown, a0?: unknown): Tensor {
   return signOp(asTensor(input, "sign"), a0);
 }
@@ -3785,7 +4040,7 @@ export function pow(input: unknown, a0?: unknown): Tensor {
  * √self
  * `sqrt(Tensor self) -> Tensor`
  */
-export function sqrt(input: Tensor, options?: {  }): Tensor;
+export function sqrt(input: Tensor): Tensor;
 export function sqrt(input: unknown, a0?: unknown): Tensor {
   return sqrtOp(asTensor(input, "sqrt"), a0);
 }
@@ -3794,7 +4049,7 @@ export function sqrt(input: unknown, a0?: unknown): Tensor {
  * 1 / √self
  * `rsqrt(Tensor self) -> Tensor`
  */
-export function rsqrt(input: Tensor, options?: {  }): Tensor;
+export function rsqrt(input: Tensor): Tensor;
 export function rsqrt(input: unknown, a0?: unknown): Tensor {
   return rsqrtOp(asTensor(input, "rsqrt"), a0);
 }
@@ -3803,7 +4058,7 @@ export function rsqrt(input: unknown, a0?: unknown): Tensor {
  * self²
  * `square(Tensor self) -> Tensor`
  */
-export function square(input: Tensor, options?: {  }): Tensor;
+export function square(input: Tensor): Tensor;
 export function square(input: unknown, a0?: unknown): Tensor {
   return squareOp(asTensor(input, "square"), a0);
 }
@@ -3812,7 +4067,7 @@ export function square(input: unknown, a0?: unknown): Tensor {
  * 1 / self
  * `reciprocal(Tensor self) -> Tensor`
  */
-export function reciprocal(input: Tensor, options?: {  }): Tensor;
+export function reciprocal(input: Tensor): Tensor;
 export function reciprocal(input: unknown, a0?: unknown): Tensor {
   return reciprocalOp(asTensor(input, "reciprocal"), a0);
 }
@@ -3821,7 +4076,7 @@ export function reciprocal(input: unknown, a0?: unknown): Tensor {
  * e^self
  * `exp(Tensor self) -> Tensor`
  */
-export function exp(input: Tensor, options?: {  }): Tensor;
+export function exp(input: Tensor): Tensor;
 export function exp(input: unknown, a0?: unknown): Tensor {
   return expOp(asTensor(input, "exp"), a0);
 }
@@ -3830,7 +4085,7 @@ export function exp(input: unknown, a0?: unknown): Tensor {
  * e^self − 1
  * `expm1(Tensor self) -> Tensor`
  */
-export function expm1(input: Tensor, options?: {  }): Tensor;
+export function expm1(input: Tensor): Tensor;
 export function expm1(input: unknown, a0?: unknown): Tensor {
   return expm1Op(asTensor(input, "expm1"), a0);
 }
@@ -3839,7 +4094,7 @@ export function expm1(input: unknown, a0?: unknown): Tensor {
  * natural logarithm
  * `log(Tensor self) -> Tensor`
  */
-export function log(input: Tensor, options?: {  }): Tensor;
+export function log(input: Tensor): Tensor;
 export function log(input: unknown, a0?: unknown): Tensor {
   return logOp(asTensor(input, "log"), a0);
 }
@@ -3848,7 +4103,7 @@ export function log(input: unknown, a0?: unknown): Tensor {
  * log(1 + self)
  * `log1p(Tensor self) -> Tensor`
  */
-export function log1p(input: Tensor, options?: {  }): Tensor;
+export function log1p(input: Tensor): Tensor;
 export function log1p(input: unknown, a0?: unknown): Tensor {
   return log1pOp(asTensor(input, "log1p"), a0);
 }
@@ -3857,7 +4112,7 @@ export function log1p(input: unknown, a0?: unknown): Tensor {
  * base-2 logarithm
  * `log2(Tensor self) -> Tensor`
  */
-export function log2(input: Tensor, options?: {  }): Tensor;
+export function log2(input: Tensor): Tensor;
 export function log2(input: unknown, a0?: unknown): Tensor {
   return log2Op(asTensor(input, "log2"), a0);
 }
@@ -3866,7 +4121,7 @@ export function log2(input: unknown, a0?: unknown): Tensor {
  * sine
  * `sin(Tensor self) -> Tensor`
  */
-export function sin(input: Tensor, options?: {  }): Tensor;
+export function sin(input: Tensor): Tensor;
 export function sin(input: unknown, a0?: unknown): Tensor {
   return sinOp(asTensor(input, "sin"), a0);
 }
@@ -3875,7 +4130,7 @@ export function sin(input: unknown, a0?: unknown): Tensor {
  * cosine
  * `cos(Tensor self) -> Tensor`
  */
-export function cos(input: Tensor, options?: {  }): Tensor;
+export function cos(input: Tensor): Tensor;
 export function cos(input: unknown, a0?: unknown): Tensor {
   return cosOp(asTensor(input, "cos"), a0);
 }
@@ -3884,7 +4139,7 @@ export function cos(input: unknown, a0?: unknown): Tensor {
  * tangent
  * `tan(Tensor self) -> Tensor`
  */
-export function tan(input: Tensor, options?: {  }): Tensor;
+export function tan(input: Tensor): Tensor;
 export function tan(input: unknown, a0?: unknown): Tensor {
   return tanOp(asTensor(input, "tan"), a0);
 }
@@ -3893,7 +4148,7 @@ export function tan(input: unknown, a0?: unknown): Tensor {
  * hyperbolic tangent
  * `tanh(Tensor self) -> Tensor`
  */
-export function tanh(input: Tensor, options?: {  }): Tensor;
+export function tanh(input: Tensor): Tensor;
 export function tanh(input: unknown, a0?: unknown): Tensor {
   return tanhOp(asTensor(input, "tanh"), a0);
 }
@@ -3902,7 +4157,7 @@ export function tanh(input: unknown, a0?: unknown): Tensor {
  * 1 / (1 + e^−self)
  * `sigmoid(Tensor self) -> Tensor`
  */
-export function sigmoid(input: Tensor, options?: {  }): Tensor;
+export function sigmoid(input: Tensor): Tensor;
 export function sigmoid(input: unknown, a0?: unknown): Tensor {
   return sigmoidOp(asTensor(input, "sigmoid"), a0);
 }
@@ -3911,7 +4166,7 @@ export function sigmoid(input: unknown, a0?: unknown): Tensor {
  * error function
  * `erf(Tensor self) -> Tensor`
  */
-export function erf(input: Tensor, options?: {  }): Tensor;
+export function erf(input: Tensor): Tensor;
 export function erf(input: unknown, a0?: unknown): Tensor {
   return erfOp(asTensor(input, "erf"), a0);
 }
@@ -3920,7 +4175,7 @@ export function erf(input: unknown, a0?: unknown): Tensor {
  * round down
  * `floor(Tensor self) -> Tensor`
  */
-export function floor(input: Tensor, options?: {  }): Tensor;
+export function floor(input: Tensor): Tensor;
 export function floor(input: unknown, a0?: unknown): Tensor {
   return floorOp(asTensor(input, "floor"), a0);
 }
@@ -3929,7 +4184,7 @@ export function floor(input: unknown, a0?: unknown): Tensor {
  * round up
  * `ceil(Tensor self) -> Tensor`
  */
-export function ceil(input: Tensor, options?: {  }): Tensor;
+export function ceil(input: Tensor): Tensor;
 export function ceil(input: unknown, a0?: unknown): Tensor {
   return ceilOp(asTensor(input, "ceil"), a0);
 }
@@ -3938,7 +4193,7 @@ export function ceil(input: unknown, a0?: unknown): Tensor {
  * round half to even
  * `round(Tensor self) -> Tensor`
  */
-export function round(input: Tensor, options?: {  }): Tensor;
+export function round(input: Tensor): Tensor;
 export function round(input: unknown, a0?: unknown): Tensor {
   return roundOp(asTensor(input, "round"), a0);
 }
@@ -3947,7 +4202,7 @@ export function round(input: unknown, a0?: unknown): Tensor {
  * round toward zero
  * `trunc(Tensor self) -> Tensor`
  */
-export function trunc(input: Tensor, options?: {  }): Tensor;
+export function trunc(input: Tensor): Tensor;
 export function trunc(input: unknown, a0?: unknown): Tensor {
   return truncOp(asTensor(input, "trunc"), a0);
 }
@@ -4032,6 +4287,15 @@ export function fmod(input: unknown, a0?: unknown): Tensor {
 }
 
 /**
+ * numSamples indices per row drawn with the row's weights as probabilities
+ * `multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor`
+ */
+export function multinomial(input: Tensor, numSamples: number | { numSamples?: number; replacement?: boolean; generator?: Generator | null }, replacement?: boolean | { numSamples?: number; replacement?: boolean; generator?: Generator | null }, generator?: Generator | null | { numSamples?: number; replacement?: boolean; generator?: Generator | null }): Tensor;
+export function multinomial(input: unknown, a0?: unknown, a1?: unknown, a2?: unknown): Tensor {
+  return multinomialOp(asTensor(input, "multinomial"), a0, a1, a2);
+}
+
+/**
  * self == other
  * `eq.Tensor(Tensor self, Tensor other) -> Tensor`
  */
@@ -4113,7 +4377,7 @@ export function ge(input: unknown, a0?: unknown): Tensor {
  * true where NaN
  * `isnan(Tensor self) -> Tensor`
  */
-export function isnan(input: Tensor, options?: {  }): Tensor;
+export function isnan(input: Tensor): Tensor;
 export function isnan(input: unknown, a0?: unknown): Tensor {
   return isnanOp(asTensor(input, "isnan"), a0);
 }
@@ -4122,7 +4386,7 @@ export function isnan(input: unknown, a0?: unknown): Tensor {
  * true where ±∞
  * `isinf(Tensor self) -> Tensor`
  */
-export function isinf(input: Tensor, options?: {  }): Tensor;
+export function isinf(input: Tensor): Tensor;
 export function isinf(input: unknown, a0?: unknown): Tensor {
   return isinfOp(asTensor(input, "isinf"), a0);
 }
@@ -4131,7 +4395,7 @@ export function isinf(input: unknown, a0?: unknown): Tensor {
  * true where finite
  * `isfinite(Tensor self) -> Tensor`
  */
-export function isfinite(input: Tensor, options?: {  }): Tensor;
+export function isfinite(input: Tensor): Tensor;
 export function isfinite(input: unknown, a0?: unknown): Tensor {
   return isfiniteOp(asTensor(input, "isfinite"), a0);
 }
@@ -4158,7 +4422,7 @@ export function logicalOr(input: unknown, a0?: unknown): Tensor {
  * element-wise not
  * `logical_not(Tensor self) -> Tensor`
  */
-export function logicalNot(input: Tensor, options?: {  }): Tensor;
+export function logicalNot(input: Tensor): Tensor;
 export function logicalNot(input: unknown, a0?: unknown): Tensor {
   return logicalNotOp(asTensor(input, "logicalNot"), a0);
 }
@@ -4227,7 +4491,7 @@ export function prod(input: unknown, a0?: unknown, a1?: unknown, a2?: unknown): 
  * largest element
  * `max(Tensor self) -> Tensor`
  */
-export function max(input: Tensor, options?: {  }): Tensor;
+export function max(input: Tensor): Tensor;
 /**
  * { values, indices } of the largest along dim
  * `max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)`
@@ -4241,7 +4505,7 @@ export function max(input: unknown, a0?: unknown, a1?: unknown): Tensor | { valu
  * smallest element
  * `min(Tensor self) -> Tensor`
  */
-export function min(input: Tensor, options?: {  }): Tensor;
+export function min(input: Tensor): Tensor;
 /**
  * { values, indices } of the smallest along dim
  * `min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)`
@@ -4352,7 +4616,7 @@ export function cumprod(input: unknown, a0?: unknown, a1?: unknown): Tensor {
  * true when every element is nonzero
  * `all(Tensor self) -> Tensor`
  */
-export function all(input: Tensor, options?: {  }): Tensor;
+export function all(input: Tensor): Tensor;
 /**
  * along dim
  * `all.dim(Tensor self, int dim, bool keepdim=False) -> Tensor`
@@ -4366,7 +4630,7 @@ export function all(input: unknown, a0?: unknown, a1?: unknown): Tensor {
  * true when some element is nonzero
  * `any(Tensor self) -> Tensor`
  */
-export function any(input: Tensor, options?: {  }): Tensor;
+export function any(input: Tensor): Tensor;
 /**
  * along dim
  * `any.dim(Tensor self, int dim, bool keepdim=False) -> Tensor`
@@ -4452,7 +4716,7 @@ export function transpose(input: unknown, a0?: unknown, a1?: unknown): Tensor {
  * transpose of a matrix
  * `t(Tensor(a) self) -> Tensor(a)`
  */
-export function t(input: Tensor, options?: {  }): Tensor;
+export function t(input: Tensor): Tensor;
 export function t(input: unknown, a0?: unknown): Tensor {
   return tOp(asTensor(input, "t"), a0);
 }
@@ -4461,7 +4725,7 @@ export function t(input: unknown, a0?: unknown): Tensor {
  * removes every size-1 dim
  * `squeeze(Tensor(a) self) -> Tensor(a)`
  */
-export function squeeze(input: Tensor, options?: {  }): Tensor;
+export function squeeze(input: Tensor): Tensor;
 /**
  * removes dim if its size is 1
  * `squeeze.dim(Tensor(a) self, int dim) -> Tensor(a)`
@@ -4613,7 +4877,7 @@ export function maskedSelect(input: unknown, a0?: unknown): Tensor {
  * indices of nonzero entries, [n, dim]
  * `nonzero(Tensor self) -> Tensor`
  */
-export function nonzero(input: Tensor, options?: {  }): Tensor;
+export function nonzero(input: Tensor): Tensor;
 export function nonzero(input: unknown, a0?: unknown): Tensor {
   return nonzeroOp(asTensor(input, "nonzero"), a0);
 }
@@ -4667,7 +4931,7 @@ export function diag(input: unknown, a0?: unknown): Tensor {
  * a copy
  * `clone(Tensor self) -> Tensor`
  */
-export function clone(input: Tensor, options?: {  }): Tensor;
+export function clone(input: Tensor): Tensor;
 export function clone(input: unknown, a0?: unknown): Tensor {
   return cloneOp(asTensor(input, "clone"), a0);
 }
@@ -4676,7 +4940,7 @@ export function clone(input: unknown, a0?: unknown): Tensor {
  * the same data, cut from the autograd graph
  * `detach(Tensor(a) self) -> Tensor(a)`
  */
-export function detach(input: Tensor, options?: {  }): Tensor;
+export function detach(input: Tensor): Tensor;
 export function detach(input: unknown, a0?: unknown): Tensor {
   return detachOp(asTensor(input, "detach"), a0);
 }
@@ -4745,19 +5009,24 @@ export function dot(input: unknown, a0?: unknown): Tensor {
 }
 
 /**
- * Einstein summation, e.g. torch.einsum('ij,jk->ik', [a, b])
+ * Einstein summation: torch.einsum('ij,jk->ik', a, b) or with a list [a, b]
  * `einsum(str equation, Tensor[] tensors) -> Tensor`
  */
 export function einsum(equation: string | { equation?: string; tensors?: Tensor[] }, tensors: Tensor[] | { equation?: string; tensors?: Tensor[] }): Tensor;
-export function einsum(a0?: unknown, a1?: unknown): Tensor {
-  return einsumOp(a0, a1);
+/**
+ * Einstein summation: torch.einsum('ij,jk->ik', a, b) or with a list [a, b]
+ * `einsum(str equation, Tensor[] tensors) -> Tensor`
+ */
+export function einsum(equation: string, ...tensors: Tensor[]): Tensor;
+export function einsum(a0?: unknown, ...rest: unknown[]): Tensor {
+  return rest[0] instanceof Tensor ? einsumOp(a0, rest) : einsumOp(a0, ...(rest as []));
 }
 
 /**
  * max(self, 0)
  * `relu(Tensor self) -> Tensor`
  */
-export function relu(input: Tensor, options?: {  }): Tensor;
+export function relu(input: Tensor): Tensor;
 export function relu(input: unknown, a0?: unknown): Tensor {
   return reluOp(asTensor(input, "relu"), a0);
 }
@@ -4790,30 +5059,30 @@ function gelu(input: unknown, a0?: unknown): Tensor {
 }
 
 /**
- * x · sigmoid(x)
- * `silu(Tensor self) -> Tensor`
+ * x · sigmoid(x); inplace overwrites self
+ * `silu(Tensor(a) self, bool inplace=False) -> Tensor(a)`
  */
-function silu(input: Tensor, options?: {  }): Tensor;
+function silu(input: Tensor, inplace?: boolean | { inplace?: boolean }): Tensor;
 function silu(input: unknown, a0?: unknown): Tensor {
   return siluOp(asTensor(input, "silu"), a0);
 }
 
 /**
- * x for x > 0, negativeSlope · x otherwise
- * `leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor`
+ * x for x > 0, negativeSlope · x otherwise; inplace overwrites self
+ * `leaky_relu(Tensor(a) self, Scalar negative_slope=0.01, bool inplace=False) -> Tensor(a)`
  */
-function leakyRelu(input: Tensor, negativeSlope?: Scalar | { negativeSlope?: Scalar }): Tensor;
-function leakyRelu(input: unknown, a0?: unknown): Tensor {
-  return leakyReluOp(asTensor(input, "leakyRelu"), a0);
+function leakyRelu(input: Tensor, negativeSlope?: Scalar | { negativeSlope?: Scalar; inplace?: boolean }, inplace?: boolean | { negativeSlope?: Scalar; inplace?: boolean }): Tensor;
+function leakyRelu(input: unknown, a0?: unknown, a1?: unknown): Tensor {
+  return leakyReluOp(asTensor(input, "leakyRelu"), a0, a1);
 }
 
 /**
- * x for x > 0, alpha · (e^x − 1) otherwise
- * `elu(Tensor self, Scalar alpha=1.0) -> Tensor`
+ * x for x > 0, alpha · (e^x − 1) otherwise; inplace overwrites self
+ * `elu(Tensor(a) self, Scalar alpha=1.0, bool inplace=False) -> Tensor(a)`
  */
-function elu(input: Tensor, alpha?: Scalar | { alpha?: Scalar }): Tensor;
-function elu(input: unknown, a0?: unknown): Tensor {
-  return eluOp(asTensor(input, "elu"), a0);
+function elu(input: Tensor, alpha?: Scalar | { alpha?: Scalar; inplace?: boolean }, inplace?: boolean | { alpha?: Scalar; inplace?: boolean }): Tensor;
+function elu(input: unknown, a0?: unknown, a1?: unknown): Tensor {
+  return eluOp(asTensor(input, "elu"), a0, a1);
 }
 
 /**
@@ -4826,12 +5095,12 @@ function softplus(input: unknown, a0?: unknown, a1?: unknown): Tensor {
 }
 
 /**
- * zeroes each element with probability p and scales the rest by 1/(1−p) when training
- * `dropout(Tensor input, float p=0.5, bool training=True) -> Tensor`
+ * zeroes each element with probability p and scales the rest by 1/(1−p) when training; inplace overwrites input
+ * `dropout(Tensor(a) input, float p=0.5, bool training=True, bool inplace=False) -> Tensor(a)`
  */
-function dropout(input: Tensor | { input?: Tensor; p?: number; training?: boolean }, p?: number | { input?: Tensor; p?: number; training?: boolean }, training?: boolean | { input?: Tensor; p?: number; training?: boolean }): Tensor;
-function dropout(a0?: unknown, a1?: unknown, a2?: unknown): Tensor {
-  return dropoutOp(a0, a1, a2);
+function dropout(input: Tensor | { input?: Tensor; p?: number; training?: boolean; inplace?: boolean }, p?: number | { input?: Tensor; p?: number; training?: boolean; inplace?: boolean }, training?: boolean | { input?: Tensor; p?: number; training?: boolean; inplace?: boolean }, inplace?: boolean | { input?: Tensor; p?: number; training?: boolean; inplace?: boolean }): Tensor;
+function dropout(a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown): Tensor {
+  return dropoutOp(a0, a1, a2, a3);
 }
 
 /**
@@ -4935,6 +5204,15 @@ export function convTranspose2d(a0?: unknown, a1?: unknown, a2?: unknown, a3?: u
 }
 
 /**
+ * maximum over windows of [N, C, L] (stride defaults to kernelSize)
+ * `max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor`
+ */
+export function maxPool1d(input: Tensor, kernelSize: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }, stride?: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }, padding?: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }, dilation?: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }, ceilMode?: boolean | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+export function maxPool1d(input: unknown, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown): Tensor {
+  return maxPool1dOp(asTensor(input, "maxPool1d"), a0, a1, a2, a3, a4);
+}
+
+/**
  * maximum over windows
  * `max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor`
  */
@@ -4944,12 +5222,57 @@ export function maxPool2d(input: unknown, a0?: unknown, a1?: unknown, a2?: unkno
 }
 
 /**
+ * maximum over windows of [N, C, D, H, W]
+ * `max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor`
+ */
+export function maxPool3d(input: Tensor, kernelSize: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }, stride?: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }, padding?: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }, dilation?: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }, ceilMode?: boolean | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+export function maxPool3d(input: unknown, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown): Tensor {
+  return maxPool3dOp(asTensor(input, "maxPool3d"), a0, a1, a2, a3, a4);
+}
+
+/**
+ * maxPool1d with the flat index of each maximum (PyTorch's return_indices=True)
+ * `max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> (Tensor output, Tensor indices)`
+ */
+function maxPool1dWithIndices(input: Tensor, kernelSize: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }, stride?: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }, padding?: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }, dilation?: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }, ceilMode?: boolean | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): { output: Tensor; indices: Tensor };
+function maxPool1dWithIndices(input: unknown, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown): { output: Tensor; indices: Tensor } {
+  return maxPool1dWithIndicesOp(asTensor(input, "maxPool1dWithIndices"), a0, a1, a2, a3, a4);
+}
+
+/**
+ * maxPool2d with the flat index of each maximum (PyTorch's return_indices=True)
+ * `max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor output, Tensor indices)`
+ */
+function maxPool2dWithIndices(input: Tensor, kernelSize: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }, stride?: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }, padding?: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }, dilation?: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }, ceilMode?: boolean | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): { output: Tensor; indices: Tensor };
+function maxPool2dWithIndices(input: unknown, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown): { output: Tensor; indices: Tensor } {
+  return maxPool2dWithIndicesOp(asTensor(input, "maxPool2dWithIndices"), a0, a1, a2, a3, a4);
+}
+
+/**
+ * mean over windows of [N, C, L]
+ * `avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, bool ceil_mode=False, bool count_include_pad=True) -> Tensor`
+ */
+export function avgPool1d(input: Tensor, kernelSize: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }, stride?: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }, padding?: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }, ceilMode?: boolean | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }, countIncludePad?: boolean | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+export function avgPool1d(input: unknown, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown): Tensor {
+  return avgPool1dOp(asTensor(input, "avgPool1d"), a0, a1, a2, a3, a4);
+}
+
+/**
  * mean over windows
  * `avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor`
  */
 function avgPool2d(input: Tensor, kernelSize: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }, stride?: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }, padding?: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }, ceilMode?: boolean | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }, countIncludePad?: boolean | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }, divisorOverride?: number | null | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
 function avgPool2d(input: unknown, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown, a5?: unknown): Tensor {
   return avgPool2dOp(asTensor(input, "avgPool2d"), a0, a1, a2, a3, a4, a5);
+}
+
+/**
+ * mean over windows of [N, C, D, H, W]
+ * `avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor`
+ */
+function avgPool3d(input: Tensor, kernelSize: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }, stride?: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }, padding?: number | number[] | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }, ceilMode?: boolean | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }, countIncludePad?: boolean | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }, divisorOverride?: number | null | { kernelSize?: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+function avgPool3d(input: unknown, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown, a5?: unknown): Tensor {
+  return avgPool3dOp(asTensor(input, "avgPool3d"), a0, a1, a2, a3, a4, a5);
 }
 
 /**
@@ -4968,6 +5291,69 @@ export function adaptiveAvgPool1d(input: unknown, a0?: unknown): Tensor {
 export function adaptiveAvgPool2d(input: Tensor, outputSize: number | number[] | { outputSize?: number | number[] }): Tensor;
 export function adaptiveAvgPool2d(input: unknown, a0?: unknown): Tensor {
   return adaptiveAvgPool2dOp(asTensor(input, "adaptiveAvgPool2d"), a0);
+}
+
+/**
+ * mean pooling to a given [D, H, W]
+ * `adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor`
+ */
+function adaptiveAvgPool3d(input: Tensor, outputSize: number | number[] | { outputSize?: number | number[] }): Tensor;
+function adaptiveAvgPool3d(input: unknown, a0?: unknown): Tensor {
+  return adaptiveAvgPool3dOp(asTensor(input, "adaptiveAvgPool3d"), a0);
+}
+
+/**
+ * max pooling to a given length
+ * `adaptive_max_pool1d(Tensor self, int[1] output_size) -> Tensor`
+ */
+function adaptiveMaxPool1d(input: Tensor, outputSize: number | number[] | { outputSize?: number | number[] }): Tensor;
+function adaptiveMaxPool1d(input: unknown, a0?: unknown): Tensor {
+  return adaptiveMaxPool1dOp(asTensor(input, "adaptiveMaxPool1d"), a0);
+}
+
+/**
+ * max pooling to a given size
+ * `adaptive_max_pool2d(Tensor self, int[2] output_size) -> Tensor`
+ */
+function adaptiveMaxPool2d(input: Tensor, outputSize: number | number[] | { outputSize?: number | number[] }): Tensor;
+function adaptiveMaxPool2d(input: unknown, a0?: unknown): Tensor {
+  return adaptiveMaxPool2dOp(asTensor(input, "adaptiveMaxPool2d"), a0);
+}
+
+/**
+ * adaptiveMaxPool1d with the index of each maximum
+ * `adaptive_max_pool1d_with_indices(Tensor self, int[1] output_size) -> (Tensor output, Tensor indices)`
+ */
+function adaptiveMaxPool1dWithIndices(input: Tensor, outputSize: number | number[] | { outputSize?: number | number[] }): { output: Tensor; indices: Tensor };
+function adaptiveMaxPool1dWithIndices(input: unknown, a0?: unknown): { output: Tensor; indices: Tensor } {
+  return adaptiveMaxPool1dWithIndicesOp(asTensor(input, "adaptiveMaxPool1dWithIndices"), a0);
+}
+
+/**
+ * adaptiveMaxPool2d with the flat index of each maximum
+ * `adaptive_max_pool2d_with_indices(Tensor self, int[2] output_size) -> (Tensor output, Tensor indices)`
+ */
+function adaptiveMaxPool2dWithIndices(input: Tensor, outputSize: number | number[] | { outputSize?: number | number[] }): { output: Tensor; indices: Tensor };
+function adaptiveMaxPool2dWithIndices(input: unknown, a0?: unknown): { output: Tensor; indices: Tensor } {
+  return adaptiveMaxPool2dWithIndicesOp(asTensor(input, "adaptiveMaxPool2dWithIndices"), a0);
+}
+
+/**
+ * (Σ x^p)^(1/p) over windows of [N, C, L]
+ * `lp_pool1d(Tensor self, float norm_type, int[1] kernel_size, int[1]? stride=None, bool ceil_mode=False) -> Tensor`
+ */
+function lpPool1d(input: Tensor, normType: number | { normType?: number; kernelSize?: number | number[]; stride?: number | number[] | null; ceilMode?: boolean }, kernelSize: number | number[] | { normType?: number; kernelSize?: number | number[]; stride?: number | number[] | null; ceilMode?: boolean }, stride?: number | number[] | null | { normType?: number; kernelSize?: number | number[]; stride?: number | number[] | null; ceilMode?: boolean }, ceilMode?: boolean | { normType?: number; kernelSize?: number | number[]; stride?: number | number[] | null; ceilMode?: boolean }): Tensor;
+function lpPool1d(input: unknown, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown): Tensor {
+  return lpPool1dOp(asTensor(input, "lpPool1d"), a0, a1, a2, a3);
+}
+
+/**
+ * (Σ x^p)^(1/p) over windows
+ * `lp_pool2d(Tensor self, float norm_type, int[2] kernel_size, int[2]? stride=None, bool ceil_mode=False) -> Tensor`
+ */
+function lpPool2d(input: Tensor, normType: number | { normType?: number; kernelSize?: number | number[]; stride?: number | number[] | null; ceilMode?: boolean }, kernelSize: number | number[] | { normType?: number; kernelSize?: number | number[]; stride?: number | number[] | null; ceilMode?: boolean }, stride?: number | number[] | null | { normType?: number; kernelSize?: number | number[]; stride?: number | number[] | null; ceilMode?: boolean }, ceilMode?: boolean | { normType?: number; kernelSize?: number | number[]; stride?: number | number[] | null; ceilMode?: boolean }): Tensor;
+function lpPool2d(input: unknown, a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown): Tensor {
+  return lpPool2dOp(asTensor(input, "lpPool2d"), a0, a1, a2, a3);
 }
 
 /**
@@ -5067,6 +5453,42 @@ function binaryCrossEntropyWithLogits(a0?: unknown, a1?: unknown, a2?: unknown, 
 export function cosineSimilarity(x1: Tensor | { x1?: Tensor; x2?: Tensor; dim?: number; eps?: number }, x2: Tensor | { x1?: Tensor; x2?: Tensor; dim?: number; eps?: number }, dim?: number | { x1?: Tensor; x2?: Tensor; dim?: number; eps?: number }, eps?: number | { x1?: Tensor; x2?: Tensor; dim?: number; eps?: number }): Tensor;
 export function cosineSimilarity(a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown): Tensor {
   return cosineSimilarityOp(a0, a1, a2, a3);
+}
+
+/**
+ * 1 − cos(x1, x2) where target = 1, max(0, cos(x1, x2) − margin) where target = −1
+ * `cosine_embedding_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, *, str reduction="mean") -> Tensor`
+ */
+function cosineEmbeddingLoss(input1: Tensor | { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: 'none' | 'mean' | 'sum' }, input2: Tensor | { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: 'none' | 'mean' | 'sum' }, target: Tensor | { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: 'none' | 'mean' | 'sum' }, margin?: number | { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: 'none' | 'mean' | 'sum' }, reduction?: 'none' | 'mean' | 'sum' | { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: 'none' | 'mean' | 'sum' }): Tensor;
+function cosineEmbeddingLoss(a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown): Tensor {
+  return cosineEmbeddingLossOp(a0, a1, a2, a3, a4);
+}
+
+/**
+ * 0.5·d² for |d| < delta, delta·(|d| − 0.5·delta) otherwise
+ * `huber_loss(Tensor input, Tensor target, *, str reduction="mean", float delta=1.0) -> Tensor`
+ */
+function huberLoss(input: Tensor | { input?: Tensor; target?: Tensor; reduction?: 'none' | 'mean' | 'sum'; delta?: number }, target: Tensor | { input?: Tensor; target?: Tensor; reduction?: 'none' | 'mean' | 'sum'; delta?: number }, reduction?: 'none' | 'mean' | 'sum' | { input?: Tensor; target?: Tensor; reduction?: 'none' | 'mean' | 'sum'; delta?: number }, delta?: number | { input?: Tensor; target?: Tensor; reduction?: 'none' | 'mean' | 'sum'; delta?: number }): Tensor;
+function huberLoss(a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown): Tensor {
+  return huberLossOp(a0, a1, a2, a3);
+}
+
+/**
+ * −(target·log input + (1 − target)·log(1 − input)), input holding probabilities
+ * `binary_cross_entropy(Tensor input, Tensor target, Tensor? weight=None, *, str reduction="mean") -> Tensor`
+ */
+function binaryCrossEntropy(input: Tensor | { input?: Tensor; target?: Tensor; weight?: Tensor | null; reduction?: 'none' | 'mean' | 'sum' }, target: Tensor | { input?: Tensor; target?: Tensor; weight?: Tensor | null; reduction?: 'none' | 'mean' | 'sum' }, weight?: Tensor | null | { input?: Tensor; target?: Tensor; weight?: Tensor | null; reduction?: 'none' | 'mean' | 'sum' }, reduction?: 'none' | 'mean' | 'sum' | { input?: Tensor; target?: Tensor; weight?: Tensor | null; reduction?: 'none' | 'mean' | 'sum' }): Tensor;
+function binaryCrossEntropy(a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown): Tensor {
+  return binaryCrossEntropyOp(a0, a1, a2, a3);
+}
+
+/**
+ * max(0, −target·(input1 − input2) + margin)
+ * `margin_ranking_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, *, str reduction="mean") -> Tensor`
+ */
+function marginRankingLoss(input1: Tensor | { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: 'none' | 'mean' | 'sum' }, input2: Tensor | { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: 'none' | 'mean' | 'sum' }, target: Tensor | { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: 'none' | 'mean' | 'sum' }, margin?: number | { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: 'none' | 'mean' | 'sum' }, reduction?: 'none' | 'mean' | 'sum' | { input1?: Tensor; input2?: Tensor; target?: Tensor; margin?: number; reduction?: 'none' | 'mean' | 'sum' }): Tensor;
+function marginRankingLoss(a0?: unknown, a1?: unknown, a2?: unknown, a3?: unknown, a4?: unknown): Tensor {
+  return marginRankingLossOp(a0, a1, a2, a3, a4);
 }
 
 /**
@@ -5335,7 +5757,7 @@ function fftIfftshift(input: unknown, a0?: unknown): Tensor {
  * real part (a view; a real tensor is returned as is)
  * `real(Tensor(a) self) -> Tensor(a)`
  */
-export function real(input: Tensor, options?: {  }): Tensor;
+export function real(input: Tensor): Tensor;
 export function real(input: unknown, a0?: unknown): Tensor {
   return realOp(asTensor(input, "real"), a0);
 }
@@ -5344,7 +5766,7 @@ export function real(input: unknown, a0?: unknown): Tensor {
  * imaginary part (a view)
  * `imag(Tensor(a) self) -> Tensor(a)`
  */
-export function imag(input: Tensor, options?: {  }): Tensor;
+export function imag(input: Tensor): Tensor;
 export function imag(input: unknown, a0?: unknown): Tensor {
   return imagOp(asTensor(input, "imag"), a0);
 }
@@ -5353,7 +5775,7 @@ export function imag(input: unknown, a0?: unknown): Tensor {
  * argument atan2(im, re)
  * `angle(Tensor self) -> Tensor`
  */
-export function angle(input: Tensor, options?: {  }): Tensor;
+export function angle(input: Tensor): Tensor;
 export function angle(input: unknown, a0?: unknown): Tensor {
   return angleOp(asTensor(input, "angle"), a0);
 }
@@ -5362,7 +5784,7 @@ export function angle(input: unknown, a0?: unknown): Tensor {
  * complex conjugate (lazy)
  * `conj(Tensor(a) self) -> Tensor(a)`
  */
-export function conj(input: Tensor, options?: {  }): Tensor;
+export function conj(input: Tensor): Tensor;
 export function conj(input: unknown, a0?: unknown): Tensor {
   return conjOp(asTensor(input, "conj"), a0);
 }
@@ -5371,7 +5793,7 @@ export function conj(input: unknown, a0?: unknown): Tensor {
  * complex [..] as real [.., 2]
  * `view_as_real(Tensor(a) self) -> Tensor(a)`
  */
-export function viewAsReal(input: Tensor, options?: {  }): Tensor;
+export function viewAsReal(input: Tensor): Tensor;
 export function viewAsReal(input: unknown, a0?: unknown): Tensor {
   return viewAsRealOp(asTensor(input, "viewAsReal"), a0);
 }
@@ -5380,7 +5802,7 @@ export function viewAsReal(input: unknown, a0?: unknown): Tensor {
  * real [.., 2] as complex [..]
  * `view_as_complex(Tensor(a) self) -> Tensor(a)`
  */
-export function viewAsComplex(input: Tensor, options?: {  }): Tensor;
+export function viewAsComplex(input: Tensor): Tensor;
 export function viewAsComplex(input: unknown, a0?: unknown): Tensor {
   return viewAsComplexOp(asTensor(input, "viewAsComplex"), a0);
 }
@@ -5422,7 +5844,7 @@ export function istft(input: unknown, a0?: unknown, a1?: unknown, a2?: unknown, 
 }
 
 /** The ops of the table that torch.nn.functional exposes. */
-export const nnFunctional = { relu, softmax, logSoftmax, gelu, silu, leakyRelu, elu, softplus, dropout, linear, layerNorm, batchNorm, groupNorm, embedding, embeddingBag, oneHot, conv1d, conv2d, convTranspose2d, maxPool2d, avgPool2d, adaptiveAvgPool1d, adaptiveAvgPool2d, interpolate, pad, scaledDotProductAttention, crossEntropy, nllLoss, klDiv, mseLoss, l1Loss, smoothL1Loss, binaryCrossEntropyWithLogits, cosineSimilarity, normalize };
+export const nnFunctional = { relu, softmax, logSoftmax, gelu, silu, leakyRelu, elu, softplus, dropout, linear, layerNorm, batchNorm, groupNorm, embedding, embeddingBag, oneHot, conv1d, conv2d, convTranspose2d, maxPool1d, maxPool2d, maxPool3d, maxPool1dWithIndices, maxPool2dWithIndices, avgPool1d, avgPool2d, avgPool3d, adaptiveAvgPool1d, adaptiveAvgPool2d, adaptiveAvgPool3d, adaptiveMaxPool1d, adaptiveMaxPool2d, adaptiveMaxPool1dWithIndices, adaptiveMaxPool2dWithIndices, lpPool1d, lpPool2d, interpolate, pad, scaledDotProductAttention, crossEntropy, nllLoss, klDiv, mseLoss, l1Loss, smoothL1Loss, binaryCrossEntropyWithLogits, cosineSimilarity, cosineEmbeddingLoss, huberLoss, binaryCrossEntropy, marginRankingLoss, normalize };
 
 /** torch.linalg */
 export const linalg = { norm: linalgNorm, vectorNorm: linalgVectorNorm, matrixNorm: linalgMatrixNorm, svd: linalgSvd, qr: linalgQr, eigh: linalgEigh, solve: linalgSolve, inv: linalgInv, det: linalgDet };

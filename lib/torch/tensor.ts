@@ -21,10 +21,11 @@ export interface ToOptions {
 /** A Python scalar: numbers (integers act as Python ints) and booleans. */
 export type Scalar = number | boolean;
 
-/** A trailing options object, as opposed to a positional value. */
+/** A trailing options object (a plain object), as opposed to a positional value (a Tensor, a Generator...). */
 export function isOptions(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Tensor) &&
-    !ArrayBuffer.isView(v);
+  if (v === null || typeof v !== 'object') return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }
 
 /** The handle of a tensor argument, or a clear error naming the op and the argument. */

@@ -38,14 +38,16 @@ export function saveCheckpoint(path: string, parts: CheckpointParts, state: Json
     if (parts.optimizer) {
       const sd = parts.optimizer.stateDict();
       const scalars: Record<string, Record<string, JsonValue>> = {};
-      for (const [idx, s] of Object.entries(sd.state)) {
+      for (const [idx, s] of sd.state) {
         scalars[idx] = {};
         for (const [name, v] of Object.entries(s)) {
-          if (v !== null && typeof v === 'object') tensors[`optimizer.${idx}.${name}`] = v;
-          else scalars[idx][name] = v;
+          if (v !== null && typeof v === 'object') {
+            owned.push(v);
+            tensors[`optimizer.${idx}.${name}`] = v;
+          } else scalars[idx][name] = v;
         }
       }
-      optimizer = { scalars, paramGroups: sd.paramGroups as unknown as JsonValue };
+      optimizer = { scalars, paramGroups: sd.param_groups as unknown as JsonValue };
     }
     const cpuRng = torch.getRngState();
     owned.push(cpuRng);
@@ -79,15 +81,18 @@ export function loadCheckpoint(path: string, parts: CheckpointParts): JsonValue 
       for (const [k, t] of Object.entries(tensors)) if (k.startsWith(`${prefix}.`)) sd[k.slice(prefix.length + 1)] = t;
       torch.noGrad(() => m.loadStateDict(sd));
     }
-    const optimizer = JSON.parse(metadata.optimizer ?? 'null') as { scalars: Record<string, Record<string, number | null>>; paramGroups: OptimizerStateDict['paramGroups'] } | null;
+    const optimizer = JSON.parse(metadata.optimizer ?? 'null') as { scalars: Record<string, Record<string, number | null>>; paramGroups: OptimizerStateDict['param_groups'] } | null;
     if (parts.optimizer && optimizer) {
-      const state: OptimizerStateDict['state'] = {};
-      for (const [idx, scalars] of Object.entries(optimizer.scalars)) state[Number(idx)] = { ...scalars };
+      const state: OptimizerStateDict['state'] = new Map();
+      for (const [idx, scalars] of Object.entries(optimizer.scalars)) state.set(Number(idx), { ...scalars });
       for (const [k, t] of Object.entries(tensors)) {
         const m = /^optimizer\.(\d+)\.(.+)$/.exec(k);
-        if (m) (state[Number(m[1])] ??= {})[m[2]] = t;
+        if (m) {
+          if (!state.has(Number(m[1]))) state.set(Number(m[1]), {});
+          (state.get(Number(m[1])) as Record<string, Tensor>)[m[2]] = t;
+        }
       }
-      parts.optimizer.loadStateDict({ state, paramGroups: optimizer.paramGroups });
+      parts.optimizer.loadStateDict({ state, param_groups: optimizer.paramGroups });
     }
     const scheduler = JSON.parse(metadata.scheduler ?? 'null') as SchedulerStateDict | null;
     if (parts.scheduler && scheduler) parts.scheduler.loadStateDict(scheduler);
