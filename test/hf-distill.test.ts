@@ -158,12 +158,32 @@ out = dict(hidden=hidden.item(), attention=attention.item())
     expect(ours.attention).toBeCloseTo(ref.attention, 6);
     expect(ours.hidden).toBeCloseTo(ref.hidden, 5);
     // Other widths: one shared nn.Linear (TinyBERT's W_h), created on first use and exposed for training.
-    const narrow = { ...ctx, student: { ...ctx.student, features: features(sH.map((x) => x.narrow(2, 0, 4)), 'h') } };
+    const narrowH = sH.map((x) => x.narrow(2, 0, 4));
+    const narrow = { ...ctx, student: { ...ctx.student, features: features(narrowH, 'h') } };
     const projected = distill.terms.hiddenStates({ map, studentPaths: paths(3, 'h'), teacherPaths: paths(5, 'h') });
-    const value = projected.compute(narrow);
+    const shared = projected.compute(narrow).item();
     expect(Object.keys(projected.modules ?? {})).toEqual(['proj']);
-    expect((projected.modules?.proj as unknown as { weight: torch.Tensor }).weight.shape).toEqual([6, 4]);
-    expect(Number.isFinite(value.item())).toBe(true);
+    const linear = (m: unknown) => m as { weight: torch.Tensor; bias: torch.Tensor };
+    expect(linear(projected.modules?.proj).weight.shape).toEqual([6, 4]);
+    // One projection per pair, the cosine loss and the mask: the same formula in PyTorch with those weights.
+    const perPair = distill.terms.hiddenStates({ map, studentPaths: paths(3, 'h'), teacherPaths: paths(5, 'h'), projection: 'perPair', loss: 'cosine', mask: (c) => c.input.ne(0) });
+    const cosine = perPair.compute(narrow).item();
+    expect(Object.keys(perPair.modules ?? {})).toEqual(['proj0', 'proj1']);
+    const w = (m: unknown) => ({ w: linear(m).weight.toArray(), b: linear(m).bias.toArray() });
+    const projRef = hfPy<{ shared: number; cosine: number }>(`
+import torch.nn.functional as F
+sH = [torch.tensor(x) for x in inputs['sH']]; tH = [torch.tensor(x) for x in inputs['tH']]
+m = torch.tensor(inputs['mask'], dtype=torch.float32)
+lin = lambda p, x: x @ torch.tensor(p['w']).T + torch.tensor(p['b'])
+t1, t2 = 0.3 * tH[1] + 0.7 * tH[2], 0.3 * tH[3] + 0.7 * tH[4]
+shared = ((lin(inputs['shared'], sH[1]) - t1) ** 2).mean() + ((lin(inputs['shared'], sH[2]) - t2) ** 2).mean()
+def cos(s, t):  # TextBrewer's cos_loss with a mask: mean over real tokens of 1 - cosine along the hidden axis
+    return ((1 - F.cosine_similarity(s, t, dim=-1)) * m).sum() / m.sum()
+cosine = cos(lin(inputs['p0'], sH[1]), t1) + cos(lin(inputs['p1'], sH[2]), t2)
+out = dict(shared=shared.item(), cosine=cosine.item())
+`, { sH: narrowH.map((x) => x.toArray()), tH: tH.map((x) => x.toArray()), mask: mask.toArray(), shared: w(projected.modules?.proj), p0: w(perPair.modules?.proj0), p1: w(perPair.modules?.proj1) });
+    expect(shared).toBeCloseTo(projRef.shared, 5);
+    expect(cosine).toBeCloseTo(projRef.cosine, 5);
     expect(() => distill.terms.hiddenStates({ map: [], studentPaths: [], teacherPaths: [] })).toThrow(/the layer map is empty/);
   });
 });

@@ -13,7 +13,7 @@ export interface HiddenStateLossOptions {
   /** Applied to the student's states (e.g. an nn.Linear from student to teacher width), one for all pairs or one per pair. */
   projection?: nn.Module | nn.Module[];
   /**
-   * [B, L]: 1 (or true) where the token is real. Padding positions are left out of every pair's average
+   * `[B, L]`: 1 (or true) where the token is real. Padding positions are left out of every pair's average
    * (TextBrewer's masked hid_mse_loss and cos_loss).
    */
   mask?: Tensor;

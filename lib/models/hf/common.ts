@@ -109,7 +109,7 @@ export function initWeights(module: nn.Module, std: number): void {
 export interface ModelInputs {
   /** Token ids [B, L] (int64 or int32). */
   inputIds: Tensor;
-  /** [B, L]: 1 for real tokens, 0 for padding (default all ones). */
+  /** `[B, L]`: 1 for real tokens, 0 for padding (default all ones). */
   attentionMask?: Tensor | null;
   /** Segment ids [B, L] (BERT; default zeros). DistilBERT has none. */
   tokenTypeIds?: Tensor | null;
