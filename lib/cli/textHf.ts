@@ -11,8 +11,7 @@ import { DataLoader, LabelVocab, TensorDataset, type TextExample } from '../data
 import { Distiller } from '../distill/distiller';
 import { attentionMaps, crossEntropy, hiddenStates, kd, type LossTerm } from '../distill/terms';
 import { initialLayers, layerMap, type LayerMapOptions, type LayerMapStrategy, type LayerPair } from '../distill/layerMap';
-import { spectralIntensity } from '../distill/spectral';
-import type { SelectOptions } from '../distill/spectral';
+import { spectralProfile, type SelectOptions } from '../distill/spectral';
 import type { Loader } from '../train/trainer';
 import * as hf from '../models/hf';
 import type { SpectralSeries } from '../report';
@@ -140,7 +139,7 @@ export function encodeHf(tok: hf.PreTrainedTokenizer, examples: TextExample[], l
 
 /**
  * The spectral intensity of each hidden state of `model` (embeddings first) over the real tokens of
- * `ids` (spectralIntensity on [1, tokens, hidden]), computed in chunks and averaged by token count.
+ * `ids` (spectralProfile with the real-token mask), computed in chunks and averaged by token count.
  */
 export function hiddenStateProfile(model: hf.TokenIdsClassifier, ids: Tensor, device: string): number[] {
   const sums: number[] = [];
@@ -154,8 +153,8 @@ export function hiddenStateProfile(model: hf.TokenIdsClassifier, ids: Tensor, de
         const real = x.ne(model.padTokenId);
         const count = real.sum().item();
         const out = model.model.call({ inputIds: x, attentionMask: real.to('int64'), outputHiddenStates: true });
-        (out.hiddenStates as Tensor[]).forEach((h, i) => {
-          sums[i] = (sums[i] ?? 0) + spectralIntensity(h.index([real]).unsqueeze(0)).intensity * count;
+        spectralProfile(out.hiddenStates as Tensor[], { mask: real }).forEach((v, i) => {
+          sums[i] = (sums[i] ?? 0) + v * count;
         });
         tokens += count;
       }));

@@ -53,6 +53,11 @@ export interface IntensityOptions extends VitTokenOptions {
   layout?: FeatureLayout;
   /** Keep the first `bins` frequencies (all C by default) and also return their profile. */
   bins?: number;
+  /**
+   * 'NLH' only: `[B, L]`, 1 (or true) at real tokens; the average runs over those tokens only, so that
+   * padding does not enter a text model's profile.
+   */
+  mask?: Tensor;
 }
 
 /**
@@ -61,11 +66,15 @@ export interface IntensityOptions extends VitTokenOptions {
  * kept frequency bins → one number. With `bins`, also the mean magnitude of each kept frequency.
  */
 export function spectralIntensity(x: Tensor, options: IntensityOptions = {}): { intensity: number; profile?: number[] } {
-  const { bins } = options;
+  const { bins, mask } = options;
   const layout = resolveLayout(x, options.layout, 'spectralIntensity');
+  if (mask && (layout !== 'NLH' || mask.dim() !== 2 || mask.size(0) !== x.size(0) || mask.size(1) !== x.size(1))) {
+    throw new TorchError(`spectralIntensity(): mask must be [B, L] for 'NLH' features [B, L, H]; got mask [${mask.shape.join(', ')}] for ${layout} [${x.shape.join(', ')}]`);
+  }
   return torch.tidy(() => {
-    // Channels last, everything else flattened into positions.
-    const lastC = layout === 'BCHW' ? x.permute([0, 2, 3, 1]) : layout === 'vit' ? vitPatchMap(x, options).permute([0, 2, 3, 1]) : x;
+    // Channels last, everything else flattened into positions (the real tokens only, with a mask).
+    const lastC = layout === 'BCHW' ? x.permute([0, 2, 3, 1]) : layout === 'vit' ? vitPatchMap(x, options).permute([0, 2, 3, 1])
+      : mask ? x.index([mask.to('bool')]) : x;
     const channels = lastC.size(-1);
     let magnitude = torch.fft.fft(lastC, { dim: -1 }).abs();
     if (bins !== undefined) {
@@ -82,8 +91,8 @@ export function spectralIntensity(x: Tensor, options: IntensityOptions = {}): { 
 
 /** The intensity of each layer's features (a list of hidden states), in order. */
 export function spectralProfile(layers: Tensor[], options: IntensityOptions = {}): number[] {
-  const { layout, prefixTokens, grid } = options;
-  return layers.map((h) => spectralIntensity(h, { layout, prefixTokens, grid }).intensity);
+  const { layout, prefixTokens, grid, mask } = options;
+  return layers.map((h) => spectralIntensity(h, { layout, prefixTokens, grid, mask }).intensity);
 }
 
 export interface SelectOptions {
