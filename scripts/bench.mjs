@@ -7,11 +7,11 @@ import { createInterface } from 'node:readline';
 import { torchPython } from './python.mjs';
 
 const require = (await import('node:module')).createRequire(import.meta.url);
-const { torch, nn, optim, distill } = require('../dist/index.js');
+const { torch, nn, optim, distill, hf } = require('../dist/index.js');
 
 const REPEATS = 9;
 
-/** name, iterations, JS setup returning the timed body, Python setup and statement. */
+/** name, iterations (and repeats, default REPEATS), JS setup returning the timed body, Python setup and statement. */
 const CASES = [
   {
     name: 'add [16]', iters: 200000,
@@ -172,6 +172,53 @@ kd = F.kl_div(F.log_softmax(s / 4, 1), F.log_softmax(t / 4, 1), reduction='batch
 opt.step()`,
     },
   },
+  // Hugging Face models against transformers (same libtorch; 'sdpa' attention on both sides, train mode with
+  // dropout for the step): BERT-base sized, and the 6-layer student of `torchkd text --teacher` on one sentence.
+  {
+    name: 'BERT-base 12×768 (12 heads) fwd+bwd+AdamW, batch 16, seq 128', iters: 1, repeats: 3,
+    js: () => {
+      torch.manualSeed(0);
+      const model = hf.AutoModelForSequenceClassification.fromConfig(new hf.PretrainedConfig({ model_type: 'bert', num_labels: 150 }));
+      model.train();
+      const opt = new optim.AdamW(model.parameters(), { lr: 1e-5 });
+      const inputIds = torch.randint(1000, 30000, [16, 128]);
+      const attentionMask = torch.ones([16, 128], { dtype: 'int64' });
+      const labels = torch.randint(0, 150, [16]);
+      return () => torch.tidy(() => {
+        opt.zeroGrad();
+        model.call({ inputIds, attentionMask, labels }).loss.backward();
+        opt.step();
+      });
+    },
+    py: {
+      setup: `torch.manual_seed(0)
+from transformers import BertConfig, BertForSequenceClassification
+model = BertForSequenceClassification(BertConfig(num_labels=150)).train()
+opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+input_ids = torch.randint(1000, 30000, (16, 128)); attention_mask = torch.ones(16, 128, dtype=torch.long); labels = torch.randint(0, 150, (16,))`,
+      stmt: `opt.zero_grad()
+model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss.backward()
+opt.step()`,
+    },
+  },
+  {
+    name: 'student 6×768 BERT inference, 1 sentence of 16 tokens, no grad', iters: 20,
+    js: () => {
+      torch.manualSeed(0);
+      const model = hf.AutoModelForSequenceClassification.fromConfig(new hf.PretrainedConfig({ model_type: 'bert', num_hidden_layers: 6, num_labels: 150 })).eval();
+      const inputIds = torch.randint(1000, 30000, [1, 16]);
+      const attentionMask = torch.ones([1, 16], { dtype: 'int64' });
+      return () => torch.noGrad(() => torch.tidy(() => { model.call({ inputIds, attentionMask }).logits.dataSync(); }));
+    },
+    py: {
+      setup: `torch.manual_seed(0)
+from transformers import BertConfig, BertForSequenceClassification
+model = BertForSequenceClassification(BertConfig(num_hidden_layers=6, num_labels=150)).eval()
+input_ids = torch.randint(1000, 30000, (1, 16)); attention_mask = torch.ones(1, 16, dtype=torch.long)`,
+      stmt: `with torch.no_grad():
+    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits.numpy()`,
+    },
+  },
   {
     name: 'KD step: MLP student 784-32-10 + frozen MLP teacher 784-1200-1200-10, CE + KD (T=4), batch 128, AdamW', iters: 50,
     js: () => {
@@ -261,15 +308,16 @@ const rows = [];
 for (const c of cases) {
   const body = c.js();
   for (let i = 0; i < Math.max(1, c.iters / 10); i++) body(); // warm-up
-  if (py) await py.ask({ name: c.name, iters: c.iters, ...c.py });
+  // A case whose Python side cannot run (transformers missing from that Python) keeps an empty column.
+  const pyOk = py ? !(await py.ask({ name: c.name, iters: c.iters, ...c.py })).error : false;
   const ours = [];
   const theirs = [];
-  for (let r = 0; r < REPEATS; r++) {
-    if (py) theirs.push((await py.ask({ run: c.name })).us);
+  for (let r = 0; r < (c.repeats ?? REPEATS); r++) {
+    if (pyOk) theirs.push((await py.ask({ run: c.name })).us);
     ours.push(timeJs(body, c.iters));
   }
   const us = median(ours);
-  const ref = py ? median(theirs) : undefined;
+  const ref = pyOk ? median(theirs) : undefined;
   rows.push({ case: c.name, 'torchkd µs': us.toFixed(3), 'PyTorch µs': ref?.toFixed(3) ?? '-', ratio: ref ? (us / ref).toFixed(2) : '-' });
 }
 py?.close();
@@ -309,5 +357,5 @@ if (distCases) {
     }
   }
 }
-console.log(`torchkd on libtorch ${torch.__version__} vs PyTorch ${python ? `(${python})` : ''}, median of ${REPEATS} interleaved repeats; ratio = torchkd / PyTorch`);
+console.log(`torchkd on libtorch ${torch.__version__} vs PyTorch ${python ? `(${python})` : ''}, median of ${REPEATS} interleaved repeats (3 for the BERT-base step); ratio = torchkd / PyTorch`);
 console.table(rows);
