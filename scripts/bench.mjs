@@ -11,6 +11,48 @@ const { torch, nn, optim, distill, hf } = require('../dist/index.js');
 
 const REPEATS = 9;
 
+/**
+ * A KD training step, the same on both sides: a frozen teacher (eval, no grad), CE + KD at T = 4 (KL of the
+ * log-softmaxes, batchmean, × T²), AdamW on the student. `models` builds { teacher, student } in JS,
+ * `pyModels` in Python; both after manual_seed(0).
+ */
+function kdStep({ name, iters, input, models, pyModels }) {
+  return {
+    name, iters,
+    js: () => {
+      torch.manualSeed(0);
+      const { teacher, student } = models();
+      const distiller = new distill.Distiller({
+        student, teachers: [teacher], terms: [distill.terms.crossEntropy(), distill.terms.kd({ temperature: 4 })],
+      });
+      const opt = new optim.AdamW(student.parameters(), { lr: 1e-3 });
+      const x = torch.randn(input);
+      const y = torch.randint(0, 10, [input[0]]);
+      const info = { step: 0, totalSteps: 1, epoch: 0, epochs: 1 };
+      return () => torch.tidy(() => {
+        opt.zeroGrad();
+        distiller.step({ input: x, target: y }, info).loss.backward();
+        opt.step();
+      });
+    },
+    py: {
+      setup: `torch.manual_seed(0)
+nn = torch.nn
+${pyModels}
+teacher = teacher.eval().requires_grad_(False)
+opt = torch.optim.AdamW(student.parameters(), lr=1e-3)
+x = torch.randn(${input.join(', ')}); y = torch.randint(0, 10, (${input[0]},))`,
+      stmt: `opt.zero_grad()
+with torch.no_grad():
+    t = teacher(x)
+s = student(x)
+kd = F.kl_div(F.log_softmax(s / 4, 1), F.log_softmax(t / 4, 1), reduction='batchmean', log_target=True) * 16
+(F.cross_entropy(s, y) + kd).backward()
+opt.step()`,
+    },
+  };
+}
+
 /** name, iterations (and repeats, default REPEATS), JS setup returning the timed body, Python setup and statement. */
 const CASES = [
   {
@@ -130,48 +172,21 @@ F.cross_entropy(model(x), y).backward()
 opt.step()`,
     },
   },
-  {
-    name: 'KD step: CNN student + frozen CNN teacher, CE + KD (T=4), batch 128, AdamW', iters: 20,
-    js: () => {
-      torch.manualSeed(0);
+  kdStep({
+    name: 'KD step: CNN student + frozen CNN teacher, CE + KD (T=4), batch 128, AdamW', iters: 20, input: [128, 1, 28, 28],
+    models: () => {
       const cnn = (c) => new nn.Sequential(
         new nn.Conv2d(1, c, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
         new nn.Conv2d(c, 2 * c, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
         new nn.Flatten(), new nn.Linear(2 * c * 7 * 7, 10));
-      const teacher = cnn(32);
-      const student = cnn(8);
-      const distiller = new distill.Distiller({
-        student, teachers: [teacher], terms: [distill.terms.crossEntropy(), distill.terms.kd({ temperature: 4 })],
-      });
-      const opt = new optim.AdamW(student.parameters(), { lr: 1e-3 });
-      const x = torch.randn([128, 1, 28, 28]);
-      const y = torch.randint(0, 10, [128]);
-      const info = { step: 0, totalSteps: 1, epoch: 0, epochs: 1 };
-      return () => torch.tidy(() => {
-        opt.zeroGrad();
-        distiller.step({ input: x, target: y }, info).loss.backward();
-        opt.step();
-      });
+      return { teacher: cnn(32), student: cnn(8) };
     },
-    py: {
-      setup: `torch.manual_seed(0)
-nn = torch.nn
-def cnn(c):
+    pyModels: `def cnn(c):
     return nn.Sequential(nn.Conv2d(1, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(c, 2 * c, 3, padding=1),
                          nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(2 * c * 7 * 7, 10))
-teacher = cnn(32).eval().requires_grad_(False)
-student = cnn(8)
-opt = torch.optim.AdamW(student.parameters(), lr=1e-3)
-x = torch.randn(128, 1, 28, 28); y = torch.randint(0, 10, (128,))`,
-      stmt: `opt.zero_grad()
-with torch.no_grad():
-    t = teacher(x)
-s = student(x)
-kd = F.kl_div(F.log_softmax(s / 4, 1), F.log_softmax(t / 4, 1), reduction='batchmean', log_target=True) * 16
-(F.cross_entropy(s, y) + kd).backward()
-opt.step()`,
-    },
-  },
+teacher = cnn(32)
+student = cnn(8)`,
+  }),
   // Hugging Face models against transformers (same libtorch; 'sdpa' attention on both sides, train mode with
   // dropout for the step): BERT-base sized, and the 6-layer student of `torchkd text --teacher` on one sentence.
   {
@@ -219,42 +234,15 @@ input_ids = torch.randint(1000, 30000, (1, 16)); attention_mask = torch.ones(1, 
     logits = model(input_ids=input_ids, attention_mask=attention_mask).logits.numpy()`,
     },
   },
-  {
-    name: 'KD step: MLP student 784-32-10 + frozen MLP teacher 784-1200-1200-10, CE + KD (T=4), batch 128, AdamW', iters: 50,
-    js: () => {
-      torch.manualSeed(0);
-      const teacher = new nn.Sequential(
-        new nn.Linear(784, 1200), new nn.ReLU(), new nn.Linear(1200, 1200), new nn.ReLU(), new nn.Linear(1200, 10));
-      const student = new nn.Sequential(new nn.Linear(784, 32), new nn.ReLU(), new nn.Linear(32, 10));
-      const distiller = new distill.Distiller({
-        student, teachers: [teacher], terms: [distill.terms.crossEntropy(), distill.terms.kd({ temperature: 4 })],
-      });
-      const opt = new optim.AdamW(student.parameters(), { lr: 1e-3 });
-      const x = torch.randn([128, 784]);
-      const y = torch.randint(0, 10, [128]);
-      const info = { step: 0, totalSteps: 1, epoch: 0, epochs: 1 };
-      return () => torch.tidy(() => {
-        opt.zeroGrad();
-        distiller.step({ input: x, target: y }, info).loss.backward();
-        opt.step();
-      });
-    },
-    py: {
-      setup: `torch.manual_seed(0)
-nn = torch.nn
-teacher = nn.Sequential(nn.Linear(784, 1200), nn.ReLU(), nn.Linear(1200, 1200), nn.ReLU(), nn.Linear(1200, 10)).eval().requires_grad_(False)
-student = nn.Sequential(nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))
-opt = torch.optim.AdamW(student.parameters(), lr=1e-3)
-x = torch.randn(128, 784); y = torch.randint(0, 10, (128,))`,
-      stmt: `opt.zero_grad()
-with torch.no_grad():
-    t = teacher(x)
-s = student(x)
-kd = F.kl_div(F.log_softmax(s / 4, 1), F.log_softmax(t / 4, 1), reduction='batchmean', log_target=True) * 16
-(F.cross_entropy(s, y) + kd).backward()
-opt.step()`,
-    },
-  },
+  kdStep({
+    name: 'KD step: MLP student 784-32-10 + frozen MLP teacher 784-1200-1200-10, CE + KD (T=4), batch 128, AdamW', iters: 50, input: [128, 784],
+    models: () => ({
+      teacher: new nn.Sequential(new nn.Linear(784, 1200), new nn.ReLU(), new nn.Linear(1200, 1200), new nn.ReLU(), new nn.Linear(1200, 10)),
+      student: new nn.Sequential(new nn.Linear(784, 32), new nn.ReLU(), new nn.Linear(32, 10)),
+    }),
+    pyModels: `teacher = nn.Sequential(nn.Linear(784, 1200), nn.ReLU(), nn.Linear(1200, 1200), nn.ReLU(), nn.Linear(1200, 10))
+student = nn.Sequential(nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))`,
+  }),
   {
     name: 'fft.rfft [64,128,768] + |X| mean over last axis', iters: 5,
     js: () => {
