@@ -4,9 +4,11 @@
   "targets": [
     {
       "target_name": "torchkd",
-      "sources": ["native/core.cc", "native/ops.cc", "native/cuda.cc", "native/indexing.cc", "native/amp.cc", "native/autograd.cc", "native/optim.cc", "native/io.cc"],
+      "sources": ["native/core.cc", "native/ops.cc", "native/cuda.cc", "native/indexing.cc", "native/amp.cc", "native/autograd.cc", "native/optim.cc", "native/io.cc", "native/distributed.cc"],
       "include_dirs": [
-        "<!@(node scripts/libtorch.mjs include)"
+        "<!@(node scripts/libtorch.mjs include)",
+        "native/decl/gloo",
+        "native/decl/dist-autograd"
       ],
       "defines": ["NAPI_EXPERIMENTAL", "NAPI_VERSION=2147483647", "<!@(node scripts/libtorch.mjs defines)"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14", "-std=gnu++20"],

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npx torchkd <command>`: demo, text, distill, spectral, doctor; `--help` on each. Usage errors exit
+// `npx torchkd <command>`: demo, text, distill, spectral, run, doctor; `--help` on each. Usage errors exit
 // with 2, runtime errors with 1, each as a one-line message on stderr (TORCHKD_DEBUG=1 adds the stack).
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
@@ -112,6 +112,7 @@ const RUNNERS: Record<string, () => Runner> = {
   text: () => (require('./cli/text') as typeof import('./cli/text')).textCommand,
   distill: () => (require('./cli/commands') as typeof import('./cli/commands')).distillCommand,
   spectral: () => (require('./cli/commands') as typeof import('./cli/commands')).spectralCommand,
+  run: () => (require('./cli/run') as typeof import('./cli/run')).runCommand,
 };
 
 function findCommand(name: string): CommandSpec {

@@ -13,7 +13,8 @@ import * as distill from './distill';
 import * as train from './train';
 import * as models from './models';
 import * as report from './report';
+import * as hf from './models/hf';
 
-export { torch, nn, optim, data, io, distill, train, models, report };
+export { torch, nn, optim, data, io, distill, train, models, report, hf };
 export { Tensor, TorchError } from './torch';
 export type { DType, Device } from './torch';

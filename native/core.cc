@@ -1135,5 +1135,6 @@ NAPI_MODULE_INIT() {
   tkd::registerAutograd(r);
   tkd::registerOptim(r);
   tkd::registerIo(r);
+  tkd::registerDistributed(r);
   return exports;
 }

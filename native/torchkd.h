@@ -102,6 +102,7 @@ class Instance {
   napi_ref errorClass = nullptr;
   std::vector<std::unique_ptr<OpInfo>> ops;
   std::shared_ptr<void> jitModules;  // io.cc's table of TorchScript modules
+  std::shared_ptr<void> distributed;  // distributed.cc's link for settling work handles on this thread
 
   double put(napi_env env, at::Tensor t);
   // The tensor behind a handle, or nullptr when the handle is stale or malformed.
@@ -260,5 +261,6 @@ void registerAmp(Registrar& r);
 void registerAutograd(Registrar& r);
 void registerOptim(Registrar& r);
 void registerIo(Registrar& r);
+void registerDistributed(Registrar& r);
 
 }  // namespace tkd

@@ -7,11 +7,53 @@ import { createInterface } from 'node:readline';
 import { torchPython } from './python.mjs';
 
 const require = (await import('node:module')).createRequire(import.meta.url);
-const { torch, nn, optim, distill } = require('../dist/index.js');
+const { torch, nn, optim, distill, hf } = require('../dist/index.js');
 
 const REPEATS = 9;
 
-/** name, iterations, JS setup returning the timed body, Python setup and statement. */
+/**
+ * A KD training step, the same on both sides: a frozen teacher (eval, no grad), CE + KD at T = 4 (KL of the
+ * log-softmaxes, batchmean, × T²), AdamW on the student. `models` builds { teacher, student } in JS,
+ * `pyModels` in Python; both after manual_seed(0).
+ */
+function kdStep({ name, iters, input, models, pyModels }) {
+  return {
+    name, iters,
+    js: () => {
+      torch.manualSeed(0);
+      const { teacher, student } = models();
+      const distiller = new distill.Distiller({
+        student, teachers: [teacher], terms: [distill.terms.crossEntropy(), distill.terms.kd({ temperature: 4 })],
+      });
+      const opt = new optim.AdamW(student.parameters(), { lr: 1e-3 });
+      const x = torch.randn(input);
+      const y = torch.randint(0, 10, [input[0]]);
+      const info = { step: 0, totalSteps: 1, epoch: 0, epochs: 1 };
+      return () => torch.tidy(() => {
+        opt.zeroGrad();
+        distiller.step({ input: x, target: y }, info).loss.backward();
+        opt.step();
+      });
+    },
+    py: {
+      setup: `torch.manual_seed(0)
+nn = torch.nn
+${pyModels}
+teacher = teacher.eval().requires_grad_(False)
+opt = torch.optim.AdamW(student.parameters(), lr=1e-3)
+x = torch.randn(${input.join(', ')}); y = torch.randint(0, 10, (${input[0]},))`,
+      stmt: `opt.zero_grad()
+with torch.no_grad():
+    t = teacher(x)
+s = student(x)
+kd = F.kl_div(F.log_softmax(s / 4, 1), F.log_softmax(t / 4, 1), reduction='batchmean', log_target=True) * 16
+(F.cross_entropy(s, y) + kd).backward()
+opt.step()`,
+    },
+  };
+}
+
+/** name, iterations (and repeats, default REPEATS), JS setup returning the timed body, Python setup and statement. */
 const CASES = [
   {
     name: 'add [16]', iters: 200000,
@@ -130,48 +172,77 @@ F.cross_entropy(model(x), y).backward()
 opt.step()`,
     },
   },
-  {
-    name: 'KD step: CNN student + frozen CNN teacher, CE + KD (T=4), batch 128, AdamW', iters: 20,
-    js: () => {
-      torch.manualSeed(0);
+  kdStep({
+    name: 'KD step: CNN student + frozen CNN teacher, CE + KD (T=4), batch 128, AdamW', iters: 20, input: [128, 1, 28, 28],
+    models: () => {
       const cnn = (c) => new nn.Sequential(
         new nn.Conv2d(1, c, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
         new nn.Conv2d(c, 2 * c, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
         new nn.Flatten(), new nn.Linear(2 * c * 7 * 7, 10));
-      const teacher = cnn(32);
-      const student = cnn(8);
-      const distiller = new distill.Distiller({
-        student, teachers: [teacher], terms: [distill.terms.crossEntropy(), distill.terms.kd({ temperature: 4 })],
-      });
-      const opt = new optim.AdamW(student.parameters(), { lr: 1e-3 });
-      const x = torch.randn([128, 1, 28, 28]);
-      const y = torch.randint(0, 10, [128]);
-      const info = { step: 0, totalSteps: 1, epoch: 0, epochs: 1 };
+      return { teacher: cnn(32), student: cnn(8) };
+    },
+    pyModels: `def cnn(c):
+    return nn.Sequential(nn.Conv2d(1, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(c, 2 * c, 3, padding=1),
+                         nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(2 * c * 7 * 7, 10))
+teacher = cnn(32)
+student = cnn(8)`,
+  }),
+  // Hugging Face models against transformers (same libtorch; 'sdpa' attention on both sides, train mode with
+  // dropout for the step): BERT-base sized, and the 6-layer student of `torchkd text --teacher` on one sentence.
+  {
+    name: 'BERT-base 12×768 (12 heads) fwd+bwd+AdamW, batch 16, seq 128', iters: 1, repeats: 3,
+    js: () => {
+      torch.manualSeed(0);
+      const model = hf.AutoModelForSequenceClassification.fromConfig(new hf.PretrainedConfig({ model_type: 'bert', num_labels: 150 }));
+      model.train();
+      const opt = new optim.AdamW(model.parameters(), { lr: 1e-5 });
+      const inputIds = torch.randint(1000, 30000, [16, 128]);
+      const attentionMask = torch.ones([16, 128], { dtype: 'int64' });
+      const labels = torch.randint(0, 150, [16]);
       return () => torch.tidy(() => {
         opt.zeroGrad();
-        distiller.step({ input: x, target: y }, info).loss.backward();
+        model.call({ inputIds, attentionMask, labels }).loss.backward();
         opt.step();
       });
     },
     py: {
       setup: `torch.manual_seed(0)
-nn = torch.nn
-def cnn(c):
-    return nn.Sequential(nn.Conv2d(1, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(c, 2 * c, 3, padding=1),
-                         nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(2 * c * 7 * 7, 10))
-teacher = cnn(32).eval().requires_grad_(False)
-student = cnn(8)
-opt = torch.optim.AdamW(student.parameters(), lr=1e-3)
-x = torch.randn(128, 1, 28, 28); y = torch.randint(0, 10, (128,))`,
+from transformers import BertConfig, BertForSequenceClassification
+model = BertForSequenceClassification(BertConfig(num_labels=150)).train()
+opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+input_ids = torch.randint(1000, 30000, (16, 128)); attention_mask = torch.ones(16, 128, dtype=torch.long); labels = torch.randint(0, 150, (16,))`,
       stmt: `opt.zero_grad()
-with torch.no_grad():
-    t = teacher(x)
-s = student(x)
-kd = F.kl_div(F.log_softmax(s / 4, 1), F.log_softmax(t / 4, 1), reduction='batchmean', log_target=True) * 16
-(F.cross_entropy(s, y) + kd).backward()
+model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss.backward()
 opt.step()`,
     },
   },
+  {
+    name: 'student 6×768 BERT inference, 1 sentence of 16 tokens, no grad', iters: 20,
+    js: () => {
+      torch.manualSeed(0);
+      const model = hf.AutoModelForSequenceClassification.fromConfig(new hf.PretrainedConfig({ model_type: 'bert', num_hidden_layers: 6, num_labels: 150 })).eval();
+      const inputIds = torch.randint(1000, 30000, [1, 16]);
+      const attentionMask = torch.ones([1, 16], { dtype: 'int64' });
+      return () => torch.noGrad(() => torch.tidy(() => { model.call({ inputIds, attentionMask }).logits.dataSync(); }));
+    },
+    py: {
+      setup: `torch.manual_seed(0)
+from transformers import BertConfig, BertForSequenceClassification
+model = BertForSequenceClassification(BertConfig(num_hidden_layers=6, num_labels=150)).eval()
+input_ids = torch.randint(1000, 30000, (1, 16)); attention_mask = torch.ones(1, 16, dtype=torch.long)`,
+      stmt: `with torch.no_grad():
+    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits.numpy()`,
+    },
+  },
+  kdStep({
+    name: 'KD step: MLP student 784-32-10 + frozen MLP teacher 784-1200-1200-10, CE + KD (T=4), batch 128, AdamW', iters: 50, input: [128, 784],
+    models: () => ({
+      teacher: new nn.Sequential(new nn.Linear(784, 1200), new nn.ReLU(), new nn.Linear(1200, 1200), new nn.ReLU(), new nn.Linear(1200, 10)),
+      student: new nn.Sequential(new nn.Linear(784, 32), new nn.ReLU(), new nn.Linear(32, 10)),
+    }),
+    pyModels: `teacher = nn.Sequential(nn.Linear(784, 1200), nn.ReLU(), nn.Linear(1200, 1200), nn.ReLU(), nn.Linear(1200, 10))
+student = nn.Sequential(nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))`,
+  }),
   {
     name: 'fft.rfft [64,128,768] + |X| mean over last axis', iters: 5,
     js: () => {
@@ -225,17 +296,54 @@ const rows = [];
 for (const c of cases) {
   const body = c.js();
   for (let i = 0; i < Math.max(1, c.iters / 10); i++) body(); // warm-up
-  if (py) await py.ask({ name: c.name, iters: c.iters, ...c.py });
+  // A case whose Python side cannot run (transformers missing from that Python) keeps an empty column.
+  const pyOk = py ? !(await py.ask({ name: c.name, iters: c.iters, ...c.py })).error : false;
   const ours = [];
   const theirs = [];
-  for (let r = 0; r < REPEATS; r++) {
-    if (py) theirs.push((await py.ask({ run: c.name })).us);
+  for (let r = 0; r < (c.repeats ?? REPEATS); r++) {
+    if (pyOk) theirs.push((await py.ask({ run: c.name })).us);
     ours.push(timeJs(body, c.iters));
   }
   const us = median(ours);
-  const ref = py ? median(theirs) : undefined;
+  const ref = pyOk ? median(theirs) : undefined;
   rows.push({ case: c.name, 'torchkd µs': us.toFixed(3), 'PyTorch µs': ref?.toFixed(3) ?? '-', ratio: ref ? (us / ref).toFixed(2) : '-' });
 }
 py?.close();
-console.log(`torchkd on libtorch ${torch.__version__} vs PyTorch ${python ? `(${python})` : ''}, median of ${REPEATS} interleaved repeats; ratio = torchkd / PyTorch`);
+
+// torch.distributed: 2 local gloo ranks (loopback) per language, started by `torchkd run`; each run times
+// every case on rank 0 (bench_dist.cjs / bench_dist.py). Runs alternate between the languages, and
+// torchkd runs with its collective checks (the default) and without (the data path alone).
+const distCases = !only || only.test('distributed');
+if (distCases) {
+  const { execFileSync } = await import('node:child_process');
+  const { createServer } = await import('node:net');
+  const port = () => new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const p = server.address().port;
+      server.close(() => resolve(p));
+    });
+  });
+  const cli = new URL('../dist/cli.js', import.meta.url).pathname;
+  const launch = async (program) => {
+    const out = execFileSync(process.execPath, [cli, 'run', '--nproc-per-node', '2', '--master-port', String(await port()), ...program],
+      { encoding: 'utf8', env: { ...process.env, GLOO_SOCKET_IFNAME: process.env.GLOO_SOCKET_IFNAME ?? 'lo' }, stdio: ['ignore', 'pipe', 'ignore'] });
+    const line = out.split('\n').find((l) => l.startsWith('[rank0]:RESULT '));
+    return JSON.parse(line.slice('[rank0]:RESULT '.length));
+  };
+  const script = (f) => new URL(f, import.meta.url).pathname;
+  const runs = { checks: [], nochecks: [], py: [] };
+  for (let r = 0; r < 3; r++) {
+    runs.checks.push(await launch([script('bench_dist.cjs'), 'checks']));
+    runs.nochecks.push(await launch([script('bench_dist.cjs'), 'nochecks']));
+    if (python) runs.py.push(await launch(['--no-node', python, script('bench_dist.py')]));
+  }
+  for (const name of Object.keys(runs.checks[0])) {
+    const ref = python ? median(runs.py.map((x) => x[name])) : undefined;
+    for (const [label, key] of [['', 'checks'], [', without collective checks', 'nochecks']]) {
+      const us = median(runs[key].map((x) => x[name]));
+      rows.push({ case: `distributed ${name}, 2 gloo ranks${label}`, 'torchkd µs': us.toFixed(1), 'PyTorch µs': ref?.toFixed(1) ?? '-', ratio: ref ? (us / ref).toFixed(2) : '-' });
+    }
+  }
+}
+console.log(`torchkd on libtorch ${torch.__version__} vs PyTorch ${python ? `(${python})` : ''}, median of ${REPEATS} interleaved repeats (3 for the BERT-base step); ratio = torchkd / PyTorch`);
 console.table(rows);

@@ -1,6 +1,7 @@
 """Python PyTorch side of `npm run bench`. A persistent worker, so that the JS runner can interleave the
 two languages repeat by repeat (machine drift then affects both alike). Protocol, one JSON per line:
-  in:  {"name", "setup", "stmt", "iters"}   defines and warms a case, answers {"ok": true}
+  in:  {"name", "setup", "stmt", "iters"}   defines and warms a case, answers {"ok": true} (or {"error": message}
+                                            when the setup fails, e.g. transformers is not installed there)
   in:  {"run": name}                        times one repeat, answers {"us": microseconds per iteration}
 """
 import json
@@ -33,7 +34,10 @@ for line in sys.stdin:
     if "run" in msg:
         reply = {"us": run(msg["run"])}
     else:
-        define(msg)
-        reply = {"ok": True}
+        try:
+            define(msg)
+            reply = {"ok": True}
+        except Exception as e:  # noqa: BLE001 - reported to the runner, which leaves the column empty
+            reply = {"error": f"{type(e).__name__}: {e}"}
     sys.stdout.write(json.dumps(reply) + "\n")
     sys.stdout.flush()

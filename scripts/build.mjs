@@ -77,7 +77,7 @@ function cpuCount() {
 // The ESM entry re-exports the CommonJS build, so both module systems share one instance of the state
 // (tensor scopes, the native addon).
 const ESM_ENTRY = `import cjs from './index.js';
-export const { torch, nn, optim, data, io, distill, train, models, report, TorchError, Tensor } = cjs;
+export const { torch, nn, optim, data, io, distill, train, models, report, hf, TorchError, Tensor } = cjs;
 export default cjs;
 `;
 const ESM_TYPES = `export * from './index.js';

@@ -31,7 +31,11 @@ foreach(lib IN LISTS candidates)
     list(APPEND staged "${dest}/${name}")
   endif()
 endforeach()
-file(GET_RUNTIME_DEPENDENCIES LIBRARIES "${ADDON}" RESOLVED_DEPENDENCIES_VAR resolved UNRESOLVED_DEPENDENCIES_VAR unresolved)
+# The staged links' $ORIGIN is dest, not the wheel's torch/lib: a CUDA wheel's libraries find its nvidia-*
+# folders through their $ORIGIN/../../nvidia/... RUNPATHs, so those folders are searched here explicitly.
+file(GLOB wheel_dirs LIST_DIRECTORIES true "${libdir}/../../nvidia/*/lib" "${libdir}/../../nvidia/*/*/lib")
+file(GET_RUNTIME_DEPENDENCIES LIBRARIES "${ADDON}" DIRECTORIES ${wheel_dirs}
+  RESOLVED_DEPENDENCIES_VAR resolved UNRESOLVED_DEPENDENCIES_VAR unresolved)
 if(unresolved)
   message(FATAL_ERROR "torchkd: ${ADDON} needs libraries that were not found: ${unresolved}")
 endif()

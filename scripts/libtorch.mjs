@@ -82,6 +82,25 @@ function wheelNvrtc(root) {
   return null;
 }
 
+/**
+ * Where a CUDA libtorch's build finds NCCL's header and the CUDA math libraries' headers that c10d's
+ * ProcessGroupNCCL.hpp includes (pip keeps both in the nvidia-* wheels next to torch; the toolkit may lack
+ * them), for torch.distributed's nccl backend; null when either is missing (the addon is built without it).
+ */
+function ncclIncludeDirs(root, cudaHome) {
+  const dirs = [];
+  const nvidia = join(root, '..', 'nvidia');
+  if (existsSync(nvidia)) {
+    for (const pkg of readdirSync(nvidia)) if (existsSync(join(nvidia, pkg, 'include'))) dirs.push(join(nvidia, pkg, 'include'));
+  }
+  if (process.env.NCCL_INCLUDE_DIR) dirs.push(process.env.NCCL_INCLUDE_DIR);
+  if (cudaHome) dirs.push(join(cudaHome, 'include'));
+  dirs.push('/usr/include');
+  const nccl = dirs.find((d) => existsSync(join(d, 'nccl.h')));
+  const cublas = dirs.find((d) => existsSync(join(d, 'cublas_v2.h')));
+  return nccl && cublas ? [...new Set([nccl, cublas])] : null;
+}
+
 /** A libtorch installation: where its cmake config, headers and libraries are, and how it was found. */
 function describe(source, reason, cmakePrefix, root, libDir, pythonCandidates) {
   const config = join(cmakePrefix, 'Torch', 'TorchConfig.cmake');
@@ -116,6 +135,8 @@ function describe(source, reason, cmakePrefix, root, libDir, pythonCandidates) {
       const nvrtc = toolkitHasNvrtc ? null : wheelNvrtc(root);
       if (nvrtc) lt.cmakeDefines.CUDA_nvrtc_LIBRARY = nvrtc;
     }
+    lt.ncclIncludeDirs = ncclIncludeDirs(root, home);
+    if (lt.ncclIncludeDirs) lt.cmakeDefines.TORCHKD_NCCL_INCLUDE_DIRS = lt.ncclIncludeDirs.join(';');
   }
   return lt;
 }
@@ -233,10 +254,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const lt = findLibtorch();
     const libDirs = [lt.libDir, ...(lt.cuda ? [join(lt.cudaHome, 'lib64')] : [])];
     const value = {
-      include: lt.includeDirs.join(' '),
+      include: [...lt.includeDirs, ...(lt.ncclIncludeDirs ?? [])].join(' '),
       ldflags: libDirs.flatMap((d) => [`-L${d}`, `-Wl,-rpath,${d}`]).join(' '),
       libs: [...lt.libraries, ...(lt.cuda ? ['cudart'] : [])].map((l) => `-l${l}`).join(' '),
-      defines: [`_GLIBCXX_USE_CXX11_ABI=${lt.cxxAbi}`, ...(lt.cuda ? ['TORCHKD_CUDA'] : [])].join(' '),
+      defines: [`_GLIBCXX_USE_CXX11_ABI=${lt.cxxAbi}`, ...(lt.cuda ? ['TORCHKD_CUDA'] : []), ...(lt.ncclIncludeDirs ? ['TORCHKD_NCCL'] : [])].join(' '),
       json: JSON.stringify(lt, null, 2),
     }[field];
     if (value === undefined) throw new Error(`unknown field ${field}: include | ldflags | libs | defines | json`);

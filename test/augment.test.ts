@@ -208,7 +208,7 @@ out = dict(loss=loss.item(), grad=s.grad.tolist(), plain=F.cross_entropy(s, y).i
   });
 });
 
-describe('compose, reproducibility, memory and speed', () => {
+describe('compose, reproducibility and memory', () => {
   const pipeline = () => compose([randomCrop({ size: 28, padding: 4, paddingMode: 'reflect' }), randomHorizontalFlip(), mixup()]);
 
   it('the same seed gives the same batch, another seed another one', () => {
@@ -267,20 +267,5 @@ describe('compose, reproducibility, memory and speed', () => {
       expect(onDevice.mix?.targetB.device).toBe(y.device);
       expect(onDevice.input.shape).toEqual([16, 3, 8, 8]);
     }
-  });
-
-  it('crop + flip of 256×1×28×28 takes a few milliseconds', () => {
-    const x = torch.randn([256, 1, 28, 28]);
-    const aug = compose([randomCrop({ size: 28, padding: 4 }), randomHorizontalFlip()]);
-    const times: number[] = [];
-    for (let k = 0; k < 30; k++) {
-      const t0 = performance.now();
-      aug({ input: x }).input.dispose();
-      times.push(performance.now() - t0);
-    }
-    times.sort((a, b) => a - b);
-    const median = times[15];
-    console.log(`crop+flip 256x1x28x28: median ${median.toFixed(2)} ms`);
-    expect(median).toBeLessThan(20);
   });
 });

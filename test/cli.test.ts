@@ -167,11 +167,17 @@ describe('text', () => {
       expect(x.accuracy).toBeGreaterThanOrEqual(0);
       expect(x.accuracy).toBeLessThanOrEqual(1);
       expect(x.epochs).toBe(1);
-      expect(x.steps).toBe(Math.ceil(270 / 64));
-      // The count is the saved weights' size.
-      const { tensors } = io.loadSafetensors(join(out, run, 'model.safetensors'));
-      expect(x.parameters).toBe(Object.values(tensors).reduce((n, t) => n + t.numel(), 0));
-      torch.dispose(tensors);
+      // The default teacher trains its two members one after the other.
+      expect(x.steps).toBe((run === 'teacher' ? 2 : 1) * Math.ceil(270 / 64));
+      // The count is the saved weights' size (the default teacher: its two members').
+      const files = run === 'teacher' ? ['teacher', 'teacher-fasttext'] : [run];
+      const sizes = files.map((f) => {
+        const { tensors } = io.loadSafetensors(join(out, f, 'model.safetensors'));
+        const n = Object.values(tensors).reduce((k, t) => k + t.numel(), 0);
+        torch.dispose(tensors);
+        return n;
+      });
+      expect(x.parameters).toBe(sizes.reduce((a, b) => a + b));
       expect(existsSync(join(out, run, 'checkpoint-best.safetensors'))).toBe(true);
       expect(readFileSync(join(out, run, 'metrics.jsonl'), 'utf8')).toMatch(/"type":"eval"/);
     }
@@ -179,6 +185,7 @@ describe('text', () => {
     expect(m.student.parameters).toBe((vocab + 64) * 16 + 16 * 20 + 20);
     expect(m.scratch.parameters).toBe(m.student.parameters);
     expect(m.teacher.parameters).toBeGreaterThan(m.student.parameters);
+    expect(Object.keys(m.members)).toEqual(['transformer', 'fastText']);
     expect(readFileSync(join(out, 'report.html'), 'utf8')).toMatch(/<svg[\s\S]*scratch/);
   });
 

@@ -183,7 +183,7 @@ class TrainManager:
 
 
 def load_checkpoint(model, path):
-    checkpoint = torch.load(path, weights_only=True)
+    checkpoint = torch.load(path)  # weights_only=True by default from PyTorch 2.6; 1.13 has no floats in that mode
     model.load_state_dict(checkpoint['model_state_dict'])
     print(f"loaded {os.path.basename(path)} (epoch {checkpoint['epoch']})")
     return model

@@ -47,9 +47,27 @@ export interface CommandSpec {
   description?: string;
   flags: Flag[];
   examples?: string[];
+  /**
+   * The command takes a program and its arguments after its flags (e.g. `run ... script.js [args]`): the
+   * first argument that is not a flag and everything after it are passed on verbatim, in `values.rest`.
+   */
+  rest?: string;
 }
 
 export type Values = Record<string, FlagValue | undefined>;
+
+/** Where a command's own flags end: the index of its first positional argument (spec.rest), else the length. */
+function flagsEnd(spec: CommandSpec, argv: readonly string[]): number {
+  if (spec.rest === undefined) return argv.length;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('-') || arg === '-') return i;
+    if (arg === '--') return i + 1;
+    const f = spec.flags.find((x) => x.name === arg.slice(2));
+    if (f !== undefined && f.kind !== 'boolean' && !arg.includes('=')) i++;
+  }
+  return argv.length;
+}
 
 /** 'max-length' → 'maxLength'. */
 export function camel(name: string): string {
@@ -128,7 +146,9 @@ function convert(f: Flag, raw: string): FlagValue {
  * camelCase name, defaults filled in. Unknown flags, missing values, repeated flags, bad numbers,
  * missing files, stray arguments and missing required flags are UsageErrors naming the flag.
  */
-export function parseFlags(spec: CommandSpec, argv: readonly string[]): { help: true } | { help: false; values: Values } {
+export function parseFlags(spec: CommandSpec, all: readonly string[]): { help: true } | { help: false; values: Values } {
+  const end = flagsEnd(spec, all);
+  const argv = all.slice(0, end > 0 && all[end - 1] === '--' ? end - 1 : end);
   if (argv.includes('--help') || argv.includes('-h')) return { help: true };
   const byName = new Map(spec.flags.map((f) => [f.name, f]));
   const values: Values = {};
@@ -170,6 +190,10 @@ export function parseFlags(spec: CommandSpec, argv: readonly string[]): { help: 
       value = convert(f, raw);
     }
     values[camel(f.name)] = value;
+  }
+  if (spec.rest !== undefined) {
+    if (end >= all.length) throw new UsageError(`missing ${spec.rest} (see torchkd ${spec.name} --help)`);
+    values.rest = all.slice(end);
   }
   for (const f of spec.flags) {
     const key = camel(f.name);

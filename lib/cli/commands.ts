@@ -38,7 +38,7 @@ export async function demoCommand(values: Values): Promise<number> {
 /** The configuration file with the command line's overrides applied (--out is relative to the working directory). */
 function configWithOverrides(values: Values): RunConfig {
   const config = readConfig(values.config as string);
-  const v = values as { out?: string; epochs?: number; maxSteps?: number; seed?: number; device?: string; progress?: ProgressMode; resume?: boolean };
+  const v = values as { out?: string; epochs?: number; maxSteps?: number; seed?: number; device?: string; progress?: ProgressMode; resume?: boolean; distributed?: boolean };
   const c: RunConfig = { ...config };
   if (v.out !== undefined) c.outDir = resolve(v.out);
   if (v.epochs !== undefined) {
@@ -53,6 +53,7 @@ function configWithOverrides(values: Values): RunConfig {
   if (v.device !== undefined) c.device = v.device;
   if (v.progress !== undefined) c.progress = v.progress;
   if (v.resume !== undefined) c.resume = v.resume;
+  if (v.distributed !== undefined) c.distributed = v.distributed;
   return c;
 }
 
@@ -67,6 +68,8 @@ export async function distillCommand(values: Values, signal: AbortSignal): Promi
     return 0;
   }
   const r = await runConfig(config, { signal, baseDir });
+  // Distributed: every rank has the same results; rank 0 reports them.
+  if (r.rank !== 0) return r.fit.stopReason === 'cancelled' ? 130 : 0;
   const runName = config.name ?? 'student';
   const models = [...r.teachers.map((t, i) => ({ name: `teacher-${i}`, ...t })), { name: runName, ...r.student }];
   console.log(formatTable([['model', 'test accuracy', 'parameters', 'source'],

@@ -3,23 +3,44 @@ import type { CommandSpec } from './args';
 
 export const TEXT_DEFAULTS = {
   out: 'text-output', textField: 'text', labelField: 'label', teacherEpochs: 8, studentEpochs: 15, batchSize: 64, maxLength: 32,
-  minFreq: 1, teacherDim: 128, teacherLayers: 2, teacherHeads: 4, teacherLr: 1e-3,
+  minFreq: 1, teacherKind: 'ensemble' as 'ensemble' | 'transformer', teacherDim: 128, teacherLayers: 2, teacherHeads: 4, teacherLr: 1e-3,
   studentDim: 16, studentBigrams: 4096, studentLr: 0.03, temperature: 2, alpha: 0.5, seed: 0, device: 'cpu',
   progress: 'auto' as 'auto' | 'bar' | 'lines' | 'none',
 };
 
+/** The defaults that differ with a Hugging Face teacher (--teacher DIR), and its own options. */
+export const HF_TEXT_DEFAULTS = {
+  teacherEpochs: 3, studentEpochs: 5, teacherLr: 5e-5, studentLr: 1e-4, finetuneTeacher: false, layerMap: 'skip',
+  hiddenLoss: 'mse' as 'mse' | 'cosine', hiddenWeight: 1, attentionWeight: 0, twoStage: false, spectralSamples: 256,
+};
+
 export const textSpec: CommandSpec = {
   name: 'text',
-  summary: 'Train a text-classification teacher, distill a small student from it, and compare with the student trained from labels only.',
-  usage: 'text --train FILE --test FILE [--valid FILE] [--out DIR] [options]',
+  summary: 'Train (or bring, as a Hugging Face folder) a text-classification teacher, distill a small student from it, and compare with the student trained from labels only.',
+  usage: 'text --train FILE --test FILE [--valid FILE] [--teacher DIR] [--out DIR] [options]',
   description: `
 Input files are JSONL lines {"text": "...", "label": "..."} (or CSV with a header; see --format). Labels of
 --test and --valid must occur in --train. Without --valid, 10% of --train (seeded) is held out to choose
-each model's best epoch. The teacher is a Transformer encoder (TextTransformer), the student a
-fastText-like bag of embeddings (FastText) trained with (1 - alpha)·CE + alpha·KD(T); "scratch" is the same
-student trained with CE only and the same budget. Writes OUT/metrics.json ({teacher, student, scratch}:
+each model's best epoch. The teacher is an ensemble (mean probabilities) of a Transformer encoder
+(TextTransformer) and a wide fastText-like model (4x the student's width and bigram buckets, dropout
+0.2; --teacher-kind transformer for the encoder alone), the student a fastText-like bag of embeddings
+(FastText) trained with (1 - alpha)·CE + alpha·KD(T); "scratch" is the same student trained with CE
+only and the same budget. Writes OUT/metrics.json ({teacher, student, scratch}:
 test accuracy and parameters), OUT/report.html, OUT/vocab.json, OUT/labels.json and OUT/<run>/
-(checkpoints, metrics.jsonl, model.safetensors, arch.json).`,
+(checkpoints, metrics.jsonl, model.safetensors, arch.json).
+
+With --teacher DIR (a Hugging Face BERT, RoBERTa, XLM-R or DistilBERT classifier folder: config.json,
+weights, tokenizer.json), texts are tokenized by the teacher's tokenizer and the student is a transformer
+of the teacher's family: cut from the teacher (--student-layers N, default half its layers, initialised
+from the teacher layers the layer map points to) or fresh (--student-config 4x312 or a JSON file of
+config fields, with a learned projection to the teacher's width). It learns (1 - alpha)·CE + alpha·KD(T)
++ hidden-weight·(masked hidden-state MSE over --layer-map) [+ attention-weight·(masked attention-map MSE)];
+"scratch" is the same student from the same weights trained with CE only. --layer-map: skip (every k-th
+layer), average (groups averaged), weighted:0.3,0.7 (groups weighted), uniform (TinyBERT, embeddings
+included), last (the last layers), spectral[:top=K|:threshold=X|:edges[=K]] (the teacher layers with the
+highest spectral intensity on a sample of the training texts; edges: the leading and trailing runs of a
+U-shaped profile). The teacher, student and scratch are written as Hugging Face folders in OUT/<run>/,
+and the report plots the teacher's and the student's spectral profiles.`,
   flags: [
     { name: 'train', kind: 'file', required: true, description: 'training examples (JSONL or CSV)' },
     { name: 'test', kind: 'file', required: true, description: 'test examples, for the reported accuracies' },
@@ -28,19 +49,30 @@ test accuracy and parameters), OUT/report.html, OUT/vocab.json, OUT/labels.json 
     { name: 'format', kind: 'choice', choices: ['jsonl', 'csv'], description: 'input format (default: from the file extension)' },
     { name: 'text-field', kind: 'string', placeholder: 'KEY', default: TEXT_DEFAULTS.textField, description: 'JSON key / CSV column of the text' },
     { name: 'label-field', kind: 'string', placeholder: 'KEY', default: TEXT_DEFAULTS.labelField, description: 'JSON key / CSV column of the label' },
-    { name: 'epochs', kind: 'int', min: 1, description: 'epochs of each of the three runs (default: 8 for the teacher, 15 for the students)' },
-    { name: 'teacher-epochs', kind: 'int', min: 1, description: `epochs of the teacher (default: --epochs, else ${TEXT_DEFAULTS.teacherEpochs})` },
-    { name: 'student-epochs', kind: 'int', min: 1, description: `epochs of the distilled and the scratch student (default: --epochs, else ${TEXT_DEFAULTS.studentEpochs})` },
+    { name: 'teacher', kind: 'path', placeholder: 'DIR', description: 'a Hugging Face classifier folder as the teacher (default: train a TextTransformer)' },
+    { name: 'finetune-teacher', kind: 'boolean', description: 'fine-tune the --teacher on the training set first (needed when its head is not for these labels)' },
+    { name: 'student-layers', kind: 'int', min: 1, description: 'with --teacher: a student cut from it with N layers (default: half the teacher\'s)' },
+    { name: 'student-config', kind: 'string', placeholder: 'LxH[xA]|FILE', description: 'with --teacher: a fresh student, e.g. 4x312 (layers x hidden [x heads]) or a JSON file of config fields' },
+    { name: 'layer-map', kind: 'string', placeholder: 'MAP', description: `with --teacher: skip, average, weighted:W1,W2, uniform, last, spectral[:top=K|:threshold=X|:edges[=K]] (default: ${HF_TEXT_DEFAULTS.layerMap})` },
+    { name: 'hidden-loss', kind: 'choice', choices: ['mse', 'cosine'], description: `with --teacher: the hidden-state loss (default: ${HF_TEXT_DEFAULTS.hiddenLoss})` },
+    { name: 'hidden-weight', kind: 'number', min: 0, description: `with --teacher: weight of the hidden-state term, 0 for none (default: ${HF_TEXT_DEFAULTS.hiddenWeight})` },
+    { name: 'attention-weight', kind: 'number', min: 0, description: `with --teacher: weight of the attention-map term (default: ${HF_TEXT_DEFAULTS.attentionWeight}: none)` },
+    { name: 'two-stage', kind: 'boolean', description: 'with --teacher: TinyBERT\'s stages: intermediate layers for the first half of the student epochs, then KD on the predictions' },
+    { name: 'spectral-samples', kind: 'int', min: 1, description: `with --teacher: training texts sampled for the spectral profiles (default: ${HF_TEXT_DEFAULTS.spectralSamples})` },
+    { name: 'epochs', kind: 'int', min: 1, description: `epochs of each of the three runs (default: ${TEXT_DEFAULTS.teacherEpochs} for the teacher, ${TEXT_DEFAULTS.studentEpochs} for the students; ${HF_TEXT_DEFAULTS.teacherEpochs} and ${HF_TEXT_DEFAULTS.studentEpochs} with --teacher)` },
+    { name: 'teacher-epochs', kind: 'int', min: 1, description: `epochs of the teacher (default: --epochs, else ${TEXT_DEFAULTS.teacherEpochs}; ${HF_TEXT_DEFAULTS.teacherEpochs} with --finetune-teacher)` },
+    { name: 'student-epochs', kind: 'int', min: 1, description: `epochs of the distilled and the scratch student (default: --epochs, else ${TEXT_DEFAULTS.studentEpochs}; ${HF_TEXT_DEFAULTS.studentEpochs} with --teacher)` },
     { name: 'batch-size', kind: 'int', min: 1, default: TEXT_DEFAULTS.batchSize, description: 'training batch size' },
     { name: 'max-length', kind: 'int', min: 1, default: TEXT_DEFAULTS.maxLength, description: 'tokens kept per text' },
     { name: 'min-freq', kind: 'int', min: 1, default: TEXT_DEFAULTS.minFreq, description: 'rarer training words become <unk>' },
+    { name: 'teacher-kind', kind: 'choice', choices: ['ensemble', 'transformer'], default: TEXT_DEFAULTS.teacherKind, description: 'without --teacher: the TextTransformer and a wide FastText averaged (ensemble), or the TextTransformer alone (ignored with --teacher)' },
     { name: 'teacher-dim', kind: 'int', min: 1, default: TEXT_DEFAULTS.teacherDim, description: 'teacher width' },
     { name: 'teacher-layers', kind: 'int', min: 1, default: TEXT_DEFAULTS.teacherLayers, description: 'teacher encoder layers' },
     { name: 'teacher-heads', kind: 'int', min: 1, default: TEXT_DEFAULTS.teacherHeads, description: 'teacher attention heads (divide --teacher-dim)' },
-    { name: 'teacher-lr', kind: 'number', min: 0, exclusiveMin: true, default: TEXT_DEFAULTS.teacherLr, description: 'teacher peak learning rate (AdamW, one-cycle)' },
+    { name: 'teacher-lr', kind: 'number', min: 0, exclusiveMin: true, description: `teacher peak learning rate (AdamW, one-cycle; default: ${TEXT_DEFAULTS.teacherLr}, ${HF_TEXT_DEFAULTS.teacherLr} with --teacher)` },
     { name: 'student-dim', kind: 'int', min: 1, default: TEXT_DEFAULTS.studentDim, description: 'student embedding width' },
     { name: 'student-bigrams', kind: 'int', min: 0, default: TEXT_DEFAULTS.studentBigrams, placeholder: 'BUCKETS', description: 'hashed bigram buckets of the student (0: words only)' },
-    { name: 'student-lr', kind: 'number', min: 0, exclusiveMin: true, default: TEXT_DEFAULTS.studentLr, description: 'student peak learning rate (AdamW, one-cycle)' },
+    { name: 'student-lr', kind: 'number', min: 0, exclusiveMin: true, description: `student peak learning rate (AdamW, one-cycle; default: ${TEXT_DEFAULTS.studentLr}, ${HF_TEXT_DEFAULTS.studentLr} with --teacher)` },
     { name: 'temperature', kind: 'number', min: 0, exclusiveMin: true, default: TEXT_DEFAULTS.temperature, placeholder: 'T', description: 'KD softmax temperature' },
     { name: 'alpha', kind: 'number', min: 0, max: 1, default: TEXT_DEFAULTS.alpha, description: 'weight of the KD term in [0, 1] (CE gets 1 - alpha)' },
     { name: 'seed', kind: 'int', min: 0, default: TEXT_DEFAULTS.seed, description: 'seed of the split, the shuffles and the initial weights' },
@@ -50,6 +82,8 @@ test accuracy and parameters), OUT/report.html, OUT/vocab.json, OUT/labels.json 
   examples: [
     'torchkd text --train intents/train.jsonl --test intents/test.jsonl --out runs/intents',
     'torchkd text --train train.csv --test test.csv --valid valid.csv --epochs 8 --student-bigrams 20000',
+    'torchkd text --train intents/train.jsonl --test intents/test.jsonl --teacher roberta-intents --student-layers 4 --layer-map spectral:edges',
+    'torchkd text --train intents/train.jsonl --test intents/test.jsonl --teacher bert-base --finetune-teacher --student-config 4x312 --layer-map uniform --two-stage',
   ],
 };
 
@@ -78,12 +112,14 @@ OUT/report.html, and OUT/teacher-i/ for teachers trained by the run.`,
     { name: 'device', kind: 'device', description: 'overrides device (default: the file\'s, else cpu)' },
     { name: 'progress', kind: 'choice', choices: ['auto', 'bar', 'lines', 'none'], description: 'overrides progress (default: the file\'s, else auto)' },
     { name: 'resume', kind: 'boolean', description: 'continue from OUT/checkpoint-last.safetensors (overrides resume)' },
+    { name: 'distributed', kind: 'boolean', description: 'data-parallel over the ranks of torchkd run (overrides distributed)' },
     { name: 'check', kind: 'boolean', description: 'only validate the configuration and print it' },
   ],
   examples: [
     'torchkd distill --config runs/kd.json',
     'torchkd distill --config runs/kd.json --out runs/kd-seed1 --seed 1',
     'torchkd distill --config runs/kd.json --check',
+    'torchkd run --nproc-per-node 2 node_modules/.bin/torchkd distill --config runs/kd.json --distributed',
   ],
 };
 
@@ -161,4 +197,35 @@ export const doctorSpec: CommandSpec = {
   flags: [],
 };
 
-export const COMMANDS: CommandSpec[] = [demoSpec, textSpec, distillSpec, spectralSpec, doctorSpec];
+export const runSpec: CommandSpec = {
+  name: 'run',
+  summary: 'Launch a Node script on several processes for torch.distributed, as torchrun launches Python scripts.',
+  usage: 'run [--nproc-per-node N] [--nnodes M --node-rank R --master-addr A --master-port P] script.js [args]',
+  rest: 'script.js [args]',
+  description: `
+Starts --nproc-per-node processes of \`node script.js args\` with torchrun's environment: RANK (node rank ·
+nproc + local rank), LOCAL_RANK, WORLD_SIZE (nnodes · nproc), LOCAL_WORLD_SIZE, GROUP_RANK (the node rank),
+MASTER_ADDR, MASTER_PORT, TORCHELASTIC_RESTART_COUNT, TORCHELASTIC_RUN_ID and, with more than one process and
+no value of your own, OMP_NUM_THREADS=1. In the script, torch.distributed.initProcessGroup() (env://) joins
+them. Each line a rank prints is prefixed with [rankN]:. When a rank fails, the others are stopped (SIGTERM,
+SIGKILL after 5 s) and torchkd run exits with the failed rank's exit code (128 + N for signal N), after
+--max-restarts restarts of the whole group. On several nodes, run the same command on each with its
+--node-rank and the same --master-addr/--master-port (node 0's address; rank 0 hosts the store there).`,
+  flags: [
+    { name: 'nproc-per-node', kind: 'string', placeholder: 'N|cpu|gpu|auto', default: '1', description: 'processes on this node: a count, one per CPU core, one per GPU, or auto (GPUs if any, else CPU cores)' },
+    { name: 'nnodes', kind: 'int', min: 1, default: 1, description: 'number of nodes' },
+    { name: 'node-rank', kind: 'int', min: 0, default: 0, description: 'this node\'s rank among the nodes' },
+    { name: 'master-addr', kind: 'string', placeholder: 'HOST', default: '127.0.0.1', description: 'address of node 0, where rank 0 hosts the TCPStore' },
+    { name: 'master-port', kind: 'int', min: 0, max: 65535, default: 29500, description: 'port of that store' },
+    { name: 'standalone', kind: 'boolean', description: 'one node, on a free port of --master-addr (instead of --master-port)' },
+    { name: 'max-restarts', kind: 'int', min: 0, default: 0, description: 'restarts of the whole group after a failure' },
+    { name: 'no-node', kind: 'boolean', description: 'run the program itself instead of `node program` (e.g. a Python rank: --no-node python3 train.py)' },
+  ],
+  examples: [
+    'torchkd run --nproc-per-node 2 train.js --epochs 3',
+    'torchkd run --nproc-per-node 4 --nnodes 2 --node-rank 0 --master-addr 10.0.0.1 --master-port 29500 train.js',
+    'torchkd run --standalone --nproc-per-node 2 node_modules/.bin/torchkd distill --config run.json',
+  ],
+};
+
+export const COMMANDS: CommandSpec[] = [demoSpec, textSpec, distillSpec, spectralSpec, runSpec, doctorSpec];

@@ -21,3 +21,4 @@ export {
   randomCrop, randomHorizontalFlip, mixup, compose, mixupCrossEntropy, sampleBeta,
   type AugmentBatch, type Augmentation, type RandomCropOptions,
 } from './augment';
+export { DistributedSampler, type DistributedSamplerOptions } from './distributed';

@@ -18,7 +18,7 @@ export interface Sampler<T = number> extends Iterable<T> {
 }
 
 /** The numbers of an int64 tensor, then the tensor is freed. */
-function drain(t: Tensor): number[] {
+export function drain(t: Tensor): number[] {
   try {
     return Array.from(t.dataSync() as BigInt64Array, Number);
   } finally {

@@ -1,58 +1,10 @@
-// Hidden-state and attention distillation with layer maps (TinyBERT: Jiao et al. 2020; the 'average' and
-// 'weighted' maps follow the layer-combination variants used in later work).
+// Hidden-state and attention distillation over layer maps (TinyBERT: Jiao et al. 2020; the maps are in
+// layerMap.ts).
 import * as nn from '../nn';
 import * as torch from '../torch';
 import { TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
-
-/** Student hidden state `student` is matched with Σ_k weights[k] · teacher hidden state teacher[k]. */
-export interface LayerPair {
-  student: number;
-  teacher: number[];
-  weights: number[];
-}
-
-export type LayerMapStrategy = 'uniform' | 'skip' | 'last' | 'average' | 'weighted';
-
-/**
- * Which teacher layers each student layer learns from, for N teacher and M student layers, k = N / M:
- * - 'uniform' (TinyBERT): hidden-state lists that include the embeddings at index 0; student i ↔ teacher i·k
- *   for i = 0..M;
- * - 'skip': student j ↔ teacher (j + 1)·k − 1 (the last of each group of k), j = 0..M−1;
- * - 'last': student j ↔ teacher N − M + j;
- * - 'average': student j ↔ the mean of teacher group [j·k, (j + 1)·k);
- * - 'weighted': the same groups with the given weights (e.g. [0.3, 0.7] for k = 2);
- * - an explicit list of [student, teacher] pairs.
- */
-export function layerMap(teacherLayers: number, studentLayers: number,
-  strategy: LayerMapStrategy | [number, number | number[]][], options: { weights?: number[] } = {}): LayerPair[] {
-  if (Array.isArray(strategy)) {
-    return strategy.map(([s, t]) => {
-      const teacher = Array.isArray(t) ? t : [t];
-      return { student: s, teacher, weights: teacher.map(() => 1 / teacher.length) };
-    });
-  }
-  const k = teacherLayers / studentLayers;
-  const needsGroups = strategy === 'skip' || strategy === 'average' || strategy === 'weighted' || strategy === 'uniform';
-  if (needsGroups && !Number.isInteger(k)) {
-    throw new TorchError(`layerMap(): '${strategy}' needs the teacher's depth (${teacherLayers}) to be a multiple of the student's (${studentLayers})`);
-  }
-  const range = (n: number) => [...Array(n).keys()];
-  const one = (student: number, teacher: number): LayerPair => ({ student, teacher: [teacher], weights: [1] });
-  switch (strategy) {
-    case 'uniform': return range(studentLayers + 1).map((i) => one(i, i * k));
-    case 'skip': return range(studentLayers).map((j) => one(j, (j + 1) * k - 1));
-    case 'last': return range(studentLayers).map((j) => one(j, teacherLayers - studentLayers + j));
-    case 'average':
-    case 'weighted': {
-      const weights = strategy === 'average' ? range(k).map(() => 1 / k) : options.weights;
-      if (!weights || weights.length !== k) throw new TorchError(`layerMap(): 'weighted' needs ${k} weights per student layer`);
-      return range(studentLayers).map((j) => ({ student: j, teacher: range(k).map((i) => j * k + i), weights }));
-    }
-    default:
-      throw new TorchError(`layerMap(): unknown strategy ${JSON.stringify(strategy)}`);
-  }
-}
+import type { LayerPair } from './layerMap';
 
 export interface HiddenStateLossOptions {
   map: LayerPair[];
@@ -61,7 +13,7 @@ export interface HiddenStateLossOptions {
   /** Applied to the student's states (e.g. an nn.Linear from student to teacher width), one for all pairs or one per pair. */
   projection?: nn.Module | nn.Module[];
   /**
-   * [B, L]: 1 (or true) where the token is real. Padding positions are left out of every pair's average
+   * `[B, L]`: 1 (or true) where the token is real. Padding positions are left out of every pair's average
    * (TextBrewer's masked hid_mse_loss and cos_loss).
    */
   mask?: Tensor;

@@ -13,10 +13,8 @@ export {
   spectralIntensity, spectralProfile, selectLayers, spectralLoss, vitPatchMap,
   type FeatureLayout, type VitTokenOptions, type IntensityOptions, type SelectOptions, type SpectralLossOptions,
 } from './spectral';
-export {
-  layerMap, hiddenStateLoss, attentionLoss,
-  type LayerPair, type LayerMapStrategy, type HiddenStateLossOptions, type AttentionLossOptions,
-} from './hidden';
+export { hiddenStateLoss, attentionLoss, type HiddenStateLossOptions, type AttentionLossOptions } from './hidden';
+export { layerMap, initialLayers, type LayerPair, type LayerMapStrategy, type LayerMapOptions } from './layerMap';
 export { sobolevLoss, type SobolevOptions } from './sobolev';
 export { combineSpecialists, type Specialist } from './specialists';
 export * as terms from './terms';

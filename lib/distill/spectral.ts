@@ -53,6 +53,11 @@ export interface IntensityOptions extends VitTokenOptions {
   layout?: FeatureLayout;
   /** Keep the first `bins` frequencies (all C by default) and also return their profile. */
   bins?: number;
+  /**
+   * 'NLH' only: `[B, L]`, 1 (or true) at real tokens; the average runs over those tokens only, so that
+   * padding does not enter a text model's profile.
+   */
+  mask?: Tensor;
 }
 
 /**
@@ -61,11 +66,15 @@ export interface IntensityOptions extends VitTokenOptions {
  * kept frequency bins → one number. With `bins`, also the mean magnitude of each kept frequency.
  */
 export function spectralIntensity(x: Tensor, options: IntensityOptions = {}): { intensity: number; profile?: number[] } {
-  const { bins } = options;
+  const { bins, mask } = options;
   const layout = resolveLayout(x, options.layout, 'spectralIntensity');
+  if (mask && (layout !== 'NLH' || mask.dim() !== 2 || mask.size(0) !== x.size(0) || mask.size(1) !== x.size(1))) {
+    throw new TorchError(`spectralIntensity(): mask must be [B, L] for 'NLH' features [B, L, H]; got mask [${mask.shape.join(', ')}] for ${layout} [${x.shape.join(', ')}]`);
+  }
   return torch.tidy(() => {
-    // Channels last, everything else flattened into positions.
-    const lastC = layout === 'BCHW' ? x.permute([0, 2, 3, 1]) : layout === 'vit' ? vitPatchMap(x, options).permute([0, 2, 3, 1]) : x;
+    // Channels last, everything else flattened into positions (the real tokens only, with a mask).
+    const lastC = layout === 'BCHW' ? x.permute([0, 2, 3, 1]) : layout === 'vit' ? vitPatchMap(x, options).permute([0, 2, 3, 1])
+      : mask ? x.index([mask.to('bool')]) : x;
     const channels = lastC.size(-1);
     let magnitude = torch.fft.fft(lastC, { dim: -1 }).abs();
     if (bins !== undefined) {
@@ -82,15 +91,16 @@ export function spectralIntensity(x: Tensor, options: IntensityOptions = {}): { 
 
 /** The intensity of each layer's features (a list of hidden states), in order. */
 export function spectralProfile(layers: Tensor[], options: IntensityOptions = {}): number[] {
-  const { layout, prefixTokens, grid } = options;
-  return layers.map((h) => spectralIntensity(h, { layout, prefixTokens, grid }).intensity);
+  const { layout, prefixTokens, grid, mask } = options;
+  return layers.map((h) => spectralIntensity(h, { layout, prefixTokens, grid, mask }).intensity);
 }
 
 export interface SelectOptions {
   /**
-   * 'top': the k most intense layers; 'edges': the runs at the start and end of depth whose intensity
-   * is at least the profile's mean (the U shape), at most k of them (the most intense when more);
-   * 'threshold': every layer with intensity ≥ k · max (k in (0, 1]).
+   * 'top': the k most intense layers (default k 2); 'edges': the leading and trailing runs of layers whose
+   * intensity is at least the profile's mean (the two arms of a U-shaped profile, e.g. layers 1-9 and 21-23
+   * of a 24-layer RoBERTa), all of them by default or at most k (the most intense); 'threshold': every
+   * layer with intensity ≥ k · max (k in (0, 1]).
    */
   strategy?: 'top' | 'edges' | 'threshold';
   k?: number;
@@ -98,7 +108,9 @@ export interface SelectOptions {
 
 /** Indices of the selected layers, ascending. */
 export function selectLayers(profile: number[], options: SelectOptions = {}): number[] {
-  const { strategy = 'top', k = 2 } = options;
+  const { strategy = 'top' } = options;
+  const k = options.k ?? (strategy === 'edges' ? profile.length : 2);
+  if (strategy !== 'threshold' && !(Number.isInteger(k) && k >= 1)) throw new TorchError(`selectLayers(): k must be a positive integer for '${strategy}', got ${k}`);
   const byIntensity = (ids: number[]) => [...ids].sort((a, b) => profile[b] - profile[a] || a - b);
   let chosen: number[];
   if (strategy === 'top') {

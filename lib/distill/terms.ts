@@ -295,3 +295,6 @@ export function combineTerms(terms: LossTerm[], ctx: StepContext): Record<string
     return { loss: total, ...out };
   });
 }
+
+// The layer-mapped terms for transformer students (hidden states and attention maps with a padding mask).
+export { hiddenStates, attentionMaps, type HiddenStatesTermOptions, type AttentionMapsTermOptions, type StepMask } from './layerTerms';

@@ -8,6 +8,8 @@ export * from './containers';
 export * from './loss';
 export * from './attention';
 export * as init from './init';
+/** nn.parallel.DistributedDataParallel. */
+export * as parallel from './parallel';
 /** torch.nn.utils: clipGradNorm_, clipGradValue_, parametersToVector, vectorToParameters. */
 export * as utils from '../optim/utils';
 /** torch.nn.functional. */

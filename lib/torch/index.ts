@@ -26,6 +26,7 @@ export { autocast, type AutocastOptions } from './amp';
 export * as amp from './amp';
 export * as cuda from './cuda';
 export * as autograd from './autograd';
+export * as distributed from './distributed';
 export { __version__ } from './version';
 export { noGrad, enableGrad, inferenceMode, isGradEnabled, setGradEnabled, type GradModeScope } from './autograd';
 /** torch.save(obj, path) and torch.load(path): io.save / io.load (torch.save's zip format, restricted unpickler). */

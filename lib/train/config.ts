@@ -187,13 +187,19 @@ export interface RunConfig {
   seed?: number;
   device?: string;
   progress?: ProgressMode;
+  /**
+   * Data-parallel over torch.distributed (the ranks of `torchkd run`, joined through env:// when no group
+   * exists): every training of the run (trained teachers, the student) shards its data over the ranks, with
+   * DistributedDataParallel's options; only rank 0 writes outDir's files. data.batchSize is per rank.
+   */
+  distributed?: boolean | { findUnusedParameters?: boolean; bucketCapMb?: number; broadcastBuffers?: boolean };
 }
 
 // -------------------------------------------------------------------------------------- validation
 
 const TOP_KEYS = ['name', 'data', 'student', 'teachers', 'terms', 'spectralSelection', 'augment', 'bss', 'intra', 'optimizer', 'scheduler', 'epochs',
   'maxSteps', 'clipGradNorm', 'amp', 'evalEvery', 'logEvery', 'outDir', 'resume', 'restoreBest', 'monitor', 'earlyStopping', 'nanGuard',
-  'seed', 'device', 'progress'];
+  'seed', 'device', 'progress', 'distributed'];
 
 const OPTIMIZER_KEYS: Record<string, string[]> = {
   sgd: ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize'],
@@ -492,6 +498,15 @@ export function validateConfig(json: unknown, options: { baseDir?: string } = {}
     if (a && v.required(a, 'dtype', p, "'bfloat16' or 'float16'")) v.oneOf(a.dtype, `${p}.dtype`, ['bfloat16', 'float16'] as const);
     return a;
   });
+  v.optional(c, 'distributed', 'config', (x, p) => {
+    if (typeof x === 'boolean') return x;
+    const d = v.object(x, p, ['findUnusedParameters', 'bucketCapMb', 'broadcastBuffers']);
+    if (d) {
+      for (const k of ['findUnusedParameters', 'broadcastBuffers']) v.optional(d, k, p, (y, q) => v.boolean(y, q));
+      v.optional(d, 'bucketCapMb', p, (y, q) => v.number(y, q, pos));
+    }
+    return d;
+  });
   v.optional(c, 'monitor', 'config', (x, p) => {
     const m = v.object(x, p, ['metric', 'mode']);
     if (m) {
@@ -763,6 +778,8 @@ export interface RunResult {
   fit: FitResult;
   teacherFits: (FitResult | null)[];
   spectral: { teacherProfile: number[]; studentProfile: number[]; selected: number[]; pairs: [string, string][] } | null;
+  /** This process's rank in a distributed run (0 otherwise); only rank 0 wrote outDir's files. */
+  rank: number;
   data: { labelled: number; transfer: number; valid: number; test: number; classes: number; sampleShape: number[]; validation: 'valid' | 'test' };
   seconds: number;
   outDir: string | null;
@@ -800,6 +817,11 @@ export async function runConfig(config: RunConfig, hooks: RunHooks = {}): Promis
   const seed = config.seed ?? 0;
   const progress = config.progress ?? 'auto';
   const outDir = config.outDir === undefined ? null : resolve(baseDir, config.outDir);
+  // One group for every training of the run; joined here (and left at the end) when a launcher set up env://.
+  const joined = config.distributed && !torch.distributed.isInitialized();
+  if (joined) torch.distributed.initProcessGroup();
+  const rank = config.distributed ? torch.distributed.getRank() : 0;
+  const writer = rank === 0;
   const d = config.data;
   const owned: Tensor[] = [];
   const modules: nn.Module[] = [];
@@ -865,7 +887,7 @@ export async function runConfig(config: RunConfig, hooks: RunHooks = {}): Promis
           amp: config.amp, evalEvery: opts.evalEvery, logEvery: config.logEvery, outDir: dir, resume: config.resume,
           augment: makeAugment(opts.augment), restoreBest: config.restoreBest ?? true, monitor: config.monitor, earlyStopping: config.earlyStopping,
           nanGuard: config.nanGuard, seed, device, progress, name: run, signal: hooks.signal,
-          onEvent: hooks.onEvent,
+          onEvent: hooks.onEvent, distributed: config.distributed,
         });
       } finally {
         distiller.dispose();
@@ -891,7 +913,7 @@ export async function runConfig(config: RunConfig, hooks: RunHooks = {}): Promis
         const loader = new DataLoader(new TensorDataset(keep(indexRows(train.x, rows)), keep(indexRows(train.y, rows))), { batchSize, shuffle: true, seed: d.seed ?? 0 }) as Loader;
         result = await runFit(run, model, new Distiller({ student: model, terms: [terms.crossEntropy()] }), { ...t.train, loader });
         if (result.stopReason === 'cancelled') throw new TorchError(`runConfig(): cancelled while training ${run}${outDir ? ` (its last checkpoint is in ${join(outDir, run)})` : ''}`);
-        if (outDir !== null) saveModel(join(outDir, run), model, resolveArch(loadArch(t.arch), shape));
+        if (outDir !== null && writer) saveModel(join(outDir, run), model, resolveArch(loadArch(t.arch), shape));
       }
       teachers.push(model);
       teacherModules.push(model);
@@ -936,12 +958,12 @@ export async function runConfig(config: RunConfig, hooks: RunHooks = {}): Promis
     const summary: RunResult = {
       student: summarize(student, sourceName(config.student), testLoader, device),
       teachers: teacherModules.map((m, i) => summarize(m, sourceName(teacherList[i]), testLoader, device)),
-      fit: result, teacherFits, spectral,
+      fit: result, teacherFits, spectral, rank,
       data: { labelled, transfer, valid: validCount, test: testCount, classes: numClasses, sampleShape, validation: validCount > 0 ? 'valid' : 'test' },
       seconds: (Date.now() - started) / 1000,
       outDir,
     };
-    if (outDir !== null) {
+    if (outDir !== null && writer) {
       saveModel(outDir, student, studentArch);
       atomicWrite(join(outDir, 'config.json'), `${JSON.stringify({ ...config, student: { ...config.student, arch: studentArch } }, null, 2)}\n`);
       const { history: _h, trainLog: _t, ...fitSummary } = result;
@@ -952,5 +974,6 @@ export async function runConfig(config: RunConfig, hooks: RunHooks = {}): Promis
     for (const m of modules) m.dispose();
     for (const s of scripts) s.dispose();
     torch.dispose(owned);
+    if (joined && torch.distributed.isInitialized()) torch.distributed.destroyProcessGroup();
   }
 }

@@ -7,6 +7,7 @@ export {
 } from './trainer';
 export { saveCheckpoint, loadCheckpoint, type CheckpointParts } from './checkpoint';
 export { ProgressReporter, type ProgressMode, type ProgressStream } from './progress';
+export { TrainingGroup, type DistributedTrainingOptions } from './distributed';
 export { runInWorker, runConfigInWorker, type WorkerJob, type WorkerContext, type WorkerRun } from './worker';
 export {
   runConfig, validateConfig, readConfig,

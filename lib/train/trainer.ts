@@ -17,6 +17,7 @@ import type { LRScheduler } from '../optim/lrScheduler';
 import { loadCheckpoint, saveCheckpoint, type CheckpointParts } from './checkpoint';
 import type { Distiller } from '../distill/distiller';
 import { formatLosses, ProgressReporter, type ProgressMode, type ProgressStream } from './progress';
+import { TrainingGroup, type DistributedTrainingOptions } from './distributed';
 
 /** A batch transformation applied before both models see the batch (e.g. data.augment's). */
 export type BatchAugmentation = (batch: { input: Tensor; target?: Tensor }) => { input: Tensor; target?: Tensor; mix?: { targetB: Tensor; lam: number } };
@@ -43,6 +44,7 @@ type EventBody = TrainerEvent extends infer E ? (E extends { run: string } ? Omi
 
 export interface TrainerOptions {
   distiller: Distiller;
+  /** The training batches; a sampler with setEpoch (data.DistributedSampler) has it called at each epoch's start. */
   train: Loader;
   valid?: Loader;
   /** Length of the run: epochs over `train` (default 1) or a number of optimizer steps. */
@@ -83,8 +85,16 @@ export interface TrainerOptions {
   device?: Device | string;
   /** Load the best evaluation's weights into the student at the end (default false); kept in memory without outDir. */
   restoreBest?: boolean;
-  /** Replaces the default evaluation (accuracy and cross entropy on `valid`). */
+  /** Replaces the default evaluation (accuracy and cross entropy on `valid`); run on every rank when distributed. */
   evaluate?: (model: nn.Module) => EvalMetrics;
+  /**
+   * Data-parallel training over torch.distributed (initialized from env:// when needed, as `torchkd run`
+   * sets it up): the trainable modules in one DistributedDataParallel, each rank on its shard of every
+   * epoch (DistributedSampler semantics over `train`'s order, or `train`'s own DistributedSampler), the
+   * teachers evaluated per rank on its shard, losses and evaluations reduced over the ranks, and only rank
+   * 0 writing checkpoints, metrics.jsonl and progress. `train`'s batchSize is per rank.
+   */
+  distributed?: boolean | DistributedTrainingOptions;
 }
 
 export interface FitResult {
@@ -101,15 +111,21 @@ export interface FitResult {
   checkpoints: { last?: string; best?: string };
 }
 
-/** Accuracy and mean cross entropy of a classifier on a loader, in eval mode and without grad. */
-export function evaluate(model: nn.Module, loader: Loader, options: { device?: Device | string; amp?: TrainerOptions['amp'] } = {}): EvalMetrics {
+/**
+ * Accuracy and mean cross entropy of a classifier on a loader, in eval mode and without grad. With a
+ * training group, each rank evaluates every worldSize-th sample and the sums are reduced over the ranks.
+ */
+export function evaluate(model: nn.Module, loader: Loader, options: { device?: Device | string; amp?: TrainerOptions['amp']; group?: TrainingGroup } = {}): EvalMetrics {
   const wasTraining = model.training;
   model.eval();
   let correct = 0;
   let loss = 0;
   let n = 0;
+  const batches: Iterable<Tensor[]> = options.group
+    ? options.group.evalBatches(loader).map((indices) => loader.batch(indices))
+    : loader;
   try {
-    for (const batch of loader) {
+    for (const batch of batches) {
       torch.tidy(() => {
         const [x0, y0] = batch;
         const x = options.device ? x0.to(options.device) : x0;
@@ -130,6 +146,7 @@ export function evaluate(model: nn.Module, loader: Loader, options: { device?: D
   } finally {
     model.train(wasTraining);
   }
+  if (options.group) [correct, loss, n] = options.group.sum([correct, loss, n]);
   if (n === 0) throw new TorchError('evaluate(): the loader has no labelled samples');
   return { accuracy: correct / n, loss: loss / n };
 }
@@ -178,12 +195,23 @@ export class Trainer {
   }
 
   async fit(): Promise<FitResult> {
+    const group = TrainingGroup.join(this.options.distributed);
+    try {
+      return await this.run(group);
+    } finally {
+      group?.close();
+    }
+  }
+
+  private async run(group: TrainingGroup | null): Promise<FitResult> {
     const o = this.options;
     const started = Date.now();
     const { distiller, train } = o;
     const device = o.device ?? 'cpu';
     const cuda = String(device).startsWith('cuda');
-    const stepsPerEpoch = train.length;
+    // Only rank 0 writes files and progress; every rank reads the checkpoint to resume.
+    const writer = group === null || group.rank === 0;
+    const stepsPerEpoch = group ? group.stepsPerEpoch(train) : train.length;
     if (stepsPerEpoch === 0) throw new TorchError('Trainer: the train loader has no batches');
     const totalSteps = o.maxSteps ?? (o.epochs ?? 1) * stepsPerEpoch;
     const epochs = totalSteps / stepsPerEpoch;
@@ -211,12 +239,12 @@ export class Trainer {
     let state: RunState = { step: 0, best: null, badEvals: 0, nanStreak: 0, sums: {}, count: 0, sinceEval: { loss: 0, count: 0 }, history: [], trainLog: [] };
     let resumedFrom: number | null = null;
     const paths = o.outDir ? { last: join(o.outDir, CKPT_LAST), best: join(o.outDir, CKPT_BEST), metrics: join(o.outDir, METRICS) } : null;
-    if (paths) mkdirSync(o.outDir as string, { recursive: true });
+    if (paths && writer) mkdirSync(o.outDir as string, { recursive: true });
     if (paths && o.resume && existsSync(paths.last)) {
       state = loadCheckpoint(paths.last, parts) as unknown as RunState;
       resumedFrom = state.step;
       // The log keeps what the checkpoint had seen; steps after it will be written again.
-      const kept = existsSync(paths.metrics)
+      const kept = !writer ? [] : existsSync(paths.metrics)
         ? readFileSync(paths.metrics, 'utf8').split('\n').filter((line) => {
           try {
             return (JSON.parse(line) as { step: number }).step <= state.step;
@@ -225,17 +253,19 @@ export class Trainer {
           }
         })
         : [];
-      atomicWrite(paths.metrics, kept.map((l) => `${l}\n`).join(''));
-    } else if (paths) {
+      if (writer) atomicWrite(paths.metrics, kept.map((l) => `${l}\n`).join(''));
+    } else if (paths && writer) {
       atomicWrite(paths.metrics, '');
     }
+    // After every rank has loaded the checkpoint: DDP broadcasts rank 0's weights (the same) at construction.
+    const ddp = group?.wrap(distiller.trainableModules(), typeof o.distributed === 'object' ? o.distributed : {});
     const log = (record: object) => {
-      if (paths) appendFileSync(paths.metrics, `${JSON.stringify({ run: label, ...record })}\n`);
+      if (paths && writer) appendFileSync(paths.metrics, `${JSON.stringify({ run: label, ...record })}\n`);
     };
     const emit = (e: EventBody) => o.onEvent?.({ run: label, ...e } as TrainerEvent);
     emit({ type: 'start', totalSteps, stepsPerEpoch, resumedFrom });
 
-    const progress = new ProgressReporter(o.progress ?? 'auto', totalSteps, label, o.progressStream);
+    const progress = new ProgressReporter(writer ? o.progress ?? 'auto' : 'none', totalSteps, label, o.progressStream);
     const rateStart = { time: Date.now(), step: state.step };
     let stopReason: FitResult['stopReason'] = 'completed';
     const epochBatches = new Map<number, number[][]>();
@@ -244,7 +274,7 @@ export class Trainer {
     // Without outDir, restoreBest keeps a copy of the best weights in memory.
     let bestWeights: Record<string, Tensor> | null = null;
     const checkpoint = (kind: 'last' | 'best') => {
-      if (!paths) {
+      if (!paths || !writer) {
         if (kind === 'best' && o.restoreBest) {
           if (bestWeights) torch.dispose(bestWeights);
           bestWeights = torch.tidy(() => Object.fromEntries(Object.entries(distiller.student.stateDict()).map(([k, t]) => [k, t.clone()])));
@@ -258,7 +288,7 @@ export class Trainer {
     const runEval = (): boolean => {
       let metrics: EvalMetrics;
       if (o.evaluate) metrics = o.evaluate(distiller.student);
-      else if (o.valid) metrics = evaluate(distiller.student, o.valid, { device, amp: o.amp });
+      else if (o.valid) metrics = evaluate(distiller.student, o.valid, { device, amp: o.amp, group: group ?? undefined });
       else metrics = { accuracy: NaN, loss: state.sinceEval.count > 0 ? state.sinceEval.loss / state.sinceEval.count : NaN };
       state.sinceEval = { loss: 0, count: 0 };
       const value = metrics[monitor.metric];
@@ -286,10 +316,13 @@ export class Trainer {
         const epoch = Math.floor(state.step / stepsPerEpoch);
         if (!epochBatches.has(epoch)) {
           epochBatches.clear();
-          epochBatches.set(epoch, train.batchIndices(epoch));
+          // As Hugging Face's Trainer: a sampler with setEpoch (a data.DistributedSampler) draws this epoch's order.
+          const sampler = train.sampler as { setEpoch?: (epoch: number) => void } | null;
+          if (typeof sampler?.setEpoch === 'function') sampler.setEpoch(epoch);
+          epochBatches.set(epoch, group ? group.epochBatches(train, epoch) : train.batchIndices(epoch));
         }
         const indices = (epochBatches.get(epoch) as number[][])[state.step % stepsPerEpoch];
-        const { losses: values, finite } = this.trainStep(indices, { params, optimizer, scheduler, scaler, device, state, totalSteps, epochs, stepsPerEpoch });
+        const { losses: values, finite, stop } = this.trainStep(indices, { params, optimizer, scheduler, scaler, device, state, totalSteps, epochs, stepsPerEpoch, group, ddp });
         state.step++;
         if (!finite) {
           state.nanStreak++;
@@ -326,7 +359,7 @@ export class Trainer {
         }
         // Lets timers, worker messages and abort signals through between steps.
         await new Promise<void>((resolve) => setImmediate(resolve));
-        if (o.signal?.aborted) {
+        if (stop || (group === null && o.signal?.aborted)) {
           stopReason = 'cancelled';
           checkpoint('last');
           break;
@@ -338,7 +371,7 @@ export class Trainer {
       optimizer.dispose();
     }
     if (o.restoreBest && state.best) {
-      if (paths) loadCheckpointWeights(paths.best, distiller.student);
+      if (paths && writer) loadCheckpointWeights(paths.best, distiller.student);
       else if (bestWeights) {
         const weights: Record<string, Tensor> = bestWeights;
         torch.noGrad(() => distiller.student.loadStateDict(weights));
@@ -373,11 +406,16 @@ export class Trainer {
     }
   }
 
-  /** One optimisation step; returns the losses as numbers (the step is skipped when one is not finite). */
+  /**
+   * One optimisation step; returns the losses as numbers (the step is skipped when one is not finite).
+   * Distributed: the forward runs under DDP, the losses are averaged over the ranks, and `stop` says whether
+   * any rank's signal was aborted (all ranks stop after the same step).
+   */
   private trainStep(indices: number[], s: {
     params: Tensor[]; optimizer: Optimizer; scheduler?: LRScheduler; scaler?: InstanceType<typeof torch.amp.GradScaler>;
     device: Device | string; state: RunState; totalSteps: number; epochs: number; stepsPerEpoch: number;
-  }): { losses: Record<string, number>; finite: boolean } {
+    group: TrainingGroup | null; ddp?: nn.parallel.DistributedDataParallel;
+  }): { losses: Record<string, number>; finite: boolean; stop: boolean } {
     const o = this.options;
     const { distiller } = o;
     return torch.tidy(() => {
@@ -388,13 +426,20 @@ export class Trainer {
       };
       if (o.augment) batch = o.augment(batch);
       const info = { step: s.state.step, totalSteps: s.totalSteps, epoch: s.state.step / s.stepsPerEpoch, epochs: s.epochs };
-      const losses = withAutocast(o.amp, String(s.device), () => distiller.step({ ...batch, indices }, info));
+      const forward = () => withAutocast(o.amp, String(s.device), () => distiller.step({ ...batch, indices }, info));
+      const losses = s.ddp ? s.ddp.runForward(forward) : forward();
       const names = Object.keys(losses);
-      const values = torch.stack(names.map((k) => losses[k].detach().float())).toArray() as number[];
+      let values = torch.stack(names.map((k) => losses[k].detach().float())).toArray() as number[];
+      let stop = false;
+      if (s.group) {
+        const sums = s.group.sum([...values, o.signal?.aborted ? 1 : 0]);
+        stop = sums[values.length] > 0;
+        values = sums.slice(0, values.length).map((v) => v / s.group!.worldSize);
+      }
       const named = Object.fromEntries(names.map((k, i) => [k, values[i]]));
       if (!values.every(Number.isFinite)) {
         s.optimizer.zeroGrad();
-        return { losses: named, finite: false };
+        return { losses: named, finite: false, stop };
       }
       const loss = s.scaler ? s.scaler.scale(losses.loss) : losses.loss;
       loss.backward();
@@ -408,7 +453,7 @@ export class Trainer {
       }
       s.optimizer.zeroGrad();
       s.scheduler?.step();
-      return { losses: named, finite: true };
+      return { losses: named, finite: true, stop };
     });
   }
 }

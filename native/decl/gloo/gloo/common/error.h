@@ -1,0 +1,2 @@
+// See ../context.h: ProcessGroupGloo.hpp includes this header but uses nothing of it.
+#pragma once
