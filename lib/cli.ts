@@ -79,7 +79,12 @@ async function doctor(): Promise<number> {
   }
   const info = N.buildInfo();
   line('libtorch version', info.torchVersion);
-  line('addon Node-API', `${info.napiVersion} (cuda build: ${info.cudaBuild ? 'yes' : 'no'})`);
+  // NAPI_VERSION_EXPERIMENTAL (INT32_MAX): built for finalizers that run during garbage collection.
+  const experimental = info.napiVersion === 2147483647;
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  const gcFinalizers = major > 20 || (major === 20 && minor >= 10);
+  line('addon Node-API', `${experimental ? 'experimental' : info.napiVersion} (cuda build: ${info.cudaBuild ? 'yes' : 'no'})`);
+  line('finalizers in GC', experimental && gcFinalizers ? 'yes' : `no (tensors left to the GC are freed between turns of the event loop${gcFinalizers ? '' : ': Node < 20.10'})`);
   const cuda = torch.cuda.isAvailable();
   line('CUDA available', cuda ? 'yes' : 'no');
   if (cuda) {

@@ -89,7 +89,8 @@ template <class T>
 napi_value box(napi_env env, std::shared_ptr<T> value, const napi_type_tag& tag) {
   auto* held = new std::shared_ptr<T>(std::move(value));
   napi_value ext;
-  napi_create_external(env, held, [](napi_env, void* data, void*) { delete static_cast<std::shared_ptr<T>*>(data); },
+  // A generic lambda converts to either headers' finalizer type (see core.cc's Generator externals).
+  napi_create_external(env, held, [](auto, void* data, void*) { delete static_cast<std::shared_ptr<T>*>(data); },
                        nullptr, &ext);
   napi_type_tag_object(env, ext, &tag);
   return ext;
