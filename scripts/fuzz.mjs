@@ -79,26 +79,30 @@ async function child(kind, seed, start, end, replay) {
     const item = items[k % items.length];
     if (replay) writeSync(1, `${kind} ${k}: ${item.name}\n`);
     const before = torch.memory().tensors;
-    let outcome;
-    try {
-      outcome = kind === 'calls' ? runCall(pkg, N, item, r, replay) : runFile(pkg, item, r, k, replay);
-    } catch (e) {
-      outcome = e;
-    }
-    report.calls++;
-    if (outcome instanceof Error || (outcome !== undefined && outcome !== 'ok')) {
-      const e = outcome;
-      if (e instanceof torch.TorchError) {
-        report.torchErrors++;
-        if (typeof e.code !== 'string') finding('no-code', item.name, e.message);
-      } else if (!(e instanceof Sentinel)) {
-        finding('not-a-TorchError', item.name, `${e?.name}: ${e?.message}`);
+    // Run and judged in a frame of its own: a dead register of this loop's frame would keep the call's Error
+    // alive, and its unformatted stack holds its frames' receivers (a module whose method threw, a tensor).
+    (() => {
+      let outcome;
+      try {
+        outcome = kind === 'calls' ? runCall(pkg, N, item, r, replay) : runFile(pkg, item, r, k, replay);
+      } catch (e) {
+        outcome = e;
       }
-      if (replay) writeSync(1, `  -> ${e?.name}: ${e?.message}\n`);
-    } else {
-      report.ok++;
-      if (replay) writeSync(1, '  -> returned\n');
-    }
+      report.calls++;
+      if (outcome instanceof Error || (outcome !== undefined && outcome !== 'ok')) {
+        const e = outcome;
+        if (e instanceof torch.TorchError) {
+          report.torchErrors++;
+          if (typeof e.code !== 'string') finding('no-code', item.name, e.message);
+        } else if (!(e instanceof Sentinel)) {
+          finding('not-a-TorchError', item.name, `${e?.name}: ${e?.message}`);
+        }
+        if (replay) writeSync(1, `  -> ${e?.name}: ${e?.message}\n`);
+      } else {
+        report.ok++;
+        if (replay) writeSync(1, '  -> returned\n');
+      }
+    })();
     restoreGlobals(N);
     if (torch.memory().tensors > before && settle(torch) > before) {
       // Pending work of the event loop (a warning's Error, whose stack holds its frames' receivers until
@@ -436,6 +440,12 @@ function runCall(pkg, N, target, r, replay) {
           }
         }
         methods.sort();
+        // A store's get and wait block until the key is set or the timeout passes (PyTorch's semantics):
+        // the timeout is made short, and wait (which takes its own) and setTimeout are left out.
+        if (instance instanceof torch.distributed.Store) {
+          instance.setTimeout(100);
+          for (const k of ['wait', 'setTimeout']) if (methods.includes(k)) methods.splice(methods.indexOf(k), 1);
+        }
         out = [instance];
         for (let i = int(r, 4); i > 0 && methods.length > 0; i--) {
           const m = pick(r, methods);
@@ -496,7 +506,11 @@ function fileTargets(pkg) {
       },
       load: (p) => {
         const m = new nn.Linear(3, 2);
-        train.loadCheckpoint(p, { modules: { student: m }, optimizer: new pkg.optim.Adam(m.parameters()) });
+        try {
+          train.loadCheckpoint(p, { modules: { student: m }, optimizer: new pkg.optim.Adam(m.parameters()) });
+        } finally {
+          m.dispose();
+        }
       },
     },
     { name: 'data.readTextClassification (csv)', ext: 'csv', write: (p) => writeFileSync(p, 'text,label\n"hello, world",a\nbye,b\n"quo""te",a\n'), load: (p) => data.readTextClassification(p) },
@@ -636,6 +650,22 @@ function runChild(kind, seed, start, end, hang, cwd) {
   });
 }
 
+/**
+ * The description and outcome of one item run again in a child (killed after hang seconds). Asynchronous:
+ * a synchronous replay of a hanging item would stop the parent from seeing the other jobs' progress, and
+ * their watchdogs would take them for hung too.
+ */
+function replayItem(kind, seed, index, hang, cwd) {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--expose-gc', new URL(import.meta.url).pathname, '--replay', kind, String(seed), String(index)],
+      { cwd, stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    p.stdout.on('data', (d) => { out = (out + d).slice(-20000); });
+    const timer = setTimeout(() => p.kill('SIGKILL'), hang * 1000);
+    p.on('close', () => { clearTimeout(timer); resolve(out); });
+  });
+}
+
 async function parent(o) {
   const scratch = mkdtempSync(join(tmpdir(), 'torchkd-fuzz-'));
   // Relative paths such as '../f' stay inside the scratch directory.
@@ -662,8 +692,8 @@ async function parent(o) {
           log(`[fuzz] ${kind} ${start}..${end}: ${res.report.calls} run, ${res.report.findings.length} finding(s)`);
         } else {
           const d = res.died;
-          const replay = spawnSync(process.execPath, ['--expose-gc', new URL(import.meta.url).pathname, '--replay', kind, String(o.seed), String(d.index)], { cwd, encoding: 'utf8', timeout: o.hang * 1000 });
-          const what = replay.stdout.split('\n').filter((l) => !l.startsWith('@') && !l.startsWith('#')).join('\n');
+          const replay = await replayItem(kind, o.seed, d.index, o.hang, cwd);
+          const what = replay.split('\n').filter((l) => !l.startsWith('@') && !l.startsWith('#')).join('\n');
           findings.push({ kind, type: d.signal ? `crash (${d.signal})` : `exit ${d.code}`, target: `${kind} #${d.index}`, detail: `${what}\n${d.stderr}` });
           log(`[fuzz] ${kind} #${d.index}: the child died (${d.signal ?? `exit ${d.code}`}); replay:\n${what}\n${d.stderr}`);
           total.items += d.index - start + 1;

@@ -355,18 +355,21 @@ describe('crashes and hangs the fuzzer found', () => {
         () => new data.Subset(ds, sparse()), () => torch.zeros(sparse()), () => torch.zeros([5, 1]).indexPut_(sparse(), 1),
         () => torch.zeros([2]).index(sparse()), () => torchkd.nn.utils.clipGradNorm_(sparse(), 1),
         () => new torchkd.optim.SGD(sparse(), { lr: 0.1 }), () => new torchkd.optim.Adam([{ params: sparse() }]),
-        () => torchkd.report.summarize(sparse()), () => new data.LabelVocab(sparse()), () => torch.dispose(sparse()) ?? torch.zeros(['x'])]) {
+        () => torchkd.report.summarize(sparse()), () => new data.LabelVocab(sparse()), () => torch.dispose(sparse()) ?? torch.zeros(['x']),
+        () => torchkd.distill.spectralProfile(sparse()), () => torchkd.distill.xDivergence(sparse()), () => torchkd.distill.intraMse(sparse()),
+        () => torch.autograd.backward(sparse()), () => torch.autograd.backward([torch.ones([1], { requiresGrad: true }).sum()], sparse())]) {
         try { f(); out.push('returned'); } catch (e) { out.push(e instanceof torch.TorchError ? e.code : String(e)); }
       }
       console.log(JSON.stringify(out));`, { timeout: 60_000 });
     expect(r.signal).toBeNull();
-    expect(JSON.parse(r.stdout)).toEqual(Array(14).fill('ERR_INVALID_ARG'));
+    expect(JSON.parse(r.stdout)).toEqual(Array(19).fill('ERR_INVALID_ARG'));
   });
 
   it('file readers refuse a number for a path (it was read as a file descriptor: readIdx(1) blocked on stdout)', () => {
     for (const f of [() => data.readIdx(1 as never), () => models.readArch(1 as never), () => train.readConfig(1 as never),
       () => data.readTextClassification(0 as never, { format: 'csv' }), () => data.Vocab.load(0 as never), () => io.loadStateDict(1 as never),
-      () => io.loadSafetensors(2 as never), () => io.loadTorchScript(0 as never)]) {
+      () => io.loadSafetensors(2 as never), () => io.loadTorchScript(0 as never), () => models.hf.AutoConfig.fromPretrained(1 as never),
+      () => models.hf.AutoModel.fromPretrained(1 as never), () => models.hf.AutoTokenizer.fromPretrained(1 as never)]) {
       expect(torchError(f).message).toMatch(/path must be a non-empty string/);
     }
   });
@@ -385,6 +388,20 @@ describe('crashes and hangs the fuzzer found', () => {
     expect(torchError(() => g.nextInt(NaN)).code).toBe('ERR_INVALID_ARG');
     expect(torchError(() => g.permutation(-3)).code).toBe('ERR_INVALID_ARG');
     expect(g.permutation(4).sort()).toEqual([0, 1, 2, 3]);
+  });
+
+  it('internal classes cannot be constructed, and options and sizes are checked before any work', () => {
+    expect(torchError(() => new torch.distributed.ProcessGroup({} as never, [], '', 'gloo', 0, null)).message).toMatch(/made by initProcessGroup and newGroup/);
+    expect(torchError(() => new io.ScriptModule({} as never)).message).toMatch(/made by io.loadTorchScript/);
+    const layer = new nn.TransformerEncoderLayer(8, 2);
+    expect(torchError(() => new nn.TransformerEncoder(layer, 1e300)).message).toMatch(/numLayers must be a non-negative integer/);
+    expect(torchError(() => new nn.TransformerEncoder(torch.zeros([3]) as never, 2)).message).toMatch(/encoderLayer must be a module/);
+    layer.dispose();
+    expect(torchError(() => torch.load('x.pt', null as never)).message).toMatch(/options must be an object/);
+    expect(torchError(() => torch.manualSeed(Symbol('s') as never)).message).toMatch(/seed must be an integer.*Symbol\(s\)/);
+    const dir = mkdtempSync(join(tmpdir(), 'torchkd-dir-'));
+    expect(torchError(() => io.loadTorchScript(dir)).code).toBe('ERR_IO');
+    rmSync(dir, { recursive: true });
   });
 
   it('setNumThreads(2^31) is refused (OpenMP ended the process allocating the team)', () => {

@@ -2,7 +2,7 @@
 import * as nn from '../nn';
 import * as torch from '../torch';
 import { TorchError } from '../torch/errors';
-import type { Tensor } from '../torch/tensor';
+import { tensorsOf, type Tensor } from '../torch/tensor';
 
 function mean(tensors: Tensor[]): Tensor {
   return tensors.reduce((a, b) => a.add(b)).div(tensors.length);
@@ -45,8 +45,9 @@ function reduceRows(values: Tensor, weights: Tensor | null, reduction: IntraRedu
  * ('sum', the official code's X_loss), padding rows excluded with `mask`. Each term equals
  * KL(p_i ‖ p̄) + KL(p̄ ‖ p_i), so this is the mean symmetric KL to the mean; 0 when all agree.
  */
-export function xDivergence(probs: Tensor[], options: XDivergenceOptions = {}): Tensor {
+export function xDivergence(distributions: Tensor[], options: XDivergenceOptions = {}): Tensor {
   const { mask, reduction = 'mean' } = options;
+  const probs = tensorsOf('xDivergence', 'distributions', distributions);
   if (probs.length < 2) throw new TorchError('xDivergence(): needs at least two distributions');
   return torch.tidy(() => {
     const weights = rowMask(probs[0], mask, 'xDivergence');
@@ -61,8 +62,9 @@ export function xDivergence(probs: Tensor[], options: XDivergenceOptions = {}): 
  * For regression outputs: (1/K) Σ_i mean((o_i − ō)²) over all elements ('mean', the official code's); 'sum'
  * sums them; `mask` (shaped like the outputs without their last dim) excludes padding rows.
  */
-export function intraMse(outputs: Tensor[], options: XDivergenceOptions = {}): Tensor {
+export function intraMse(regressions: Tensor[], options: XDivergenceOptions = {}): Tensor {
   const { mask, reduction = 'mean' } = options;
+  const outputs = tensorsOf('intraMse', 'outputs', regressions);
   if (outputs.length < 2) throw new TorchError('intraMse(): needs at least two outputs');
   return torch.tidy(() => {
     const weights = rowMask(outputs[0], mask, 'intraMse');

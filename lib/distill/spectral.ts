@@ -4,7 +4,7 @@
 import * as nn from '../nn';
 import * as torch from '../torch';
 import { TorchError } from '../torch/errors';
-import type { Tensor } from '../torch/tensor';
+import { tensorsOf, type Tensor } from '../torch/tensor';
 
 /**
  * 'NLH': [batch, sequence, hidden] (transformers over text); 'BCHW': [batch, channels, height, width] (CNNs);
@@ -92,7 +92,7 @@ export function spectralIntensity(x: Tensor, options: IntensityOptions = {}): { 
 /** The intensity of each layer's features (a list of hidden states), in order. */
 export function spectralProfile(layers: Tensor[], options: IntensityOptions = {}): number[] {
   const { layout, prefixTokens, grid, mask } = options;
-  return layers.map((h) => spectralIntensity(h, { layout, prefixTokens, grid, mask }).intensity);
+  return tensorsOf('spectralProfile', 'layers', layers).map((h) => spectralIntensity(h, { layout, prefixTokens, grid, mask }).intensity);
 }
 
 export interface SelectOptions {

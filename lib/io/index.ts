@@ -370,6 +370,7 @@ export interface LoadOptions {
  * `torch.load(weights_only=True)` does: no code in the file runs. Dispose the tensors (torch.dispose(value)).
  */
 export function load(path: string, options: LoadOptions = {}): Loaded {
+  if (options === null || typeof options !== 'object') throw new TorchError(`io.load(): options must be an object, got ${formatValue(options)}`, { op: 'io.load' });
   if (options.weightsOnly !== undefined && options.weightsOnly !== true) {
     ioError('io.load', 'weightsOnly: false is not available: torchkd never runs the code a pickle may hold');
   }
@@ -551,6 +552,8 @@ const finalizer = new FinalizationRegistry<number>((id) => {
   try { IO.jitDispose(id); } catch { /* environment shutting down */ }
 });
 
+const MADE_BY_LOADER: unique symbol = Symbol('io.loadTorchScript');
+
 /**
  * A TorchScript module loaded by `io.loadTorchScript`. Autograd flows through forward(): gradients reach
  * inputs that require grad and the module's parameters.
@@ -559,7 +562,8 @@ export class ScriptModule {
   private handle: number;
 
   /** @internal made by io.loadTorchScript */
-  constructor(id: number) {
+  constructor(id: number, made?: typeof MADE_BY_LOADER) {
+    if (made !== MADE_BY_LOADER) throw new TorchError('ScriptModule: modules are made by io.loadTorchScript, not constructed');
     this.handle = id;
     finalizer.register(this, id, this);
   }
@@ -653,5 +657,5 @@ export function loadTorchScript(path: string, options: LoadTorchScriptOptions = 
   checkPath(op, path);
   const device = options.device === undefined ? null : checkDevice(options.device);
   checkZipCrcs(path, (message) => ioError(op, `${JSON.stringify(path)}: ${message}`));
-  return new ScriptModule(IO.jitLoad(path, device));
+  return new ScriptModule(IO.jitLoad(path, device), MADE_BY_LOADER);
 }

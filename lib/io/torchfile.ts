@@ -126,7 +126,12 @@ export function checkZipCrcs(path: string, fail: (message: string) => never): vo
       const buf = Buffer.allocUnsafe(n);
       let done = 0;
       while (done < n) {
-        const got = readSync(fd, buf, done, n - done, position + done);
+        let got: number;
+        try {
+          got = readSync(fd, buf, done, n - done, position + done);
+        } catch (e) {
+          return fail(`cannot read ${JSON.stringify(path)}: ${(e as Error).message}`);
+        }
         if (got === 0) fail(`${JSON.stringify(path)} ended early (truncated while reading?)`);
         done += got;
       }

@@ -1,6 +1,6 @@
 // MultiheadAttention and the Transformer encoder, following PyTorch's math (torch.nn.functional.
 // multi_head_attention_forward) so that the same weights give the same outputs.
-import { TorchError } from '../torch/errors';
+import { formatValue, TorchError } from '../torch/errors';
 import { Tensor } from '../torch/tensor';
 import * as torch from '../torch';
 import { versionAtLeast } from '../torch/version';
@@ -308,6 +308,8 @@ export class TransformerEncoder extends Module {
   constructor(encoderLayer: TransformerEncoderLayer, numLayers: number, options: { norm?: Module | null } = {}) {
     super();
     layerOptions<{ norm: Module | null }>('TransformerEncoder', [options], ['norm']);
+    if (!(encoderLayer instanceof Module)) throw new TorchError(`TransformerEncoder: encoderLayer must be a module (a TransformerEncoderLayer), got ${formatValue(encoderLayer)}`);
+    if (!Number.isSafeInteger(numLayers) || numLayers < 0) throw new TorchError(`TransformerEncoder: numLayers must be a non-negative integer, got ${formatValue(numLayers)}`);
     this.numLayers = numLayers;
     const copies: TransformerEncoderLayer[] = [];
     for (let i = 0; i < numLayers; i++) copies.push(encoderLayer.clone());

@@ -80,21 +80,28 @@ export function liveCallbacks(): number {
 function tensorList(v: Tensor | readonly Tensor[], op: string, name: string): Tensor[] {
   const list = v instanceof Tensor ? [v] : v;
   if (!Array.isArray(list)) argError(op, `argument '${name}' must be a Tensor or an array of Tensors, got ${kindOf(v)}`);
-  list.forEach((t, i) => {
-    if (!(t instanceof Tensor)) argError(op, `argument '${name}' entry ${i} must be a Tensor, got ${kindOf(t)}`);
-  });
+  // Index by index, not forEach/map: those walk every hole of a sparse array (2^32 - 1 of them would hang).
+  for (let i = 0; i < list.length; i++) {
+    if (!(list[i] instanceof Tensor)) argError(op, `argument '${name}' entry ${i} must be a Tensor, got ${kindOf(list[i])}`);
+  }
   return list;
 }
 
-function optTensorList(v: Opt<Tensor | readonly (Tensor | null | undefined)[]>, op: string, name: string): (Handle | null)[] {
+/** The handles of an optional list of count tensors (null entries allowed), as PyTorch's grad_tensors. */
+function optTensorList(v: Opt<Tensor | readonly (Tensor | null | undefined)[]>, count: number, op: string, name: string,
+  mismatch: (n: number) => string): (Handle | null)[] {
   if (v === null || v === undefined) return [];
   const list = v instanceof Tensor ? [v] : v;
   if (!Array.isArray(list)) argError(op, `argument '${name}' must be a Tensor or an array of Tensors, got ${kindOf(v)}`);
-  return list.map((t, i) => {
-    if (t === null || t === undefined) return null;
-    if (!(t instanceof Tensor)) argError(op, `argument '${name}' entry ${i} must be a Tensor or null, got ${kindOf(t)}`);
-    return t.id;
-  });
+  if (list.length !== count) argError(op, mismatch(list.length));
+  const out: (Handle | null)[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const t = list[i];
+    if (t === null || t === undefined) out.push(null);
+    else if (t instanceof Tensor) out.push(t.id);
+    else argError(op, `argument '${name}' entry ${i} must be a Tensor or null, got ${kindOf(t)}`);
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------------------------ backward / grad
@@ -135,7 +142,8 @@ export function backward(
     gradTensors = (gradTensors as BackwardOptions).gradient;
   }
   const list = tensorList(tensors, 'backward', 'tensors');
-  const grads = optTensorList(gradTensors as Opt<Tensor | (Tensor | null)[]>, 'backward', 'gradTensors');
+  const grads = optTensorList(gradTensors as Opt<Tensor | (Tensor | null)[]>, list.length, 'backward', 'gradTensors',
+    (n) => `got ${list.length} tensors and ${n} gradients`);
   const inputs = options.inputs === undefined ? [] : tensorList(options.inputs, 'backward', 'inputs');
   if (options.inputs !== undefined && inputs.length === 0) {
     argError('backward', "'inputs' argument to backward() cannot be empty");
@@ -173,10 +181,8 @@ export function grad(
   else options = { ...options, gradOutputs: gradOutputs as Opt<Tensor | (Tensor | null)[]> };
   const outs = tensorList(outputs, 'grad', 'outputs');
   const ins = tensorList(inputs, 'grad', 'inputs');
-  const gradOuts = optTensorList(options.gradOutputs, 'grad', 'gradOutputs');
-  if (gradOuts.length > 0 && gradOuts.length !== outs.length) {
-    argError('grad', `grad_outputs has ${gradOuts.length} entries but there are ${outs.length} outputs`);
-  }
+  const gradOuts = optTensorList(options.gradOutputs, outs.length, 'grad', 'gradOutputs',
+    (n) => `grad_outputs has ${n} entries but there are ${outs.length} outputs`);
   let handles: (Handle | null)[];
   try {
     handles = N.grad(outs.map((t) => t.id), ins.map((t) => t.id), gradOuts, options.retainGraph,

@@ -203,6 +203,8 @@ export class Work {
 
 // ---------------------------------------------------------------------------------------------- groups
 
+const MADE_HERE: unique symbol = Symbol('torch.distributed');
+
 /**
  * A process group (torch.distributed.ProcessGroup). Collectives take `{ group }`; without one they use the
  * default group of initProcessGroup. A rank outside a group created by newGroup gets a group whose ops do
@@ -221,7 +223,9 @@ export class ProcessGroup {
   readonly store: Store | null;
 
   /** @internal */
-  constructor(id: number | null, ranks: number[], groupName: string, backend: BackendName, groupRank: number, store: Store | null) {
+  constructor(id: number | null, ranks: number[], groupName: string, backend: BackendName, groupRank: number, store: Store | null,
+    made?: typeof MADE_HERE) {
+    if (made !== MADE_HERE) throw new TorchError('ProcessGroup: groups are made by initProcessGroup and newGroup, not constructed');
     this.id = id;
     this.ranks = ranks;
     this.groupName = groupName;
@@ -454,7 +458,7 @@ export function initProcessGroup(options: InitProcessGroupOptions = {}): void {
   const { id, prefixStore } = newNativeGroup(backend, store, name, 'default_pg', rank, worldSize, [], timeout, checks);
   const ranks = Array.from({ length: worldSize }, (_, i) => i);
   // New groups build on the store Python keeps for the default group: 2.x its prefix store, 1.13 the parent.
-  const group = new ProcessGroup(id, ranks, name, backend, rank, versionAtLeast(2, 0) ? prefixStore : store);
+  const group = new ProcessGroup(id, ranks, name, backend, rank, versionAtLeast(2, 0) ? prefixStore : store, MADE_HERE);
   world.defaultGroup = group;
   world.groups.add(group);
   world.checks = checks;
@@ -501,10 +505,10 @@ export function newGroup(ranks?: number[] | null, options: NewGroupOptions = {})
   const store = def.store as Store;
   let group: ProcessGroup;
   if (groupRank < 0) {
-    group = new ProcessGroup(null, members, name, backend, -1, null);
+    group = new ProcessGroup(null, members, name, backend, -1, null, MADE_HERE);
   } else {
     const { id } = newNativeGroup(backend, store, name, 'undefined', groupRank, members.length, members, timeout, world.checks);
-    group = new ProcessGroup(id, members, name, backend, groupRank, null);
+    group = new ProcessGroup(id, members, name, backend, groupRank, null, MADE_HERE);
   }
   world.groups.add(group);
   if (barrierAfterInit()) {

@@ -1,6 +1,6 @@
 // The `torch` namespace.
 import { N } from './native';
-import { TorchError } from './errors';
+import { formatValue, TorchError } from './errors';
 import { keep as keepTensor, memory, ownedIn, tidy } from './memory';
 import { isOptions as isOptionsObject, isTensor, Tensor, wrap } from './tensor';
 import { warnOnce } from './warnings';
@@ -48,7 +48,7 @@ export function dispose(value: unknown): void {
  * integer in [−2^63, 2^64), a number or a BigInt.
  */
 export function manualSeed(seed: number | bigint): void {
-  if (typeof seed !== 'bigint' && !Number.isSafeInteger(seed)) throw new TorchError(`manualSeed(): seed must be an integer (a safe integer or a BigInt), got ${seed}`);
+  if (typeof seed !== 'bigint' && !Number.isSafeInteger(seed)) throw new TorchError(`manualSeed(): seed must be an integer (a safe integer or a BigInt), got ${formatValue(seed)}`);
   N.manualSeed(seed);
 }
 

@@ -8,7 +8,7 @@ import * as torch from '../../torch';
 import { TorchError } from '../../torch/errors';
 import type { Tensor } from '../../torch/tensor';
 import type { DType } from '../../torch/dtype';
-import { loadSafetensors, loadStateDict } from '../../io';
+import { checkPath, loadSafetensors, loadStateDict } from '../../io';
 import { PretrainedConfig, type ConfigOverrides } from './config';
 import type { PreTrainedModel } from './common';
 import { BertForSequenceClassification, BertModel } from './bert';
@@ -143,6 +143,7 @@ export function basePrefix(config: PretrainedConfig): string {
 }
 
 function fromPretrained(task: Task, dir: string, options: FromPretrainedOptions): PreTrainedModel {
+  checkPath(`AutoModel${task === 'Model' ? '' : `For${task.slice(3)}`}.fromPretrained`, dir);
   const base = options.config ?? PretrainedConfig.fromFile(join(dir, 'config.json'));
   const config = base.copy(options);
   const headChanged = config.numLabels !== base.numLabels;
@@ -174,6 +175,7 @@ function fromConfig(task: Task, config: PretrainedConfig, options: { dtype?: DTy
 /** AutoConfig.fromPretrained(dir): DIR/config.json (or a path to a JSON file). */
 export const AutoConfig = {
   fromPretrained(path: string, overrides: ConfigOverrides = {}): PretrainedConfig {
+    checkPath('AutoConfig.fromPretrained', path);
     const file = existsSync(path) && statSync(path).isDirectory() ? join(path, 'config.json') : path;
     return PretrainedConfig.fromFile(file).copy(overrides);
   },

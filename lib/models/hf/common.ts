@@ -7,7 +7,7 @@ import * as nn from '../../nn';
 import * as torch from '../../torch';
 import { TorchError } from '../../torch/errors';
 import type { Tensor } from '../../torch/tensor';
-import { saveSafetensors } from '../../io';
+import { checkPath, saveSafetensors } from '../../io';
 import { atomicWrite } from '../../data/idx';
 import type { PretrainedConfig } from './config';
 
@@ -209,6 +209,7 @@ export abstract class PreTrainedModel extends nn.Module {
   loadingInfo: { missingKeys: string[]; unexpectedKeys: string[]; mismatchedKeys: string[] } = { missingKeys: [], unexpectedKeys: [], mismatchedKeys: [] };
 
   savePretrained(dir: string, options: SavePretrainedOptions = {}): void {
+    checkPath(`${this.constructor.name}.savePretrained`, dir);
     const maxShardSize = options.maxShardSize ?? 5e9;
     mkdirSync(dir, { recursive: true });
     const config = this.config.toDict(this.className);

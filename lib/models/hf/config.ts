@@ -4,6 +4,7 @@
 // use are read with transformers 5.18's defaults for each model type.
 import { readFileSync } from 'node:fs';
 import { TorchError } from '../../torch/errors';
+import { checkPath } from '../../io';
 
 /** The model types torchkd builds, and the architecture family each belongs to. */
 export const MODEL_TYPES = {
@@ -114,6 +115,7 @@ export class PretrainedConfig {
 
   /** Reads DIR/config.json (or a config.json path). */
   static fromFile(path: string): PretrainedConfig {
+    checkPath('PretrainedConfig.fromFile', path);
     let text: string;
     try {
       text = readFileSync(path, 'utf8');

@@ -10,6 +10,7 @@ import * as torch from '../../torch';
 import { TorchError } from '../../torch/errors';
 import type { Tensor } from '../../torch/tensor';
 import { atomicWrite } from '../../data/idx';
+import { checkPath } from '../../io';
 
 /** transformers' padding argument in camelCase: true = 'longest'. */
 export type PaddingStrategy = boolean | 'longest' | 'maxLength' | 'doNotPad';
@@ -120,6 +121,7 @@ export class PreTrainedTokenizer {
 
   /** Reads DIR/tokenizer.json and DIR/tokenizer_config.json (and keeps DIR's tokenizer files for savePretrained). */
   static fromPretrained(dir: string): PreTrainedTokenizer {
+    checkPath('AutoTokenizer.fromPretrained', dir);
     const path = join(dir, 'tokenizer.json');
     if (!existsSync(path)) {
       throw new TorchError(`${dir}: no tokenizer.json (torchkd reads fast tokenizers; in Python, AutoTokenizer.from_pretrained(dir).save_pretrained(dir) writes one)`);
@@ -264,6 +266,7 @@ export class PreTrainedTokenizer {
 
   /** Copies the tokenizer's files (tokenizer.json, tokenizer_config.json, special_tokens_map.json) into dir. */
   savePretrained(dir: string): void {
+    checkPath('PreTrainedTokenizer.savePretrained', dir);
     mkdirSync(dir, { recursive: true });
     if (this.files.dir === '') {
       writeJson(join(dir, 'tokenizer.json'), this.tokenizerJson);
