@@ -379,6 +379,13 @@ function callTargets(pkg, N) {
 function consume(torch, value, depth = 0) {
   if (depth > 3 || value === null || value === undefined) return;
   if (typeof value === 'object' || typeof value === 'function') {
+    // A hostile value handed back (a Proxy whose traps throw) must not stop the rest being freed.
+    try {
+      void value.then;
+    } catch (e) {
+      if (e instanceof Sentinel) return;
+      throw e;
+    }
     if (typeof value.then === 'function') {
       Promise.resolve(value).catch((e) => { if (!(e instanceof torch.TorchError) && !(e instanceof Sentinel)) throw e; });
       return;

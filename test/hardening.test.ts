@@ -404,6 +404,14 @@ describe('crashes and hangs the fuzzer found', () => {
     rmSync(dir, { recursive: true });
   });
 
+  it('tidy frees its scope when looking into the result throws (a Proxy handed back), and TorchError takes any message', () => {
+    const before = torch.memory().tensors;
+    const hostile = new Proxy({}, { get() { throw new RangeError('trap'); }, ownKeys() { throw new RangeError('trap'); }, getPrototypeOf() { throw new RangeError('trap'); } });
+    expect(() => torch.tidy(() => { torch.ones([3]).mul(2); return hostile; })).toThrow(/trap/);
+    expect(torch.memory().tensors).toBe(before);
+    expect(new TorchError([2, {}] as never).message).toBe('[2, {}]');
+  });
+
   it('setNumThreads(2^31) is refused (OpenMP ended the process allocating the team)', () => {
     expect(torchError(() => torch.setNumThreads(2 ** 31)).code).toBe('ERR_INVALID_ARG');
     expect(torchError(() => torch.setNumInteropThreads(1e9)).code).toBe('ERR_INVALID_ARG');

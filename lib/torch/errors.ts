@@ -18,7 +18,8 @@ export class TorchError extends Error {
   code: TorchErrorCode | string;
 
   constructor(message: string, options: { code?: TorchErrorCode; op?: string; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(typeof message === 'string' ? message : formatValue(message), options?.cause === undefined ? undefined : { cause: options.cause });
+    options ??= {};
     this.name = 'TorchError';
     this.code = options.code ?? 'ERR_INVALID_ARG';
     if (options.op !== undefined) this.op = options.op;

@@ -172,14 +172,21 @@ export function tidy<T>(fn: () => T): T {
     throw e;
   }
   scope = outer;
-  if (isThenable(result)) {
+  // Looking into the result runs user code (getters, Proxy traps): when that throws, the scope is freed whole.
+  let keepers: ReturnType<typeof ownedIn>;
+  try {
+    if (isThenable(result)) {
+      throw new TorchError(
+        'tidy(fn): fn returned a Promise. tidy scopes are synchronous: tensors created after an await cannot ' +
+          'be attributed to the scope. Use tidy inside the async function around synchronous parts, or dispose().',
+      );
+    }
+    keepers = ownedIn(result);
+  } catch (e) {
     closeScope(owned, null);
-    throw new TorchError(
-      'tidy(fn): fn returned a Promise. tidy scopes are synchronous: tensors created after an await cannot ' +
-        'be attributed to the scope. Use tidy inside the async function around synchronous parts, or dispose().',
-    );
+    throw e;
   }
-  closeScope(owned, ownedIn(result));
+  closeScope(owned, keepers);
   return result;
 }
 
