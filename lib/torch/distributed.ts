@@ -178,9 +178,9 @@ export class Work {
   private source = -1;
 
   /** @internal */
-  constructor(handle: Opaque | null, source = -1) {
+  constructor(handle: Opaque | null, made?: typeof MADE_HERE) {
+    if (made !== MADE_HERE) throw new TorchError('Work: works are returned by the async collectives, not constructed');
     this.handle = handle;
-    this.source = source;
   }
 
   async wait(): Promise<true> {
@@ -430,6 +430,7 @@ function barrierAfterInit(): boolean {
  */
 export function initProcessGroup(options: InitProcessGroupOptions = {}): void {
   const op = 'distributed.initProcessGroup';
+  if (options === null || typeof options !== 'object') argError(op, `options must be an object, got ${kindOf(options)}`);
   if (world.defaultGroup !== null) throw new TorchError(`${op}(): trying to initialize the default process group twice!`);
   const backend = options.backend ?? (N.cudaIsAvailable() && isNcclAvailable() ? 'nccl' : 'gloo');
   if (backend !== 'gloo' && backend !== 'nccl') argError(op, `backend must be 'gloo' or 'nccl', got ${String(backend)}`);
@@ -651,7 +652,7 @@ function withViews<R>(views: Tensor[], originals: Tensor[], run: () => R): R {
 }
 
 function finish(h: Opaque | undefined, async: boolean): Work | undefined {
-  return async ? new Work(h as Opaque) : undefined;
+  return async ? new Work(h as Opaque, MADE_HERE) : undefined;
 }
 
 function groupRankOf(g: ProcessGroup, globalRank: unknown, op: string, name: string): number {
@@ -842,8 +843,8 @@ export function send(tensor: Tensor, dst: number, options?: P2POptions): void {
 export function isend(tensor: Tensor, dst: number, options?: P2POptions): Work {
   const g = memberGroup(options, 'isend');
   const t = tensorArg(tensor, 'isend', 'tensor');
-  if (g === null) return new Work(null);
-  return new Work(DN.distSend(g.id as number, t.id, p2pPeer(g, dst, 'isend', 'dst'), tagOf(options, 'isend'), true) as Opaque);
+  if (g === null) return new Work(null, MADE_HERE);
+  return new Work(DN.distSend(g.id as number, t.id, p2pPeer(g, dst, 'isend', 'dst'), tagOf(options, 'isend'), true) as Opaque, MADE_HERE);
 }
 
 /** torch.distributed.recv: receives into tensor from global rank src (any rank when omitted); returns the sender. */
@@ -859,7 +860,7 @@ export function recv(tensor: Tensor, src?: number | null, options?: P2POptions):
 export function irecv(tensor: Tensor, src?: number | null, options?: P2POptions): Work {
   const g = memberGroup(options, 'irecv');
   const t = tensorArg(tensor, 'irecv', 'tensor');
-  if (g === null) return new Work(null);
+  if (g === null) return new Work(null, MADE_HERE);
   const handle = DN.distRecv(g.id as number, t.id, src == null ? -1 : p2pPeer(g, src, 'irecv', 'src'), tagOf(options, 'irecv'), true) as Opaque;
   return new GroupWork(handle, g);
 }
@@ -868,7 +869,7 @@ export function irecv(tensor: Tensor, src?: number | null, options?: P2POptions)
 class GroupWork extends Work {
   private readonly group: ProcessGroup;
   constructor(handle: Opaque, group: ProcessGroup) {
-    super(handle);
+    super(handle, MADE_HERE);
     this.group = group;
   }
   override sourceRank(): number {

@@ -106,24 +106,27 @@ function isThenable(v: unknown): boolean {
 }
 
 /** Tensors reachable from a tidy result: the value itself, arrays, plain objects, Maps and Sets. */
-function collectOwned(value: unknown, out: Set<Owned>, seen: Set<object>) {
-  if (value === null || typeof value !== 'object') return;
-  if (value instanceof Owned) {
-    out.add(value);
-    return;
-  }
-  if (seen.has(value)) return;
-  seen.add(value);
-  if (Array.isArray(value)) {
-    // A huge array is sparse in practice (2^32 - 1 holes cost nothing to make): only its present keys.
-    if (value.length > 1 << 24) for (const k of Object.keys(value)) collectOwned(value[k as unknown as number], out, seen);
-    else for (const v of value) collectOwned(v, out, seen);
-  } else if (value instanceof Map || value instanceof Set) {
-    for (const v of value.values()) collectOwned(v, out, seen);
-  } else {
-    const proto = Object.getPrototypeOf(value);
-    if (proto === Object.prototype || proto === null) {
-      for (const v of Object.values(value)) collectOwned(v, out, seen);
+function collectOwned(root: unknown, out: Set<Owned>, seen: Set<object>) {
+  // An explicit stack, not recursion: values nested a million deep are fine.
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (value === null || typeof value !== 'object') continue;
+    if (value instanceof Owned) {
+      out.add(value);
+      continue;
+    }
+    if (seen.has(value)) continue;
+    seen.add(value);
+    if (Array.isArray(value)) {
+      // A huge array is sparse in practice (2^32 - 1 holes cost nothing to make): only its present keys.
+      if (value.length > 1 << 24) for (const k of Object.keys(value)) stack.push(value[k as unknown as number]);
+      else for (const v of value) stack.push(v);
+    } else if (value instanceof Map || value instanceof Set) {
+      for (const v of value.values()) stack.push(v);
+    } else {
+      const proto = Object.getPrototypeOf(value);
+      if (proto === Object.prototype || proto === null) stack.push(...Object.values(value));
     }
   }
 }

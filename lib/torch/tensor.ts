@@ -43,7 +43,10 @@ export function isScalar(v: unknown): v is Scalar {
 /** The handles of an array of tensors. */
 export function handlesOf(v: unknown, op: string, name: string): Handle[] {
   if (!Array.isArray(v)) return argError(op, `argument '${name}' must be an array of Tensors, got ${kindOf(v)}`);
-  return v.map((t, i) => handleOf(t, op, `${name}[${i}]`));
+  // Index by index: map would walk every hole of a sparse array (2^32 - 1 of them hang).
+  const out: Handle[] = [];
+  for (let i = 0; i < v.length; i++) out.push(handleOf(v[i], op, `${name}[${i}]`));
+  return out;
 }
 
 /**
