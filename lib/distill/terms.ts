@@ -49,6 +49,7 @@ export interface StepContext {
 export type EpochConvention = 'fractional' | 'oneBased';
 
 export function checkEpochConvention(convention: EpochConvention, op: string): EpochConvention {
+  stringArg('terms.checkEpochConvention', 'op', op);
   if (convention !== 'fractional' && convention !== 'oneBased') {
     throw new TorchError(`${op}: unknown epochConvention ${formatValue(convention)} (fractional | oneBased)`);
   }
