@@ -171,11 +171,13 @@ export function zeros_(tensor: Tensor): Tensor {
 }
 /** Fills with 1. */
 export function ones_(tensor: Tensor): Tensor {
+  asTensor(tensor, 'nn.init.ones_', 'tensor');
   return constant_(tensor, 1);
 }
 
 /** U(−a, a) with a = gain·√(6 / (fan_in + fan_out)) (Glorot). */
 export function xavierUniform_(tensor: Tensor, gain = 1): Tensor {
+  asTensor(tensor, 'nn.init.xavierUniform_', 'tensor');
   const { fanIn, fanOut } = calculateFanInAndFanOut(tensor);
   const std = gain * Math.sqrt(2 / (fanIn + fanOut));
   const a = Math.sqrt(3) * std;
@@ -183,6 +185,7 @@ export function xavierUniform_(tensor: Tensor, gain = 1): Tensor {
 }
 /** N(0, std²) with std = gain·√(2 / (fan_in + fan_out)). */
 export function xavierNormal_(tensor: Tensor, gain = 1): Tensor {
+  asTensor(tensor, 'nn.init.xavierNormal_', 'tensor');
   const { fanIn, fanOut } = calculateFanInAndFanOut(tensor);
   return normal_(tensor, 0, gain * Math.sqrt(2 / (fanIn + fanOut)));
 }
