@@ -269,6 +269,8 @@ describe('8. errors for hostile values are TorchErrors with a code', () => {
     const t = torch.zeros([2, 3]);
     const hf = models.hf;
     const s = 'x' as never;
+    const cyclic: unknown[] = [];
+    cyclic.push(cyclic);
     const cases: [() => unknown, RegExp][] = [
       [() => new data.TensorDataset(true as never), /^TensorDataset\(\): tensors\[0\] is not a Tensor/],
       [() => new data.Tokenizer().tokenize(undefined as never), /^Tokenizer\.tokenize\(\): text must be a string/],
@@ -276,6 +278,10 @@ describe('8. errors for hostile values are TorchErrors with a code', () => {
       [() => data.encodeIdx(undefined as never), /^writeIdx\(\): argument 't' must be a Tensor/],
       [() => data.writeIdx(1 as never, t), /^writeIdx\(\): path must be/],
       [() => data.parseCsv(1 as never), /^parseCsv\(\): text must be a string/],
+      [() => new data.TensorDataset(t).getBatch(1 as never), /^TensorDataset\.getBatch\(\): indices must be an array/],
+      [() => data.defaultCollate(undefined as never), /^defaultCollate\(\): batch must be an array/],
+      [() => new data.RandomSampler(undefined as never), /^RandomSampler\(\): dataSource must have a length/],
+      [() => data.compose([() => t, 1] as never), /^compose\(\): augs\[1\]/],
       [() => data.parseIdx(undefined as never), /^parseIdx\(\): bytes must be/],
       [() => data.parseTextClassification('', 1 as never), /format must be a string/],
       [() => new data.DataLoader(undefined as never), /^DataLoader\(\): dataset must be a Dataset/],
@@ -313,6 +319,9 @@ describe('8. errors for hostile values are TorchErrors with a code', () => {
       [() => distill.terms.combineTerms(undefined as never, {} as never), /^terms\.combineTerms\(\): terms must be an array/],
       [() => distill.terms.custom(-1 as never, [] as never), /^terms\.custom\(\): name must be a string/],
       [() => distill.terms.checkEpochConvention('fractional', [] as never), /op must be a string/],
+      [() => distill.terms.termWeight(undefined as never, {} as never), /^terms\.termWeight\(\): term must be an object/],
+      [() => distill.adaptiveAlpha(1, 10, undefined as never), /^adaptiveAlpha\(\): options must be an object/],
+      [() => distill.interpolateDepth(2, 10, cyclic as never), /fraction must be a number/],
       [() => hf.AutoModel.fromConfig(undefined as never), /config must be a PretrainedConfig/],
       [() => new hf.BertEmbeddings(undefined as never), /^hf\.BertEmbeddings\(\): config must be a PretrainedConfig/],
       [() => new hf.DistilBertSelfAttention({} as never), /^hf\.DistilBertSelfAttention\(\): config/],
@@ -448,12 +457,13 @@ describe('crashes and hangs the fuzzer found', () => {
         () => new torchkd.nn.ModuleList(sparse()), () => new torchkd.nn.ModuleDict(sparse()), () => new data.Vocab(sparse()),
         () => torchkd.distill.selectLayers(sparse()), () => torchkd.distill.initialLayers(sparse(), 2),
         () => torchkd.distill.terms.hidden({ pairs: sparse() }), () => torchkd.distill.terms.combineTerms(sparse(), {}),
-        () => new torchkd.optim.lrScheduler.SequentialLR({}, sparse(), []), () => new torchkd.train.ConfigError(sparse())]) {
+        () => new torchkd.optim.lrScheduler.SequentialLR({}, sparse(), []), () => new torchkd.train.ConfigError(sparse()),
+        () => data.compose(sparse())]) {
         try { f(); out.push('returned'); } catch (e) { out.push(e instanceof torch.TorchError ? e.code : String(e)); }
       }
       console.log(JSON.stringify(out));`, { timeout: 60_000 });
     expect(r.signal).toBeNull();
-    expect(JSON.parse(r.stdout)).toEqual(Array(28).fill('ERR_INVALID_ARG'));
+    expect(JSON.parse(r.stdout)).toEqual(Array(29).fill('ERR_INVALID_ARG'));
   });
 
   it('file readers refuse a number for a path (it was read as a file descriptor: readIdx(1) blocked on stdout)', () => {

@@ -1,5 +1,5 @@
 // Datasets: the Dataset interface, TensorDataset, Subset and randomSplit.
-import { formatValue, TorchError } from '../torch/errors';
+import { arrayArg, formatValue, TorchError } from '../torch/errors';
 import { tensor } from '../torch/creation';
 import { isTensor, tensorsOf, type Tensor } from '../torch/tensor';
 import { Generator } from './random';
@@ -56,6 +56,7 @@ export class TensorDataset implements Dataset<Tensor[]> {
   /** One indexSelect per tensor; the result equals stacking the rows. */
   getBatch(indices: readonly number[]): Tensor[] {
     const n = this.length;
+    arrayArg('TensorDataset.getBatch', 'indices', indices);
     for (const i of indices) checkIndex('TensorDataset.getBatch()', i, n);
     const idx = indexTensor(indices.map((i) => (i < 0 ? i + n : i)));
     try {

@@ -1,7 +1,7 @@
 // Xu et al. 2022, "The Importance of Being Parameters: An Intra-Distillation Method for Serious Gains".
 import * as nn from '../nn';
 import * as torch from '../torch';
-import { argError, functionArg, kindOf, optionsArg, TorchError } from '../torch/errors';
+import { argError, functionArg, kindOf, objectArg, optionsArg, TorchError } from '../torch/errors';
 import { checkTensors, tensorsOf, type Tensor } from '../torch/tensor';
 
 function mean(tensors: Tensor[]): Tensor {
@@ -84,7 +84,7 @@ export function intraMse(regressions: Tensor[], options?: XDivergenceOptions): T
  * first update has weight 0 there too.
  */
 export function adaptiveAlpha(step: number, totalSteps: number, options: { alpha: number; p: number; q: number }): number {
-  const { alpha, p, q } = options;
+  const { alpha, p, q } = objectArg('adaptiveAlpha', 'options', options);
   if (alpha <= 1) return alpha;
   if (!(p > 0 && q > p)) throw new TorchError(`adaptiveAlpha(): expects 0 < p < q, got p = ${p}, q = ${q}`);
   if (step >= totalSteps / p) return alpha;

@@ -301,6 +301,8 @@ function checkWeight(op: string, weight: unknown, name = 'weight'): void {
 }
 
 export function termWeight(term: LossTerm, ctx: StepContext): number {
+  objectArg('terms.termWeight', 'term', term);
+  checkWeight('terms.termWeight', term.weight, 'term.weight');
   const w = term.weight ?? 1;
   return typeof w === 'function' ? w(ctx) : w;
 }
