@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { data, io, models, nn, torch, TorchError, train } from '../dist/index.js';
+import { data, distill, io, models, nn, optim, torch, TorchError, train } from '../dist/index.js';
 import { py } from './helpers';
 
 const dist = join(__dirname, '..', 'dist', 'index.js');
@@ -264,6 +264,102 @@ describe('8. errors for hostile values are TorchErrors with a code', () => {
     expect(torchError(() => torch.ones([2]).add(torch.ones([3]))).code).toBe('ERR_TORCH');
     expect(torchError(() => torch.zeros([2], { dtype: 'float33' as never })).code).toBe('ERR_INVALID_ARG');
   });
+
+  it('public functions outside the tensor core name the function and the bad argument', () => {
+    const t = torch.zeros([2, 3]);
+    const hf = models.hf;
+    const s = 'x' as never;
+    const cyclic: unknown[] = [];
+    cyclic.push(cyclic);
+    const cases: [() => unknown, RegExp][] = [
+      [() => new data.TensorDataset(true as never), /^TensorDataset\(\): tensors\[0\] is not a Tensor/],
+      [() => new data.Tokenizer().tokenize(undefined as never), /^Tokenizer\.tokenize\(\): text must be a string/],
+      [() => new data.Vocab(t as never), /^Vocab\(\): tokens must be an array/],
+      [() => data.encodeIdx(undefined as never), /^writeIdx\(\): argument 't' must be a Tensor/],
+      [() => data.writeIdx(1 as never, t), /^writeIdx\(\): path must be/],
+      [() => data.parseCsv(1 as never), /^parseCsv\(\): text must be a string/],
+      [() => new data.TensorDataset(t).getBatch(1 as never), /^TensorDataset\.getBatch\(\): indices must be an array/],
+      [() => data.defaultCollate(undefined as never), /^defaultCollate\(\): batch must be an array/],
+      [() => new data.RandomSampler(undefined as never), /^RandomSampler\(\): dataSource must have a length/],
+      [() => data.compose([() => t, 1] as never), /^compose\(\): augs\[1\]/],
+      [() => data.parseIdx(undefined as never), /^parseIdx\(\): bytes must be/],
+      [() => data.parseTextClassification('', 1 as never), /format must be a string/],
+      [() => new data.DataLoader(undefined as never), /^DataLoader\(\): dataset must be a Dataset/],
+      [() => new (distill.TeacherCache as unknown as new () => unknown)(), /not constructed/],
+      [() => distill.hintonLoss(s, t, t), /^hintonLoss\(\): argument 'studentLogits' must be a Tensor, got string/],
+      [() => distill.kdLoss(t, t, null as never), /^kdLoss\(\): options must be an object, got null/],
+      [() => distill.dkdParts(s, t, t), /^dkdParts\(\): argument 'studentLogits'/],
+      [() => distill.dkdLoss(t, s, t), /^dkdLoss\(\): argument 'teacherLogits'/],
+      [() => distill.attentionLoss(t, t, { mask: 1 as never }), /^attentionLoss\(\): argument 'mask'/],
+      [() => distill.bssAttack((x: never) => x, t, undefined as never), /^bssAttack\(\): options must be an object/],
+      [() => distill.sampleTargetClasses(s), /^sampleTargetClasses\(\)/],
+      [() => distill.selectBaseSamples(t, t, s), /^selectBaseSamples\(\): argument 'labels'/],
+      [() => distill.captureLayers(new nn.Linear(2, 2), undefined as never, t), /^captureLayers\(\): layers must be an array/],
+      [() => distill.combineSpecialists(t, [{ classes: [0], probs: 1 as never }]), /specialists\[0\]\.probs/],
+      [() => distill.hiddenStateLoss([t], [t], undefined as never), /^hiddenStateLoss\(\): options must be an object/],
+      [() => distill.hiddenStateLoss([t], [t], { map: [{ student: 0, teacher: [0], weights: [1] }], projection: 3 as never }), /projection/],
+      [() => distill.initialLayers(3 as never, 2), /^initialLayers\(\): map must be an array/],
+      [() => distill.intraDistillationLoss(undefined as never, t, t), /^intraDistillationLoss\(\): model must be/],
+      [() => distill.multiTeacherKdLoss(t, undefined as never), /^multiTeacherKdLoss\(\): teacherLogits must be/],
+      [() => distill.parameterSensitivity(s, () => t), /^parameterSensitivity\(\): model must be/],
+      [() => distill.selectLayers(s), /^selectLayers\(\): profile must be an array/],
+      [() => distill.sensitivityBalance(s), /^sensitivityBalance\(\): sensitivities must be a Map/],
+      [() => distill.spectralLoss(t, s), /^spectralLoss\(\): argument 'featT'/],
+      [() => distill.spectralIntensity(s), /^spectralIntensity\(\): argument 'x'/],
+      [() => distill.spectralSelection(new nn.Linear(2, 2), new nn.Linear(2, 2), t, undefined as never), /^spectralSelection\(\): options must be/],
+      [() => distill.sobolevLoss(s, s, t), /^sobolevLoss\(\): studentFn must be a function/],
+      [() => distill.vitPatchMap(s), /^vitPatchMap\(\): argument 'tokens'/],
+      [() => distill.xDivergence([t, t], null as never), /^xDivergence\(\): options must be an object/],
+      [() => distill.terms.attention(undefined as never), /^terms\.attention\(\): options must be/],
+      [() => distill.terms.hidden({ pairs: [['a', 'b'], 3] as never }), /pairs\[1\] must be a \[student path, teacher path\] pair/],
+      [() => distill.terms.attentionMaps({ map: [], studentPaths: undefined as never, teacherPaths: [] }), /options\.studentPaths must be an array/],
+      [() => distill.terms.hiddenStates(undefined as never), /^terms\.hiddenStates\(\): options must be/],
+      [() => distill.terms.bssKdWeight(undefined as never), /^terms\.bssKdWeight\(\): ctx must be an object/],
+      [() => distill.terms.scheduleEpoch({ epoch: 'x' } as never), /ctx\.epoch must be a finite number/],
+      [() => distill.terms.combineTerms(undefined as never, {} as never), /^terms\.combineTerms\(\): terms must be an array/],
+      [() => distill.terms.custom(-1 as never, [] as never), /^terms\.custom\(\): name must be a string/],
+      [() => distill.terms.checkEpochConvention('fractional', [] as never), /op must be a string/],
+      [() => distill.terms.termWeight(undefined as never, {} as never), /^terms\.termWeight\(\): term must be an object/],
+      [() => distill.adaptiveAlpha(1, 10, undefined as never), /^adaptiveAlpha\(\): options must be an object/],
+      [() => distill.interpolateDepth(2, 10, cyclic as never), /fraction must be a number/],
+      [() => hf.AutoModel.fromConfig(undefined as never), /config must be a PretrainedConfig/],
+      [() => new hf.BertEmbeddings(undefined as never), /^hf\.BertEmbeddings\(\): config must be a PretrainedConfig/],
+      [() => new hf.DistilBertSelfAttention({} as never), /^hf\.DistilBertSelfAttention\(\): config/],
+      [() => new hf.RobertaForSequenceClassification(1 as never), /^hf\.RobertaForSequenceClassification\(\): config/],
+      [() => hf.extendedAttentionMask(t, 'float32', 7 as never), /^hf\.extendedAttentionMask\(\): shape must be an array/],
+      [() => hf.freshStudent(false as never, {}), /^hf\.freshStudent\(\): teacher must be/],
+      [() => hf.studentFromTeacher(undefined as never, [0]), /^hf\.studentFromTeacher\(\): teacher must be/],
+      [() => hf.loadPretrainedWeights(undefined as never, {}, { prefix: 'bert' }), /^hf\.loadPretrainedWeights\(\): model must be/],
+      [() => models.saveModel(0 as never, new nn.Linear(2, 2), { name: 'mlp' }), /^saveModel\(\): path must be/],
+      [() => models.buildModel(undefined as never), /^buildModel\(\): arch must be an object/],
+      [() => new models.FastText(undefined as never), /^FastText\(\): options must be an object/],
+      [() => new nn.Module().namedModules(Symbol('s') as never), /^Module\.namedModules\(\): prefix must be a string/],
+      [() => new nn.ReLU().getParameter(false as never), /^Module\.getParameter\(\): target must be a string/],
+      [() => new nn.ReLU().apply(undefined as never), /^Module\.apply\(\): fn must be a function/],
+      [() => new nn.ReLU().stateDict(null as never), /^Module\.stateDict\(\): options must be an object/],
+      [() => new nn.ModuleList(t as never), /^nn\.ModuleList\(\): modules must be an iterable/],
+      [() => new nn.ModuleDict(true as never), /^nn\.ModuleDict\(\): modules must be/],
+      [() => new nn.Sigmoid().forward(undefined as never), /Tensor/],
+      [() => nn.init.calculateFanInAndFanOut(1e-300 as never), /^nn\.init\.calculateFanInAndFanOut\(\): argument 'tensor'/],
+      [() => nn.init.kaimingNormal_([1, 2] as never), /^nn\.init\.kaimingNormal_\(\)/],
+      [() => nn.init.kaimingUniform_(t, null as never), /^nn\.init\.kaimingUniform_\(\): options must be/],
+      [() => nn.init.zeros_(s), /^nn\.init\.zeros_\(\)/],
+      [() => nn.init.ones_(undefined as never), /^nn\.init\.ones_\(\)/],
+      [() => nn.init.orthogonal_(s), /^nn\.init\.orthogonal_\(\)/],
+      [() => nn.init.xavierNormal_(undefined as never), /^nn\.init\.xavierNormal_\(\)/],
+      [() => nn.init.withoutRandomInit(-3 as never), /^nn\.init\.withoutRandomInit\(\): fn must be a function/],
+      [() => new optim.lrScheduler.SequentialLR({} as never, undefined as never, []), /^SequentialLR\(\): schedulers must be an array/],
+      [() => new train.ConfigError(3 as never), /^ConfigError\(\): errors must be an array/],
+      [() => new train.ProgressReporter('mean' as never, 1), /^ProgressReporter\(\): mode must be/],
+      [() => new train.ProgressReporter('none', 1).update(1, { loss: {} as never }), /losses\.loss must be a number/],
+      [() => train.evaluate('f' as never, [] as never), /^evaluate\(\): model must be an nn\.Module/],
+    ];
+    for (const [f, message] of cases) {
+      const e = torchError(f);
+      expect([e.code, e.message]).toEqual(['ERR_INVALID_ARG', expect.stringMatching(message)]);
+    }
+    t.dispose();
+  });
 });
 
 describe('9. tensor handles cannot be forged or orphaned', () => {
@@ -357,12 +453,17 @@ describe('crashes and hangs the fuzzer found', () => {
         () => new torchkd.optim.SGD(sparse(), { lr: 0.1 }), () => new torchkd.optim.Adam([{ params: sparse() }]),
         () => torchkd.report.summarize(sparse()), () => new data.LabelVocab(sparse()), () => torch.dispose(sparse()) ?? torch.zeros(['x']),
         () => torchkd.distill.spectralProfile(sparse()), () => torchkd.distill.xDivergence(sparse()), () => torchkd.distill.intraMse(sparse()),
-        () => torch.autograd.backward(sparse()), () => torch.autograd.backward([torch.ones([1], { requiresGrad: true }).sum()], sparse())]) {
+        () => torch.autograd.backward(sparse()), () => torch.autograd.backward([torch.ones([1], { requiresGrad: true }).sum()], sparse()),
+        () => new torchkd.nn.ModuleList(sparse()), () => new torchkd.nn.ModuleDict(sparse()), () => new data.Vocab(sparse()),
+        () => torchkd.distill.selectLayers(sparse()), () => torchkd.distill.initialLayers(sparse(), 2),
+        () => torchkd.distill.terms.hidden({ pairs: sparse() }), () => torchkd.distill.terms.combineTerms(sparse(), {}),
+        () => new torchkd.optim.lrScheduler.SequentialLR({}, sparse(), []), () => new torchkd.train.ConfigError(sparse()),
+        () => data.compose(sparse())]) {
         try { f(); out.push('returned'); } catch (e) { out.push(e instanceof torch.TorchError ? e.code : String(e)); }
       }
       console.log(JSON.stringify(out));`, { timeout: 60_000 });
     expect(r.signal).toBeNull();
-    expect(JSON.parse(r.stdout)).toEqual(Array(19).fill('ERR_INVALID_ARG'));
+    expect(JSON.parse(r.stdout)).toEqual(Array(29).fill('ERR_INVALID_ARG'));
   });
 
   it('file readers refuse a number for a path (it was read as a file descriptor: readIdx(1) blocked on stdout)', () => {

@@ -2,7 +2,7 @@
 // its student see the same augmented images ("consistent teaching", Beyer et al. 2022, "Knowledge
 // distillation: A good teacher is patient and consistent"). Every random draw comes from torch's global
 // generators (torch.rand / randint / randperm), so torch.manualSeed makes a run reproducible.
-import { TorchError, kindOf } from '../torch/errors';
+import { arrayArg, functionArg, TorchError, kindOf } from '../torch/errors';
 import { arange, rand, randint, randn, randperm, type CreationOptions } from '../torch/creation';
 import { cat, where } from '../torch/ops.generated';
 import { nn as torchNn, tidy } from '../torch/index';
@@ -211,9 +211,8 @@ export function mixup(options: { alpha?: number } = {}): Augmentation {
  * unchanged are kept). With no augmentations, returns new handles on the batch's tensors.
  */
 export function compose(augs: Augmentation[]): Augmentation {
-  if (!Array.isArray(augs) || !augs.every((a) => typeof a === 'function')) {
-    throw new TorchError('compose(): augs must be an array of augmentations (functions of a batch)');
-  }
+  arrayArg('compose', 'augs', augs);
+  for (let i = 0; i < augs.length; i++) functionArg('compose', `augs[${i}] (an augmentation, a function of a batch)`, augs[i]);
   return (batch) => {
     checkBatch('compose()', batch, 1);
     if (augs.length === 0) return tidy(() => withInput(batch, alias(batch.input)));

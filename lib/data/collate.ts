@@ -1,5 +1,5 @@
 // default_collate: stacks a list of samples into a batch, recursively.
-import { TorchError } from '../torch/errors';
+import { arrayArg, TorchError } from '../torch/errors';
 import { stack } from '../torch/ops.generated';
 import { tensor } from '../torch/creation';
 import { Tensor } from '../torch/tensor';
@@ -87,6 +87,6 @@ function collateAt(batch: readonly unknown[], path: string): unknown {
  * or key. Input tensors are not disposed.
  */
 export function defaultCollate<T>(batch: readonly T[]): Collated<T> {
-  if (batch.length === 0) throw new TorchError('defaultCollate(): empty batch');
+  if (arrayArg('defaultCollate', 'batch', batch).length === 0) throw new TorchError('defaultCollate(): empty batch');
   return collateAt(batch, '') as Collated<T>;
 }

@@ -1,7 +1,7 @@
 // Datasets: the Dataset interface, TensorDataset, Subset and randomSplit.
-import { formatValue, TorchError } from '../torch/errors';
+import { arrayArg, formatValue, TorchError } from '../torch/errors';
 import { tensor } from '../torch/creation';
-import { isTensor, type Tensor } from '../torch/tensor';
+import { isTensor, tensorsOf, type Tensor } from '../torch/tensor';
 import { Generator } from './random';
 import { randperm } from '../torch/creation';
 import { Generator as TorchGenerator } from '../torch/random';
@@ -36,6 +36,7 @@ export class TensorDataset implements Dataset<Tensor[]> {
 
   constructor(...tensors: Tensor[]) {
     if (tensors.length === 0) throw new TorchError('TensorDataset(): expected at least one tensor');
+    tensorsOf('TensorDataset', 'tensors', tensors);
     const n = tensors.map((t) => (t.ndim === 0 ? -1 : t.shape[0]));
     if (n.some((x) => x !== n[0]) || n[0] < 0) {
       throw new TorchError(`TensorDataset(): Size mismatch between tensors: first dimensions are [${n.map((x) => (x < 0 ? '0-d' : x)).join(', ')}]`);
@@ -55,6 +56,7 @@ export class TensorDataset implements Dataset<Tensor[]> {
   /** One indexSelect per tensor; the result equals stacking the rows. */
   getBatch(indices: readonly number[]): Tensor[] {
     const n = this.length;
+    arrayArg('TensorDataset.getBatch', 'indices', indices);
     for (const i of indices) checkIndex('TensorDataset.getBatch()', i, n);
     const idx = indexTensor(indices.map((i) => (i < 0 ? i + n : i)));
     try {

@@ -2,11 +2,11 @@
 import { existsSync, readFileSync, writeFileSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { TorchError } from '../torch/errors';
+import { kindOf, optionsArg, TorchError } from '../torch/errors';
 import { tensor } from '../torch/creation';
 import { tidy } from '../torch/index';
 import type { DType } from '../torch/dtype';
-import type { Tensor, TypedArray } from '../torch/tensor';
+import { asTensor, type Tensor, type TypedArray } from '../torch/tensor';
 import { TensorDataset } from './dataset';
 import { checkPath } from '../io';
 
@@ -30,7 +30,9 @@ export interface IdxOptions {
  * uint32 dimensions, then the data. Returns a tensor of the file's dtype (uint8 for MNIST) and shape.
  * The header is checked against the actual byte count before anything is allocated for the data.
  */
-export function parseIdx(bytes: Uint8Array, name = 'IDX data', options: IdxOptions = {}): Tensor {
+export function parseIdx(bytes: Uint8Array, name = 'IDX data', options?: IdxOptions): Tensor {
+  if (!(bytes instanceof Uint8Array)) throw new TorchError(`parseIdx(): bytes must be a Uint8Array or a Buffer, got ${kindOf(bytes)}`);
+  options = optionsArg('parseIdx', options);
   let buf = bytes;
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
     const maxOutputLength = options.maxBytes ?? 2 ** 31;
@@ -98,7 +100,9 @@ export function readIdx(path: string, options: IdxOptions = {}): Tensor {
 }
 
 /** The IDX bytes of a uint8, int8, int16, int32, float32 or float64 tensor (gzipped with gzip: true). */
-export function encodeIdx(t: Tensor, options: { gzip?: boolean } = {}): Buffer {
+export function encodeIdx(t: Tensor, options?: { gzip?: boolean }): Buffer {
+  asTensor(t, 'writeIdx', 't');
+  options = optionsArg('writeIdx', options);
   const entry = Object.entries(IDX_TYPES).find(([, v]) => v.dtype === t.dtype);
   if (entry === undefined) throw new TorchError(`writeIdx(): IDX cannot store dtype ${t.dtype}`);
   const shape = t.shape;
@@ -126,7 +130,8 @@ export function encodeIdx(t: Tensor, options: { gzip?: boolean } = {}): Buffer {
 }
 
 /** Writes a tensor as an IDX file (atomically: a temporary file, then rename). */
-export function writeIdx(path: string, t: Tensor, options: { gzip?: boolean } = {}): void {
+export function writeIdx(path: string, t: Tensor, options?: { gzip?: boolean }): void {
+  checkPath('writeIdx', path);
   atomicWrite(path, encodeIdx(t, options));
 }
 

@@ -1,5 +1,5 @@
 // DataLoader: batches of a map-style dataset, optionally shuffled and prefetched.
-import { TorchError } from '../torch/errors';
+import { argError, kindOf, optionsArg, TorchError } from '../torch/errors';
 import { tidy, dispose } from '../torch/index';
 import { Generator } from './random';
 import { Generator as TorchGenerator } from '../torch/random';
@@ -87,7 +87,9 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B>, AsyncIterabl
   /** PyTorch-order epochs drawn by batchIndices(), by epoch number. */
   private readonly drawnEpochs = new Map<number, number[][]>();
 
-  constructor(dataset: Dataset<T>, options: DataLoaderOptions<T, B> = {}) {
+  constructor(dataset: Dataset<T>, options?: DataLoaderOptions<T, B>) {
+    if (typeof (dataset as Partial<Dataset<T>> | null)?.getItem !== 'function') argError('DataLoader', `dataset must be a Dataset (with length and getItem), got ${kindOf(dataset)}`);
+    options = optionsArg('DataLoader', options);
     for (const k of Object.keys(options)) {
       if (!OPTION_NAMES.includes(k)) {
         const hint = closest(k, OPTION_NAMES);

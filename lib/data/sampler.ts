@@ -1,6 +1,6 @@
 // Samplers (torch.utils.data.sampler): which dataset indices an epoch visits, in which order, drawing their
 // randomness exactly as PyTorch does (same seed, same generator calls, same permutations).
-import { formatValue, TorchError } from '../torch/errors';
+import { argError, formatValue, optionsArg, TorchError } from '../torch/errors';
 import { numberList } from './dataset';
 import { empty, randint, randperm, tensor } from '../torch/creation';
 import { multinomial } from '../torch/ops.generated';
@@ -88,7 +88,9 @@ export class RandomSampler implements Sampler<number> {
   readonly generator: Generator | null;
   private readonly numSamplesOption: number | null;
 
-  constructor(readonly dataSource: Sized, options: RandomSamplerOptions = {}) {
+  constructor(readonly dataSource: Sized, options?: RandomSamplerOptions) {
+    if (typeof (dataSource as Sized | null)?.length !== 'number') argError('RandomSampler', `dataSource must have a length, got ${formatValue(dataSource)}`);
+    options = optionsArg('RandomSampler', options);
     this.replacement = options.replacement ?? false;
     if (typeof this.replacement !== 'boolean') {
       throw new TorchError(`RandomSampler: replacement should be a boolean value, but got replacement=${String(this.replacement)}`);

@@ -1,6 +1,6 @@
 // Text classification: CSV / JSONL readers, a word tokenizer, a vocabulary and a label vocabulary.
 import { readFileSync } from 'node:fs';
-import { formatValue, TorchError } from '../torch/errors';
+import { formatValue, optionsArg, stringArg, stringsArg, TorchError } from '../torch/errors';
 import { tensor } from '../torch/creation';
 import type { Tensor } from '../torch/tensor';
 import { atomicWrite } from './idx';
@@ -19,6 +19,8 @@ export interface TextExample {
  * (unterminated quote, text after a closing quote, a quote inside an unquoted field) name the line.
  */
 export function parseCsv(text: string, name = 'CSV'): { fields: string[]; line: number }[] {
+  stringArg('parseCsv', 'text', text);
+  stringArg('parseCsv', 'name', name);
   const rows: { fields: string[]; line: number }[] = [];
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   let line = 1;
@@ -131,7 +133,10 @@ function fromJsonl(content: string, name: string, textField: string, labelField:
 }
 
 /** Parses labelled texts from CSV (a header naming the columns) or JSONL content. Labels become strings. */
-export function parseTextClassification(content: string, format: 'csv' | 'jsonl', options: ReadTextOptions & { name?: string } = {}): TextExample[] {
+export function parseTextClassification(content: string, format: 'csv' | 'jsonl', options?: ReadTextOptions & { name?: string }): TextExample[] {
+  stringArg('parseTextClassification', 'content', content);
+  stringArg('parseTextClassification', 'format', format);
+  options = optionsArg('parseTextClassification', options);
   const name = options.name ?? format.toUpperCase();
   const textField = options.textField ?? 'text';
   const labelField = options.labelField ?? 'label';
@@ -188,6 +193,7 @@ export class Tokenizer {
   }
 
   tokenize(text: string): string[] {
+    stringArg('Tokenizer.tokenize', 'text', text);
     let s = text.replace(/[\u2018\u2019\u02bc]/g, "'");
     if (this.lowercase) s = s.toLowerCase();
     const words = s.match(WORD) ?? [];
@@ -246,6 +252,8 @@ export class Vocab {
   private readonly index: Map<string, number>;
 
   constructor(tokens: readonly string[], tokenizer: Tokenizer = new Tokenizer()) {
+    stringsArg('Vocab', 'tokens', tokens);
+    if (!(tokenizer instanceof Tokenizer)) throw new TorchError(`Vocab(): tokenizer must be a Tokenizer, got ${formatValue(tokenizer)}`);
     if (tokens.length < 2) throw new TorchError('Vocab(): tokens must start with the padding and the out-of-vocabulary tokens');
     this.tokens = [...tokens];
     this.tokenizer = tokenizer;

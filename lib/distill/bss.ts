@@ -1,7 +1,7 @@
 // Heo et al. 2019, "Knowledge Distillation with Adversarial Samples Supporting Decision Boundary" (BSS).
 import * as torch from '../torch';
-import { TorchError } from '../torch/errors';
-import type { Tensor } from '../torch/tensor';
+import { functionArg, objectArg, optionsArg, TorchError } from '../torch/errors';
+import { checkTensors, type Tensor } from '../torch/tensor';
 
 /** The paper's schedules at epoch e of E: r(e) = max(3(1 − e/E), 0) + 1 and r_a(e) = max(2(1 − 4e/(3E)), 0). */
 export function bssWeights(epoch: number, epochs: number): { r: number; ra: number } {
@@ -39,8 +39,10 @@ export interface BssAttackResult {
  * leaves b. Values are clamped to [clampMin, clampMax] when given.
  */
 export function bssAttack(teacherFn: (x: Tensor) => Tensor, x: Tensor, options: BssAttackOptions): BssAttackResult {
-  const { targetClasses, stepSize = 0.3, maxSteps = 10, clampMin, clampMax } = options;
+  functionArg('bssAttack', 'teacherFn', teacherFn);
+  const { targetClasses, stepSize = 0.3, maxSteps = 10, clampMin, clampMax } = objectArg('bssAttack', 'options', options);
   if (!targetClasses) throw new TorchError('bssAttack(): targetClasses is required');
+  checkTensors('bssAttack', { x, targetClasses });
   return torch.tidy(() => {
     const B = x.size(0);
     const b = torch.noGrad(() => teacherFn(x).argmax(1));
@@ -81,6 +83,7 @@ export function bssAttack(teacherFn: (x: Tensor) => Tensor, x: Tensor, options: 
 
 /** Draws each sample's target class k with probability ∝ the teacher's softmax over the non-top-1 classes. */
 export function sampleTargetClasses(teacherLogits: Tensor): Tensor {
+  checkTensors('sampleTargetClasses', { teacherLogits });
   return torch.tidy(() => {
     const p = teacherLogits.softmax(1);
     const top = p.argmax(1, { keepdim: true });
@@ -97,8 +100,9 @@ export function sampleTargetClasses(teacherLogits: Tensor): Tensor {
  * Σ_{c≠y} (p_t,c − p_s,c)² first, at most `max` (default 64). Returns their indices (int64).
  */
 export function selectBaseSamples(teacherLogits: Tensor, studentLogits: Tensor, labels: Tensor,
-  options: { max?: number } = {}): Tensor {
-  const { max = 64 } = options;
+  options?: { max?: number }): Tensor {
+  checkTensors('selectBaseSamples', { teacherLogits, studentLogits, labels });
+  const { max = 64 } = optionsArg('selectBaseSamples', options);
   return torch.tidy(() => {
     const pt = teacherLogits.softmax(1);
     const ps = studentLogits.softmax(1);

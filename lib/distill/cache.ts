@@ -282,6 +282,8 @@ export interface TeacherCacheOpenOptions {
  * maxShardsInMemory to the shard count; otherwise visit the data shard by shard (rows
  * [k·shardSize, (k+1)·shardSize)), shuffling within and across shards, or every batch rereads shards.
  */
+const OPENED: unique symbol = Symbol('TeacherCache.open');
+
 export class TeacherCache {
   readonly dir: string;
   readonly length: number;
@@ -299,7 +301,9 @@ export class TeacherCache {
   private readonly resident = new Map<number, Record<string, Tensor>>();
   private disposed = false;
 
-  private constructor(dir: string, index: CacheIndex, maxShards: number, device: Device) {
+  /** @internal made by TeacherCache.open and cacheTeacher */
+  constructor(dir: string, index: CacheIndex, maxShards: number, device: Device, made?: typeof OPENED) {
+    if (made !== OPENED) throw new TorchError('TeacherCache: caches are made by cacheTeacher or TeacherCache.open, not constructed');
     this.dir = dir;
     this.index = index;
     this.length = index.length;
@@ -338,7 +342,7 @@ export class TeacherCache {
     for (const file of index.shards) {
       if (!existsSync(join(dir, file))) throw new TorchError(`${op}: shard ${JSON.stringify(join(dir, file))} is missing (run cacheTeacher() again to recompute it)`);
     }
-    return new TeacherCache(dir, index, maxShardsInMemory, device);
+    return new TeacherCache(dir, index, maxShardsInMemory, device, OPENED);
   }
 
   /**

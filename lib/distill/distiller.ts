@@ -2,8 +2,8 @@
 // and named loss terms. step() returns the dictionary of named losses; the Trainer runs the loop around it.
 import * as nn from '../nn';
 import * as torch from '../torch';
-import { TorchError } from '../torch/errors';
-import { isTensor, type Tensor } from '../torch/tensor';
+import { argError, kindOf, objectArg, stringsArg, TorchError } from '../torch/errors';
+import { checkTensors, isTensor, type Tensor } from '../torch/tensor';
 import type { Device } from '../torch/dtype';
 import { ScriptModule, type ScriptValue } from '../io';
 import { bssAttack, bssWeights, sampleTargetClasses, selectBaseSamples } from './bss';
@@ -335,8 +335,15 @@ export interface SpectralSelection {
   pairs: [string, string][];
 }
 
+function checkTeacher(op: string, name: string, model: unknown): void {
+  if (!(model instanceof nn.Module) && !(model instanceof ScriptModule)) argError(op, `${name} must be an nn.Module or a ScriptModule, got ${kindOf(model)}`);
+}
+
 /** Captures each listed layer's output of `model` on `input` (no grad), in order. */
 export function captureLayers(model: Teacher, layers: string[], input: Tensor): Tensor[] {
+  checkTeacher('captureLayers', 'model', model);
+  stringsArg('captureLayers', 'layers', layers);
+  checkTensors('captureLayers', { input });
   if (model instanceof ScriptModule) {
     return torch.noGrad(() => {
       const out = scriptOutputs(model.forward(input), layers);
@@ -371,7 +378,12 @@ export function captureLayers(model: Teacher, layers: string[], input: Tensor): 
  */
 export function spectralSelection(teacher: Teacher, student: nn.Module, sample: Tensor,
   options: SpectralSelectionOptions): SpectralSelection & { term: LossTerm } {
-  const { teacherLayers, studentLayers, layout = 'BCHW', select = {}, weight = 1 } = options;
+  checkTeacher('spectralSelection', 'teacher', teacher);
+  checkTeacher('spectralSelection', 'student', student);
+  checkTensors('spectralSelection', { sample });
+  const { teacherLayers, studentLayers, layout = 'BCHW', select = {}, weight = 1 } = objectArg('spectralSelection', 'options', options);
+  stringsArg('spectralSelection', 'options.teacherLayers', teacherLayers);
+  stringsArg('spectralSelection', 'options.studentLayers', studentLayers);
   if (teacherLayers.length === 0 || studentLayers.length === 0) throw new TorchError('spectralSelection(): needs candidate teacher and student layers');
   const profileOf = (model: Teacher, layers: string[]) => {
     const feats = captureLayers(model, layers, sample);

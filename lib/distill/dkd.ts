@@ -1,6 +1,7 @@
 // Zhao et al. 2022, "Decoupled Knowledge Distillation" (CVPR).
 import * as torch from '../torch';
-import type { Tensor } from '../torch/tensor';
+import { optionsArg } from '../torch/errors';
+import { checkTensors, type Tensor } from '../torch/tensor';
 
 export interface DkdOptions {
   /** Weight of TCKD (default 1). */
@@ -18,8 +19,9 @@ export interface DkdOptions {
  * Per sample they recombine as KD = TCKD + (1 − p_target^teacher) · NCKD.
  */
 export function dkdParts(studentLogits: Tensor, teacherLogits: Tensor, target: Tensor,
-  options: { temperature?: number } = {}): { tckd: Tensor; nckd: Tensor } {
-  const T = options.temperature ?? 4;
+  options?: { temperature?: number }): { tckd: Tensor; nckd: Tensor } {
+  checkTensors('dkdParts', { studentLogits, teacherLogits, target });
+  const T = optionsArg('dkdParts', options).temperature ?? 4;
   return torch.tidy(() => {
     const batch = studentLogits.size(0);
     const isTarget = torch.nn.functional.oneHot(target, studentLogits.size(1)).bool();
@@ -42,8 +44,9 @@ export function dkdParts(studentLogits: Tensor, teacherLogits: Tensor, target: T
 }
 
 /** dkdLoss = α · TCKD + β · NCKD (both T²-scaled, batch mean); defaults α = 1, β = 8, T = 4 (the paper's). */
-export function dkdLoss(studentLogits: Tensor, teacherLogits: Tensor, target: Tensor, options: DkdOptions = {}): Tensor {
-  const { alpha = 1, beta = 8, temperature = 4 } = options;
+export function dkdLoss(studentLogits: Tensor, teacherLogits: Tensor, target: Tensor, options?: DkdOptions): Tensor {
+  checkTensors('dkdLoss', { studentLogits, teacherLogits, target });
+  const { alpha = 1, beta = 8, temperature = 4 } = optionsArg('dkdLoss', options);
   return torch.tidy(() => {
     const { tckd, nckd } = dkdParts(studentLogits, teacherLogits, target, { temperature });
     return tckd.mul(alpha).add(nckd.mul(beta));

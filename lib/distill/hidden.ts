@@ -2,9 +2,9 @@
 // layerMap.ts).
 import * as nn from '../nn';
 import * as torch from '../torch';
-import { TorchError } from '../torch/errors';
-import type { Tensor } from '../torch/tensor';
-import type { LayerPair } from './layerMap';
+import { argError, arrayArg, kindOf, objectArg, optionsArg, TorchError } from '../torch/errors';
+import { checkTensors, Tensor } from '../torch/tensor';
+import { checkLayerPairs, type LayerPair } from './layerMap';
 
 export interface HiddenStateLossOptions {
   map: LayerPair[];
@@ -23,6 +23,7 @@ type Callable = nn.Module & { call(x: Tensor): Tensor };
 
 /** [B, L] token weights (1 = real) checked against hidden states [B, L, D]. */
 function tokenMask(mask: Tensor, like: Tensor, op: string): Tensor {
+  checkTensors(op, { mask });
   if (mask.dim() !== 2 || like.dim() !== 3 || mask.size(0) !== like.size(0) || mask.size(1) !== like.size(1)) {
     throw new TorchError(`${op}(): mask must be [B, L] for states [B, L, D]; got mask [${mask.shape.join(', ')}] and states [${like.shape.join(', ')}]`);
   }
@@ -35,16 +36,25 @@ function tokenMask(mask: Tensor, like: Tensor, op: string): Tensor {
  * `mask`, the means run over the real tokens only: Σ_valid (s − t)² / (#valid · D) for 'mse'.
  */
 export function hiddenStateLoss(studentHidden: Tensor[], teacherHidden: Tensor[], options: HiddenStateLossOptions): Tensor {
-  const { map, loss = 'mse', projection, mask } = options;
+  const op = 'hiddenStateLoss';
+  const { map, loss = 'mse', projection, mask } = objectArg(op, 'options', options);
+  arrayArg(op, 'studentHidden', studentHidden);
+  arrayArg(op, 'teacherHidden', teacherHidden);
+  checkLayerPairs(op, 'options.map', map);
   if (loss !== 'mse' && loss !== 'cosine') throw new TorchError(`hiddenStateLoss(): unknown loss ${JSON.stringify(loss)} (mse | cosine)`);
+  const projections = Array.isArray(projection) ? projection : map.map(() => projection);
+  for (let p = 0; p < map.length; p++) {
+    const proj = projections[p];
+    if (proj !== undefined && !(proj instanceof nn.Module)) argError(op, `options.projection must be an nn.Module or one per pair, got ${kindOf(proj)} for pair ${p}`);
+  }
   return torch.tidy(() => map.map((pair, p) => {
     const s0 = studentHidden[pair.student];
-    if (!s0) throw new TorchError(`hiddenStateLoss(): no student hidden state ${pair.student}`);
-    const proj = Array.isArray(projection) ? projection[p] : projection;
+    if (!(s0 instanceof Tensor)) throw new TorchError(`hiddenStateLoss(): no student hidden state ${pair.student}`);
+    const proj = projections[p];
     const s = proj ? (proj as Callable).call(s0) : s0;
     const t = pair.teacher.map((i, k) => {
       const h = teacherHidden[i];
-      if (!h) throw new TorchError(`hiddenStateLoss(): no teacher hidden state ${i}`);
+      if (!(h instanceof Tensor)) throw new TorchError(`hiddenStateLoss(): no teacher hidden state ${i}`);
       return h.mul(pair.weights[k]);
     }).reduce((a, b) => a.add(b));
     if (s.size(-1) !== t.size(-1)) {
@@ -83,8 +93,9 @@ export interface AttentionLossOptions {
  * of (s − t)² ('mse', 'tinybert'), or the mean over heads and valid queries of Σ_keys t·(log t − log s)
  * ('kl') or −Σ_keys t·log s ('crossEntropy').
  */
-export function attentionLoss(sAttn: Tensor, tAttn: Tensor, options: AttentionLossOptions = {}): Tensor {
-  const { mask, mode = 'mse', scoreThreshold = -100 } = options;
+export function attentionLoss(sAttn: Tensor, tAttn: Tensor, options?: AttentionLossOptions): Tensor {
+  const { mask, mode = 'mse', scoreThreshold = -100 } = optionsArg('attentionLoss', options);
+  checkTensors('attentionLoss', { sAttn, tAttn }, { mask });
   if (!['mse', 'kl', 'crossEntropy', 'tinybert'].includes(mode)) {
     throw new TorchError(`attentionLoss(): unknown mode ${JSON.stringify(mode)} (mse | kl | crossEntropy | tinybert)`);
   }

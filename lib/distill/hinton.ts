@@ -1,8 +1,8 @@
 // Hinton, Vinyals & Dean 2015, "Distilling the Knowledge in a Neural Network".
 import * as nn from '../nn';
 import * as torch from '../torch';
-import type { Tensor } from '../torch/tensor';
-import { TorchError } from '../torch/errors';
+import { checkTensors, type Tensor } from '../torch/tensor';
+import { optionsArg, TorchError } from '../torch/errors';
 
 export type KdReduction = 'batchmean' | 'sum' | 'none' | 'mean';
 
@@ -45,8 +45,9 @@ export function pointwiseDivergence(logP: Tensor, logQ: Tensor, divergence: KdDi
  * logit matching, (s − t) / (C·B). `squareTemperature: false` drops the T², `divergence: 'crossEntropy'`
  * reports −Σ p log q instead of the KL.
  */
-export function kdLoss(studentLogits: Tensor, teacherLogits: Tensor, options: KdOptions = {}): Tensor {
-  const { temperature = 4, reduction = 'batchmean', squareTemperature = true, divergence = 'kl' } = options;
+export function kdLoss(studentLogits: Tensor, teacherLogits: Tensor, options?: KdOptions): Tensor {
+  checkTensors('kdLoss', { studentLogits, teacherLogits });
+  const { temperature = 4, reduction = 'batchmean', squareTemperature = true, divergence = 'kl' } = optionsArg('kdLoss', options);
   if (!(temperature > 0)) throw new TorchError(`kdLoss(): temperature must be positive, got ${temperature}`);
   return torch.tidy(() => {
     const logQ = studentLogits.div(temperature).logSoftmax(1);
@@ -81,7 +82,9 @@ export interface HintonOptions extends KdOptions {
  * by default. `reduction` is kdLoss's; the cross entropy is averaged over the batch for 'batchmean' and
  * 'mean', summed for 'sum', per sample for 'none' (torchdistill's KDLoss rule).
  */
-export function hintonLoss(studentLogits: Tensor, teacherLogits: Tensor, target: Tensor, options: HintonOptions = {}): Tensor {
+export function hintonLoss(studentLogits: Tensor, teacherLogits: Tensor, target: Tensor, options?: HintonOptions): Tensor {
+  checkTensors('hintonLoss', { studentLogits, teacherLogits, target });
+  options = optionsArg('hintonLoss', options);
   const { alpha = 0.9, reduction = 'batchmean' } = options;
   const { ceWeight = 1 - alpha, kdWeight = alpha } = options;
   const ceReduction = reduction === 'batchmean' ? 'mean' : reduction;

@@ -1,8 +1,8 @@
 // Xu et al. 2022, "The Importance of Being Parameters: An Intra-Distillation Method for Serious Gains".
 import * as nn from '../nn';
 import * as torch from '../torch';
-import { TorchError } from '../torch/errors';
-import { tensorsOf, type Tensor } from '../torch/tensor';
+import { argError, functionArg, kindOf, objectArg, optionsArg, TorchError } from '../torch/errors';
+import { checkTensors, tensorsOf, type Tensor } from '../torch/tensor';
 
 function mean(tensors: Tensor[]): Tensor {
   return tensors.reduce((a, b) => a.add(b)).div(tensors.length);
@@ -24,6 +24,7 @@ export interface XDivergenceOptions {
 /** Row weights [rows] (1 = counted) for distributions whose last dim is the class dim. */
 function rowMask(like: Tensor, mask: Tensor | undefined, op: string): Tensor | null {
   if (!mask) return null;
+  checkTensors(op, { mask });
   const rows = like.shape.slice(0, -1);
   if (mask.shape.length !== rows.length || mask.shape.some((d, i) => d !== rows[i])) {
     throw new TorchError(`${op}(): mask must have shape [${rows.join(', ')}] (the outputs without their last dim), got [${mask.shape.join(', ')}]`);
@@ -45,8 +46,8 @@ function reduceRows(values: Tensor, weights: Tensor | null, reduction: IntraRedu
  * ('sum', the official code's X_loss), padding rows excluded with `mask`. Each term equals
  * KL(p_i ‖ p̄) + KL(p̄ ‖ p_i), so this is the mean symmetric KL to the mean; 0 when all agree.
  */
-export function xDivergence(distributions: Tensor[], options: XDivergenceOptions = {}): Tensor {
-  const { mask, reduction = 'mean' } = options;
+export function xDivergence(distributions: Tensor[], options?: XDivergenceOptions): Tensor {
+  const { mask, reduction = 'mean' } = optionsArg('xDivergence', options);
   const probs = tensorsOf('xDivergence', 'distributions', distributions);
   if (probs.length < 2) throw new TorchError('xDivergence(): needs at least two distributions');
   return torch.tidy(() => {
@@ -62,8 +63,8 @@ export function xDivergence(distributions: Tensor[], options: XDivergenceOptions
  * For regression outputs: (1/K) Σ_i mean((o_i − ō)²) over all elements ('mean', the official code's); 'sum'
  * sums them; `mask` (shaped like the outputs without their last dim) excludes padding rows.
  */
-export function intraMse(regressions: Tensor[], options: XDivergenceOptions = {}): Tensor {
-  const { mask, reduction = 'mean' } = options;
+export function intraMse(regressions: Tensor[], options?: XDivergenceOptions): Tensor {
+  const { mask, reduction = 'mean' } = optionsArg('intraMse', options);
   const outputs = tensorsOf('intraMse', 'outputs', regressions);
   if (outputs.length < 2) throw new TorchError('intraMse(): needs at least two outputs');
   return torch.tidy(() => {
@@ -83,7 +84,7 @@ export function intraMse(regressions: Tensor[], options: XDivergenceOptions = {}
  * first update has weight 0 there too.
  */
 export function adaptiveAlpha(step: number, totalSteps: number, options: { alpha: number; p: number; q: number }): number {
-  const { alpha, p, q } = options;
+  const { alpha, p, q } = objectArg('adaptiveAlpha', 'options', options);
   if (alpha <= 1) return alpha;
   if (!(p > 0 && q > p)) throw new TorchError(`adaptiveAlpha(): expects 0 < p < q, got p = ${p}, q = ${q}`);
   if (step >= totalSteps / p) return alpha;
@@ -96,6 +97,8 @@ export function parameterSensitivity(
   model: { namedParameters(): [string, Tensor][] },
   lossFn: () => Tensor,
 ): Map<string, Tensor> {
+  if (typeof model?.namedParameters !== 'function') argError('parameterSensitivity', `model must be an nn.Module, got ${kindOf(model)}`);
+  functionArg('parameterSensitivity', 'lossFn', lossFn);
   const named = model.namedParameters().filter(([, p]) => p.requiresGrad);
   // The loss and its intermediates are freed; only the gradients leave the scope.
   const grads = torch.tidy(() => torch.autograd.grad([lossFn()], named.map(([, p]) => p), { allowUnused: true }));
@@ -110,7 +113,9 @@ export function parameterSensitivity(
 
 /** The spread of the sensitivities (their standard deviation over all parameters, with correction 1). */
 export function sensitivityBalance(sensitivities: Map<string, Tensor>): number {
-  return torch.tidy(() => torch.cat([...sensitivities.values()].map((s) => s.flatten())).std().item());
+  if (!(sensitivities instanceof Map)) argError('sensitivityBalance', `sensitivities must be a Map of parameter name to Tensor, got ${kindOf(sensitivities)}`);
+  const values = tensorsOf('sensitivityBalance', 'sensitivities', [...sensitivities.values()]);
+  return torch.tidy(() => torch.cat(values.map((s) => s.flatten())).std().item());
 }
 
 export interface IntraDistillationOptions extends XDivergenceOptions {
@@ -135,7 +140,12 @@ export interface IntraDistillationOptions extends XDivergenceOptions {
  * { loss, task, intra } (loss = task + α · intra).
  */
 export function intraDistillationLoss(model: { call(x: Tensor): Tensor }, input: Tensor, target: Tensor,
-  options: IntraDistillationOptions = {}): { loss: Tensor; task: Tensor; intra: Tensor } {
+  options?: IntraDistillationOptions): { loss: Tensor; task: Tensor; intra: Tensor } {
+  const op = 'intraDistillationLoss';
+  if (typeof model?.call !== 'function') argError(op, `model must be an nn.Module, got ${kindOf(model)}`);
+  checkTensors(op, { input, target });
+  options = optionsArg(op, options);
+  if (options.taskLoss !== undefined) functionArg(op, 'options.taskLoss', options.taskLoss);
   const { passes = 3, alpha = 1, divergence = 'x', mask, reduction } = options;
   if (!(passes >= 2)) throw new TorchError(`intraDistillationLoss(): needs at least 2 passes, got ${passes}`);
   if (divergence !== 'x' && divergence !== 'mse') throw new TorchError(`intraDistillationLoss(): unknown divergence ${JSON.stringify(divergence)} (x | mse)`);

@@ -3,7 +3,7 @@
 // DistilBERT's every-other-layer choice (Sanh et al. 2019) are the classic ones; averaging or weighting
 // groups of teacher layers, the last layers, explicit lists, and a spectral selection (SpectralKD: the
 // teacher layers whose hidden states carry the most spectral intensity) are the others.
-import { TorchError } from '../torch/errors';
+import { argError, arrayArg, intArg, numbersArg, objectArg, TorchError } from '../torch/errors';
 import { selectLayers, type SelectOptions } from './spectral';
 
 /** Student hidden state `student` is matched with Σ_k weights[k] · teacher hidden state teacher[k]. */
@@ -11,6 +11,19 @@ export interface LayerPair {
   student: number;
   teacher: number[];
   weights: number[];
+}
+
+/** Checks a list of LayerPairs, pair by pair. */
+export function checkLayerPairs(op: string, name: string, map: readonly LayerPair[]): readonly LayerPair[] {
+  arrayArg(op, name, map);
+  for (let i = 0; i < map.length; i++) {
+    const { student, teacher, weights } = objectArg(op, `${name}[${i}]`, map[i]);
+    intArg(op, `${name}[${i}].student`, student);
+    numbersArg(op, `${name}[${i}].teacher`, teacher, true);
+    numbersArg(op, `${name}[${i}].weights`, weights);
+    if (teacher.length === 0 || weights.length !== teacher.length) argError(op, `${name}[${i}] needs one weight per teacher layer, at least one`);
+  }
+  return map;
 }
 
 export type LayerMapStrategy = 'uniform' | 'skip' | 'last' | 'average' | 'weighted' | 'spectral';
@@ -164,6 +177,9 @@ export function layerMap(teacherLayers: number, studentLayers: number,
  * teacherLayers when given. The pairs' indices are layer numbers (no embeddings entry).
  */
 export function initialLayers(map: LayerPair[], studentLayers: number, teacherLayers?: number): number[] {
+  checkLayerPairs('initialLayers', 'map', map);
+  intArg('initialLayers', 'studentLayers', studentLayers, 1);
+  if (teacherLayers !== undefined) intArg('initialLayers', 'teacherLayers', teacherLayers, 1);
   return range(studentLayers).map((j) => {
     const pair = map.find((p) => p.student === j);
     if (!pair && teacherLayers !== undefined) return Math.round(((j + 1) * teacherLayers) / studentLayers) - 1;

@@ -2,14 +2,23 @@
 // al. 2020): hidden states and attention maps captured at module paths, paired by a layer map, with the
 // padding mask of the batch. Exported with the other terms (distill.terms).
 import * as nn from '../nn';
-import { TorchError } from '../torch/errors';
+import { functionArg, objectArg, stringsArg, TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
 import { attentionLoss, hiddenStateLoss, type AttentionLossOptions } from './hidden';
-import type { LayerPair } from './layerMap';
+import { checkLayerPairs, type LayerPair } from './layerMap';
 import type { LossTerm, StepContext } from './terms';
 
 /** [B, L] real-token mask of a step (e.g. ctx => ctx.input.ne(padTokenId)). */
 export type StepMask = (ctx: StepContext) => Tensor;
+
+/** Checks the options both layer-mapped terms take. */
+function checkMapOptions(op: string, options: HiddenStatesTermOptions | AttentionMapsTermOptions): void {
+  objectArg(op, 'options', options);
+  checkLayerPairs(op, 'options.map', options.map);
+  stringsArg(op, 'options.studentPaths', options.studentPaths);
+  stringsArg(op, 'options.teacherPaths', options.teacherPaths);
+  if (options.mask !== undefined) functionArg(op, 'options.mask', options.mask);
+}
 
 /** The captured features at `paths`, by index (absent entries stay undefined). */
 function gather(features: Record<string, Tensor>, paths: string[], indices: number[], who: string, term: string): Tensor[] {
@@ -49,6 +58,7 @@ export interface HiddenStatesTermOptions {
  * projected student state and the weighted teacher states.
  */
 export function hiddenStates(options: HiddenStatesTermOptions): LossTerm {
+  checkMapOptions('terms.hiddenStates', options);
   const { map, studentPaths, teacherPaths, loss = 'mse', mask, projection = 'shared', name = 'hidden', weight } = options;
   if (!Array.isArray(map) || map.length === 0) throw new TorchError(`${name}: the layer map is empty`);
   if (projection !== 'shared' && projection !== 'perPair') throw new TorchError(`${name}: projection must be 'shared' or 'perPair', got ${JSON.stringify(projection)}`);
@@ -94,6 +104,7 @@ export interface AttentionMapsTermOptions {
  * mode }) on maps [B, heads, L, L]. When the head counts differ, both sides are averaged over heads first.
  */
 export function attentionMaps(options: AttentionMapsTermOptions): LossTerm {
+  checkMapOptions('terms.attentionMaps', options);
   const { studentPaths, teacherPaths, mode, mask, embeddings = true, name = 'attention', weight } = options;
   const shift = embeddings ? 1 : 0;
   const map = options.map.filter((p) => !embeddings || p.student > 0)

@@ -1,8 +1,8 @@
 // Czarnecki et al. 2017, "Sobolev Training for Neural Networks": match the teacher's input-gradients too.
 import * as nn from '../nn';
 import * as torch from '../torch';
-import { TorchError } from '../torch/errors';
-import type { Tensor } from '../torch/tensor';
+import { functionArg, optionsArg, TorchError } from '../torch/errors';
+import { checkTensors, tensorsOf, type Tensor } from '../torch/tensor';
 
 export interface SobolevOptions {
   /** How many random projections to average (default 1). */
@@ -20,8 +20,13 @@ export interface SobolevOptions {
  * for linear maps E_v ‖(W_s − W_t)ᵀ v‖² = ‖W_s − W_t‖²_F / k with k outputs.
  */
 export function sobolevLoss(studentFn: (x: Tensor) => Tensor, teacherFn: (x: Tensor) => Tensor, x: Tensor,
-  options: SobolevOptions = {}): Tensor {
-  const { weight = 1, directions } = options;
+  options?: SobolevOptions): Tensor {
+  functionArg('sobolevLoss', 'studentFn', studentFn);
+  functionArg('sobolevLoss', 'teacherFn', teacherFn);
+  checkTensors('sobolevLoss', { x });
+  options = optionsArg('sobolevLoss', options);
+  const { weight = 1 } = options;
+  const directions = options.directions === undefined ? undefined : tensorsOf('sobolevLoss', 'options.directions', options.directions);
   const projections = directions?.length ?? options.projections ?? 1;
   if (!(projections >= 1)) throw new TorchError(`sobolevLoss(): projections must be at least 1, got ${projections}`);
   return torch.tidy(() => {

@@ -1,7 +1,7 @@
 // Hinton, Vinyals & Dean 2015, section 5: combining a generalist with specialist models.
 import * as torch from '../torch';
-import { TorchError } from '../torch/errors';
-import type { Tensor } from '../torch/tensor';
+import { arrayArg, numbersArg, objectArg, optionsArg, TorchError } from '../torch/errors';
+import { checkTensors, type Tensor } from '../torch/tensor';
 
 export interface Specialist {
   /** The classes the specialist covers (indices into the generalist's classes). */
@@ -21,8 +21,16 @@ function merged(q: Tensor, classes: Tensor, dustbinMask: Tensor): Tensor {
  * A specialist that agrees with the generalist leaves q = p_g.
  */
 export function combineSpecialists(generalistProbs: Tensor, specialists: Specialist[],
-  options: { steps?: number; lr?: number } = {}): Tensor {
-  const { steps = 500, lr = 1 } = options;
+  options?: { steps?: number; lr?: number }): Tensor {
+  const op = 'combineSpecialists';
+  checkTensors(op, { generalistProbs });
+  arrayArg(op, 'specialists', specialists);
+  for (let m = 0; m < specialists.length; m++) {
+    const s = objectArg(op, `specialists[${m}]`, specialists[m]);
+    numbersArg(op, `specialists[${m}].classes`, s.classes, true);
+    checkTensors(op, { [`specialists[${m}].probs`]: s.probs });
+  }
+  const { steps = 500, lr = 1 } = optionsArg(op, options);
   const C = generalistProbs.size(1);
   return torch.tidy(() => {
     const tiny = 1e-30;

@@ -3,8 +3,8 @@
 // frequency domain.
 import * as nn from '../nn';
 import * as torch from '../torch';
-import { TorchError } from '../torch/errors';
-import { tensorsOf, type Tensor } from '../torch/tensor';
+import { numbersArg, optionsArg, TorchError } from '../torch/errors';
+import { checkTensors, tensorsOf, type Tensor } from '../torch/tensor';
 
 /**
  * 'NLH': [batch, sequence, hidden] (transformers over text); 'BCHW': [batch, channels, height, width] (CNNs);
@@ -33,7 +33,9 @@ function resolveLayout(x: Tensor, layout: FeatureLayout | undefined, op: string)
 }
 
 /** ViT tokens [B, P + H·W, C] → the patch map [B, C, H, W] (prefix tokens dropped). */
-export function vitPatchMap(tokens: Tensor, options: VitTokenOptions = {}): Tensor {
+export function vitPatchMap(tokens: Tensor, options?: VitTokenOptions): Tensor {
+  checkTensors('vitPatchMap', { tokens });
+  options = optionsArg('vitPatchMap', options);
   const { prefixTokens = 1 } = options;
   if (tokens.dim() !== 3) throw new TorchError(`vitPatchMap(): expects tokens [B, L, C], got shape [${tokens.shape.join(', ')}]`);
   const [B, L, C] = tokens.shape;
@@ -42,7 +44,7 @@ export function vitPatchMap(tokens: Tensor, options: VitTokenOptions = {}): Tens
     throw new TorchError(`vitPatchMap(): prefixTokens must be an integer in [0, ${L - 1}], got ${prefixTokens}`);
   }
   const side = Math.round(Math.sqrt(patches));
-  const [H, W] = options.grid ?? [side, side];
+  const [H, W] = options.grid === undefined ? [side, side] : numbersArg('vitPatchMap', 'grid', options.grid, true);
   if (H * W !== patches) {
     throw new TorchError(`vitPatchMap(): ${patches} patch tokens do not fill a ${H}×${W} grid${options.grid ? '' : ' (pass grid: [H, W])'}`);
   }
@@ -65,8 +67,10 @@ export interface IntensityOptions extends VitTokenOptions {
  * token for 'NLH', every patch token for 'vit'), its magnitude √(re² + im²), averaged over positions and the
  * kept frequency bins → one number. With `bins`, also the mean magnitude of each kept frequency.
  */
-export function spectralIntensity(x: Tensor, options: IntensityOptions = {}): { intensity: number; profile?: number[] } {
+export function spectralIntensity(x: Tensor, options?: IntensityOptions): { intensity: number; profile?: number[] } {
+  options = optionsArg('spectralIntensity', options);
   const { bins, mask } = options;
+  checkTensors('spectralIntensity', { x }, { mask });
   const layout = resolveLayout(x, options.layout, 'spectralIntensity');
   if (mask && (layout !== 'NLH' || mask.dim() !== 2 || mask.size(0) !== x.size(0) || mask.size(1) !== x.size(1))) {
     throw new TorchError(`spectralIntensity(): mask must be [B, L] for 'NLH' features [B, L, H]; got mask [${mask.shape.join(', ')}] for ${layout} [${x.shape.join(', ')}]`);
@@ -90,8 +94,8 @@ export function spectralIntensity(x: Tensor, options: IntensityOptions = {}): { 
 }
 
 /** The intensity of each layer's features (a list of hidden states), in order. */
-export function spectralProfile(layers: Tensor[], options: IntensityOptions = {}): number[] {
-  const { layout, prefixTokens, grid, mask } = options;
+export function spectralProfile(layers: Tensor[], options?: IntensityOptions): number[] {
+  const { layout, prefixTokens, grid, mask } = optionsArg('spectralProfile', options);
   return tensorsOf('spectralProfile', 'layers', layers).map((h) => spectralIntensity(h, { layout, prefixTokens, grid, mask }).intensity);
 }
 
@@ -107,7 +111,9 @@ export interface SelectOptions {
 }
 
 /** Indices of the selected layers, ascending. */
-export function selectLayers(profile: number[], options: SelectOptions = {}): number[] {
+export function selectLayers(profile: number[], options?: SelectOptions): number[] {
+  numbersArg('selectLayers', 'profile', profile);
+  options = optionsArg('selectLayers', options);
   const { strategy = 'top' } = options;
   const k = options.k ?? (strategy === 'edges' ? profile.length : 2);
   if (strategy !== 'threshold' && !(Number.isInteger(k) && k >= 1)) throw new TorchError(`selectLayers(): k must be a positive integer for '${strategy}', got ${k}`);
@@ -154,7 +160,9 @@ export interface SpectralLossOptions {
  * mean squared error between the stacked real and imaginary parts (a mean over every element, no further
  * scaling; SpectralKD's layer_fft_loss). With `full`, by Parseval it equals half the spatial MSE.
  */
-export function spectralLoss(featS: Tensor, featT: Tensor, options: SpectralLossOptions = {}): Tensor {
+export function spectralLoss(featS: Tensor, featT: Tensor, options?: SpectralLossOptions): Tensor {
+  checkTensors('spectralLoss', { featS, featT });
+  options = optionsArg('spectralLoss', options);
   const { full = false } = options;
   const layout = resolveLayout(featS, options.layout, 'spectralLoss');
   resolveLayout(featT, layout, 'spectralLoss');

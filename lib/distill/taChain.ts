@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import * as nn from '../nn';
 import * as torch from '../torch';
-import { TorchError } from '../torch/errors';
+import { formatValue, TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
 import { ScriptModule } from '../io';
 import { Distiller, type Teacher } from './distiller';
@@ -287,12 +287,12 @@ function disposeModels(models: nn.Module[]): void {
 }
 
 function checkFraction(fn: string, fraction: unknown): number {
-  if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1)) throw new TorchError(`${fn}: fraction must be a number in [0, 1] (0 = student, 1 = teacher), got ${String(fraction)}`);
+  if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1)) throw new TorchError(`${fn}: fraction must be a number in [0, 1] (0 = student, 1 = teacher), got ${formatValue(fraction)}`);
   return fraction;
 }
 
 function checkSize(fn: string, what: string, v: unknown): number {
-  if (!Number.isInteger(v) || (v as number) < 1) throw new TorchError(`${fn}: ${what} must be a positive integer, got ${String(v)}`);
+  if (!Number.isInteger(v) || (v as number) < 1) throw new TorchError(`${fn}: ${what} must be a positive integer, got ${formatValue(v)}`);
   return v as number;
 }
 

@@ -2,7 +2,7 @@
 // computes one scalar from a StepContext (the batch, the student's and the teachers' outputs and features).
 import * as nn from '../nn';
 import * as torch from '../torch';
-import { TorchError } from '../torch/errors';
+import { argError, arrayArg, formatValue, functionArg, objectArg, stringArg, TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
 import { bssWeights } from './bss';
 import { dkdLoss } from './dkd';
@@ -49,14 +49,24 @@ export interface StepContext {
 export type EpochConvention = 'fractional' | 'oneBased';
 
 export function checkEpochConvention(convention: EpochConvention, op: string): EpochConvention {
+  stringArg('terms.checkEpochConvention', 'op', op);
   if (convention !== 'fractional' && convention !== 'oneBased') {
-    throw new TorchError(`${op}: unknown epochConvention ${JSON.stringify(convention)} (fractional | oneBased)`);
+    throw new TorchError(`${op}: unknown epochConvention ${formatValue(convention)} (fractional | oneBased)`);
   }
   return convention;
 }
 
 /** The epoch a schedule sees at this step under a convention. */
+/** Checks a step context's epoch (and epochs) for the schedules. */
+function checkEpochs(op: string, ctx: Partial<Pick<StepContext, 'epoch' | 'epochs'>>, withEpochs = true): void {
+  objectArg(op, 'ctx', ctx);
+  for (const key of withEpochs ? ['epoch', 'epochs'] as const : ['epoch'] as const) {
+    if (typeof ctx[key] !== 'number' || !Number.isFinite(ctx[key])) argError(op, `ctx.${key} must be a finite number, got ${formatValue(ctx[key])}`);
+  }
+}
+
 export function scheduleEpoch(ctx: Pick<StepContext, 'epoch'>, convention: EpochConvention = 'fractional'): number {
+  checkEpochs('terms.scheduleEpoch', ctx, false);
   return checkEpochConvention(convention, 'scheduleEpoch()') === 'oneBased' ? Math.floor(ctx.epoch) + 1 : ctx.epoch;
 }
 
@@ -202,6 +212,12 @@ export type PairReduction = 'sum' | 'mean';
 function pairTerm(name: string, weight: LossTerm['weight'], pairs: FeaturePair[], reduction: PairReduction,
   loss: (s: Tensor, t: Tensor, pair: number) => Tensor, modules?: Record<string, nn.Module>): LossTerm {
   if (!Array.isArray(pairs) || pairs.length === 0) throw new TorchError(`${name}: pairs must be a non-empty list of [student path, teacher path]`);
+  for (let i = 0; i < pairs.length; i++) {
+    const p = pairs[i];
+    if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string' || typeof p[1] !== 'string') {
+      throw new TorchError(`${name}: pairs[${i}] must be a [student path, teacher path] pair, got ${formatValue(p)}`);
+    }
+  }
   if (reduction !== 'sum' && reduction !== 'mean') throw new TorchError(`${name}: unknown reduction ${JSON.stringify(reduction)} (sum | mean)`);
   return {
     name, weight, modules,
@@ -222,7 +238,7 @@ function pairTerm(name: string, weight: LossTerm['weight'], pairs: FeaturePair[]
  * identity otherwise.
  */
 export function hidden(options: { pairs: FeaturePair[]; reduction?: PairReduction; name?: string; weight?: LossTerm['weight'] }): LossTerm {
-  const { pairs, reduction = 'sum', name = 'hidden', weight } = options;
+  const { pairs, reduction = 'sum', name = 'hidden', weight } = objectArg('terms.hidden', 'options', options);
   const modules: Record<string, nn.Module> = {};
   return pairTerm(name, weight, pairs, reduction, (s, teacher, i) => {
     const t = matchSpatial(teacher, s);
@@ -246,7 +262,7 @@ export function spectral(options: {
   pairs: FeaturePair[]; layout?: FeatureLayout; prefixTokens?: SpectralLossOptions['prefixTokens']; grid?: SpectralLossOptions['grid'];
   reduction?: PairReduction; name?: string; weight?: LossTerm['weight'];
 }): LossTerm {
-  const { pairs, layout, prefixTokens, grid, reduction = 'sum', name = 'spectral', weight } = options;
+  const { pairs, layout, prefixTokens, grid, reduction = 'sum', name = 'spectral', weight } = objectArg('terms.spectral', 'options', options);
   return pairTerm(name, weight, pairs, reduction, (s, t) => spectralLoss(s, matchSpatial(t, s), { layout, prefixTokens, grid }));
 }
 
@@ -255,12 +271,15 @@ export function attention(options: {
   pairs: FeaturePair[]; mode?: AttentionLossOptions['mode']; scoreThreshold?: number; reduction?: PairReduction;
   name?: string; weight?: LossTerm['weight'];
 }): LossTerm {
-  const { pairs, mode = 'mse', scoreThreshold, reduction = 'sum', name = 'attention', weight } = options;
+  const { pairs, mode = 'mse', scoreThreshold, reduction = 'sum', name = 'attention', weight } = objectArg('terms.attention', 'options', options);
   return pairTerm(name, weight, pairs, reduction, (s, t) => attentionLoss(s, t, { mode, scoreThreshold }));
 }
 
 /** A term from a function: { name, compute } with an optional weight. */
 export function custom(name: string, compute: (ctx: StepContext) => Tensor, weight?: LossTerm['weight']): LossTerm {
+  stringArg('terms.custom', 'name', name);
+  functionArg('terms.custom', 'compute', compute);
+  checkWeight('terms.custom', weight);
   return { name, compute, weight };
 }
 
@@ -271,16 +290,33 @@ export function custom(name: string, compute: (ctx: StepContext) => Tensor, weig
  * `epochSchedule((e, E) => bssWeights(e, E).r, { epochConvention: 'oneBased' })` (recipes.bss).
  */
 export function bssKdWeight(ctx: StepContext): number {
+  checkEpochs('terms.bssKdWeight', ctx);
   return bssWeights(ctx.epoch, ctx.epochs).r;
 }
 
+function checkWeight(op: string, weight: unknown, name = 'weight'): void {
+  if (weight !== undefined && typeof weight !== 'number' && typeof weight !== 'function') {
+    argError(op, `${name} must be a number or a function of the step context, got ${formatValue(weight)}`);
+  }
+}
+
 export function termWeight(term: LossTerm, ctx: StepContext): number {
+  objectArg('terms.termWeight', 'term', term);
+  checkWeight('terms.termWeight', term.weight, 'term.weight');
   const w = term.weight ?? 1;
   return typeof w === 'function' ? w(ctx) : w;
 }
 
 /** Σ_k w_k · terms_k: returns { loss, ...terms } (unweighted terms) as kept tensors. */
 export function combineTerms(terms: LossTerm[], ctx: StepContext): Record<string, Tensor> {
+  arrayArg('terms.combineTerms', 'terms', terms);
+  for (let i = 0; i < terms.length; i++) {
+    const term = objectArg('terms.combineTerms', `terms[${i}]`, terms[i]);
+    stringArg('terms.combineTerms', `terms[${i}].name`, term.name);
+    functionArg('terms.combineTerms', `terms[${i}].compute`, term.compute);
+    checkWeight('terms.combineTerms', term.weight, `terms[${i}].weight`);
+  }
+  objectArg('terms.combineTerms', 'ctx', ctx);
   return torch.tidy(() => {
     const out: Record<string, Tensor> = {};
     let total: Tensor | null = null;

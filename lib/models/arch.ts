@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as nn from '../nn';
 import * as torch from '../torch';
-import { TorchError } from '../torch/errors';
+import { argError, kindOf, objectArg, TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
 import { checkPath, loadSafetensors, saveSafetensors } from '../io';
 import { atomicWrite } from '../data/idx';
@@ -169,6 +169,8 @@ export function checkArch(v: Validator, value: unknown, path: string): ArchConfi
 
 /** An architecture with every size filled in (from the data where the description leaves them out). */
 export function resolveArch(arch: ArchConfig, data?: DataShape): ArchConfig {
+  objectArg('buildModel', 'arch', arch);
+  if (data !== undefined) objectArg('buildModel', 'data', data);
   const need = (k: string, value: number | undefined): number => {
     if (value === undefined) throw new TorchError(`buildModel(): architecture '${arch.name}' needs ${k} (no data to infer it from)`);
     return value;
@@ -226,6 +228,9 @@ export function readArch(path: string): ArchConfig {
 
 /** Writes dir/model.safetensors (the state_dict) and dir/arch.json, which readArch / loadWeights read back. */
 export function saveModel(dir: string, model: nn.Module, arch: ArchConfig): void {
+  checkPath('saveModel', dir);
+  if (!(model instanceof nn.Module)) argError('saveModel', `model must be an nn.Module, got ${kindOf(model)}`);
+  objectArg('saveModel', 'arch', arch);
   mkdirSync(dir, { recursive: true });
   torch.tidy(() => saveSafetensors(join(dir, 'model.safetensors'), model.stateDict()));
   atomicWrite(join(dir, 'arch.json'), `${JSON.stringify(arch, null, 2)}\n`);

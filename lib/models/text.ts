@@ -2,7 +2,7 @@
 // Transformer encoder teacher and a fastText-like bag-of-embeddings student, used by `torchkd text`.
 import * as nn from '../nn';
 import * as torch from '../torch';
-import { TorchError } from '../torch/errors';
+import { objectArg, TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
 
 const F = nn.functional;
@@ -60,6 +60,7 @@ export class TextTransformer extends nn.Module {
   constructor(options: TextTransformerOptions) {
     super();
     const op = 'TextTransformer()';
+    objectArg('TextTransformer', 'options', options);
     const dim = positiveInt(op, 'dim', options.dim ?? 128);
     const heads = positiveInt(op, 'heads', options.heads ?? 4);
     if (dim % heads !== 0) throw new TorchError(`${op}: heads (${heads}) must divide dim (${dim})`);
@@ -126,6 +127,7 @@ export class FastText extends nn.Module {
   constructor(options: FastTextOptions) {
     super();
     const op = 'FastText()';
+    objectArg('FastText', 'options', options);
     const buckets = options.bigramBuckets ?? 0;
     if (!Number.isInteger(buckets) || buckets < 0) throw new TorchError(`${op}: bigramBuckets must be a non-negative integer, got ${String(buckets)}`);
     this.config = {

@@ -1,7 +1,12 @@
 // Containers: Sequential, ModuleList, ModuleDict.
-import { TorchError } from '../torch/errors';
+import { argError, kindOf, TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
 import { Module } from './module';
+
+/** An object with Symbol.iterator (for...of reads an array index by index: a hole fails at once as a non-Module). */
+function isIterable(v: unknown): v is Iterable<unknown> {
+  return v !== null && typeof v === 'object' && Symbol.iterator in v;
+}
 
 /** Anything with a one-argument forward (what Sequential chains). */
 interface Chainable extends Module {
@@ -23,7 +28,7 @@ export class ModuleList extends Module implements Iterable<Module> {
   [index: number]: Module;
   constructor(modules: Iterable<Module> = []) {
     super();
-    for (const m of modules) this.append(m);
+    this.extend(modules);
   }
   get length(): number {
     return this.children().length;
@@ -35,6 +40,7 @@ export class ModuleList extends Module implements Iterable<Module> {
     return this;
   }
   extend(modules: Iterable<Module>): this {
+    if (!isIterable(modules)) argError('nn.ModuleList', `modules must be an iterable of Modules, got ${kindOf(modules)}`);
     for (const m of modules) this.append(m);
     return this;
   }
@@ -101,8 +107,15 @@ export const Sequential = SequentialModule as {
 export class ModuleDict extends Module {
   constructor(modules: Record<string, Module> | Iterable<[string, Module]> = {}) {
     super();
-    const entries = Symbol.iterator in modules ? [...(modules as Iterable<[string, Module]>)] : Object.entries(modules);
-    for (const [k, m] of entries) this.set(k, m);
+    if (modules === null || typeof modules !== 'object') argError('nn.ModuleDict', `modules must be an object or an iterable of [key, Module] pairs, got ${kindOf(modules)}`);
+    if (!isIterable(modules)) {
+      for (const [k, m] of Object.entries(modules)) this.set(k, m);
+      return;
+    }
+    for (const entry of modules) {
+      if (!Array.isArray(entry) || entry.length !== 2) argError('nn.ModuleDict', `each entry must be a [key, Module] pair, got ${kindOf(entry)}`);
+      this.set(entry[0], entry[1]);
+    }
   }
   get size(): number {
     return this.namedChildren().length;

@@ -1,8 +1,8 @@
 // nn.init: in-place initialisers with PyTorch's gains and fan computations. Each runs without autograd and
 // returns its tensor. On CPU, the numbers equal PyTorch's after the same torch.manualSeed (uniform draws
 // exactly; normal draws to the last bit or two).
-import { TorchError } from '../torch/errors';
-import { Tensor } from '../torch/tensor';
+import { functionArg, optionsArg, TorchError } from '../torch/errors';
+import { asTensor, Tensor } from '../torch/tensor';
 import { noGrad } from '../torch/autograd';
 import * as torch from '../torch';
 import { versionAtLeast } from '../torch/version';
@@ -32,7 +32,7 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
 
 /** fan_in = size(1)·receptive field, fan_out = size(0)·receptive field (receptive field = Π size(2:)). */
 export function calculateFanInAndFanOut(tensor: Tensor): { fanIn: number; fanOut: number } {
-  const shape = tensor.shape;
+  const shape = asTensor(tensor, 'nn.init.calculateFanInAndFanOut', 'tensor').shape;
   if (shape.length < 2) {
     throw new TorchError('Fan in and fan out can not be computed for tensor with fewer than 2 dimensions');
   }
@@ -47,6 +47,7 @@ let skipDepth = 0;
  * modules whose values are overwritten right away (copies, as PyTorch's deepcopy, which draws nothing).
  */
 export function withoutRandomInit<T>(fn: () => T): T {
+  functionArg('nn.init.withoutRandomInit', 'fn', fn);
   skipDepth++;
   try {
     return fn();
@@ -63,6 +64,7 @@ function fill(tensor: Tensor, make: () => Tensor): Tensor {
 
 /** Fills with U(a, b) (defaults 0, 1), drawing exactly as PyTorch's uniform_. */
 export function uniform_(tensor: Tensor, a = 0, b = 1): Tensor {
+  asTensor(tensor, 'nn.init.uniform_', 'tensor');
   return fill(tensor, () => {
     const u = torch.rand(tensor.shape, { dtype: tensor.dtype, device: tensor.device });
     if (tensor.dtype === 'float64') return u.mul_(b - a).add_(a);
@@ -75,6 +77,7 @@ export function uniform_(tensor: Tensor, a = 0, b = 1): Tensor {
 
 /** Fills with N(mean, std²) (defaults 0, 1). */
 export function normal_(tensor: Tensor, mean = 0, std = 1): Tensor {
+  asTensor(tensor, 'nn.init.normal_', 'tensor');
   return fill(tensor, () => torch.randn(tensor.shape, { dtype: tensor.dtype, device: tensor.device }).mul_(std).add_(mean));
 }
 
@@ -110,6 +113,7 @@ function erfinv(y: Tensor): Tensor {
  * accepted with probability exp(−((x − mean)/std)²/2) relative to the density's peak in [a, b].
  */
 export function truncNormal_(tensor: Tensor, mean = 0, std = 1, a = -2, b = 2): Tensor {
+  asTensor(tensor, 'nn.init.truncNormal_', 'tensor');
   if (skipDepth > 0) return tensor;
   const normCdf = (x: number) => (1 + erfScalar(x / Math.SQRT2)) / 2;
   const l = normCdf((a - mean) / std);
@@ -155,21 +159,25 @@ function acceptReject(like: Tensor, mean: number, std: number, a: number, b: num
 
 /** Fills with val. */
 export function constant_(tensor: Tensor, val: number): Tensor {
+  asTensor(tensor, 'nn.init.constant_', 'tensor');
   noGrad(() => tensor.fill_(val));
   return tensor;
 }
 /** Fills with 0. */
 export function zeros_(tensor: Tensor): Tensor {
+  asTensor(tensor, 'nn.init.zeros_', 'tensor');
   noGrad(() => tensor.zero_());
   return tensor;
 }
 /** Fills with 1. */
 export function ones_(tensor: Tensor): Tensor {
+  asTensor(tensor, 'nn.init.ones_', 'tensor');
   return constant_(tensor, 1);
 }
 
 /** U(−a, a) with a = gain·√(6 / (fan_in + fan_out)) (Glorot). */
 export function xavierUniform_(tensor: Tensor, gain = 1): Tensor {
+  asTensor(tensor, 'nn.init.xavierUniform_', 'tensor');
   const { fanIn, fanOut } = calculateFanInAndFanOut(tensor);
   const std = gain * Math.sqrt(2 / (fanIn + fanOut));
   const a = Math.sqrt(3) * std;
@@ -177,6 +185,7 @@ export function xavierUniform_(tensor: Tensor, gain = 1): Tensor {
 }
 /** N(0, std²) with std = gain·√(2 / (fan_in + fan_out)). */
 export function xavierNormal_(tensor: Tensor, gain = 1): Tensor {
+  asTensor(tensor, 'nn.init.xavierNormal_', 'tensor');
   const { fanIn, fanOut } = calculateFanInAndFanOut(tensor);
   return normal_(tensor, 0, gain * Math.sqrt(2 / (fanIn + fanOut)));
 }
@@ -201,19 +210,24 @@ function kaimingStd(tensor: Tensor, o: KaimingOptions): number {
 }
 
 /** U(−bound, bound), bound = gain·√(3 / fan) (He). kaimingUniform_(w, { a: √5 }) is Linear's default. */
-export function kaimingUniform_(tensor: Tensor, options: KaimingOptions = {}): Tensor {
+export function kaimingUniform_(tensor: Tensor, options?: KaimingOptions): Tensor {
+  asTensor(tensor, 'nn.init.kaimingUniform_', 'tensor');
+  options = optionsArg('nn.init.kaimingUniform_', options);
   if (tensor.numel() === 0) return tensor;
   const bound = Math.sqrt(3) * kaimingStd(tensor, options);
   return uniform_(tensor, -bound, bound);
 }
 /** N(0, std²), std = gain / √fan (He). */
-export function kaimingNormal_(tensor: Tensor, options: KaimingOptions = {}): Tensor {
+export function kaimingNormal_(tensor: Tensor, options?: KaimingOptions): Tensor {
+  asTensor(tensor, 'nn.init.kaimingNormal_', 'tensor');
+  options = optionsArg('nn.init.kaimingNormal_', options);
   if (tensor.numel() === 0) return tensor;
   return normal_(tensor, 0, kaimingStd(tensor, options));
 }
 
 /** A (semi-)orthogonal matrix from the QR decomposition of a normal draw, times gain (Saxe et al. 2013). */
 export function orthogonal_(tensor: Tensor, gain = 1): Tensor {
+  asTensor(tensor, 'nn.init.orthogonal_', 'tensor');
   if (tensor.ndim < 2) throw new TorchError('Only tensors with 2 or more dimensions are supported');
   if (tensor.numel() === 0) return tensor;
   const rows = tensor.shape[0];

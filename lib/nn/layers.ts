@@ -526,7 +526,7 @@ export class Flatten extends Module {
     this.endDim = numberOption('Flatten', 'endDim', o.endDim, -1);
   }
   forward(input: Tensor): Tensor {
-    return input.flatten(this.startDim, this.endDim);
+    return torch.flatten(input, this.startDim, this.endDim);
   }
 }
 
@@ -616,13 +616,13 @@ export class Softplus extends Module {
 /** tanh(x). */
 export class Tanh extends Module {
   forward(input: Tensor): Tensor {
-    return input.tanh();
+    return torch.tanh(input);
   }
 }
 /** σ(x). */
 export class Sigmoid extends Module {
   forward(input: Tensor): Tensor {
-    return input.sigmoid();
+    return torch.sigmoid(input);
   }
 }
 /** softmax along dim (required: PyTorch's implicit dim is deprecated). */

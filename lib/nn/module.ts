@@ -1,5 +1,5 @@
 // nn.Module: the container of parameters, buffers and submodules, with PyTorch's semantics and names.
-import { TorchError } from '../torch/errors';
+import { functionArg, optionsArg, stringArg, TorchError } from '../torch/errors';
 import { keep as keepTensor } from '../torch/memory';
 import { Tensor } from '../torch/tensor';
 import type { Device, DType } from '../torch/dtype';
@@ -117,6 +117,7 @@ export class Module {
 
   /** (name, module) for this module and all descendants, pre-order, each module once. */
   namedModules(prefix = '', memo: Set<Module> = new Set()): [string, Module][] {
+    stringArg('Module.namedModules', 'prefix', prefix);
     if (memo.has(this)) return [];
     memo.add(this);
     const out: [string, Module][] = [[prefix, this]];
@@ -158,14 +159,16 @@ export class Module {
     return out;
   }
   /** (dotted name, parameter) in PyTorch's order; shared parameters once. */
-  namedParameters(options: { prefix?: string; recurse?: boolean } = {}): [string, Tensor][] {
-    return this.namedMembers('_parameters', options.prefix ?? '', options.recurse ?? true);
+  namedParameters(options?: { prefix?: string; recurse?: boolean }): [string, Tensor][] {
+    const { prefix = '', recurse = true } = optionsArg('Module.namedParameters', options);
+    return this.namedMembers('_parameters', prefix, recurse);
   }
   parameters(recurse = true): Tensor[] {
     return this.namedParameters({ recurse }).map(([, p]) => p);
   }
-  namedBuffers(options: { prefix?: string; recurse?: boolean } = {}): [string, Tensor][] {
-    return this.namedMembers('_buffers', options.prefix ?? '', options.recurse ?? true);
+  namedBuffers(options?: { prefix?: string; recurse?: boolean }): [string, Tensor][] {
+    const { prefix = '', recurse = true } = optionsArg('Module.namedBuffers', options);
+    return this.namedMembers('_buffers', prefix, recurse);
   }
   buffers(recurse = true): Tensor[] {
     return this.namedBuffers({ recurse }).map(([, b]) => b);
@@ -177,6 +180,7 @@ export class Module {
 
   /** The descendant at a dotted path ('encoder.layers.3'); '' is this module. */
   getSubmodule(target: string): Module {
+    stringArg('Module.getSubmodule', 'target', target);
     if (target === '') return this;
     let mod: Module = this;
     for (const item of target.split('.')) {
@@ -190,6 +194,7 @@ export class Module {
   }
   /** The parameter at a dotted path ('fc1.weight'). */
   getParameter(target: string): Tensor {
+    stringArg('Module.getParameter', 'target', target);
     const i = target.lastIndexOf('.');
     const mod = this.getSubmodule(i < 0 ? '' : target.slice(0, i));
     const p = mod._parameters.get(target.slice(i + 1));
@@ -216,8 +221,8 @@ export class Module {
     return this;
   }
   /** Clears the gradients: to null (default, as PyTorch ≥ 2.0) or to zeros with setToNone: false. */
-  zeroGrad(options: { setToNone?: boolean } = {}): void {
-    const setToNone = options.setToNone ?? true;
+  zeroGrad(options?: { setToNone?: boolean }): void {
+    const { setToNone = true } = optionsArg('Module.zeroGrad', options);
     for (const p of this.parameters()) {
       const g = p.grad;
       if (g === null) continue;
@@ -228,6 +233,7 @@ export class Module {
   }
   /** Calls fn on every descendant (children first) and this module; returns this. */
   apply(fn: (m: Module) => void): this {
+    functionArg('Module.apply', 'fn', fn);
     for (const m of this.children()) m.apply(fn);
     fn(this);
     return this;
@@ -284,9 +290,10 @@ export class Module {
    * PyTorch's order. The values are detached tensors sharing the module's memory (new Tensor objects:
    * dispose them, or call inside torch.tidy).
    */
-  stateDict(options: { prefix?: string; keepVars?: boolean } = {}): StateDict {
+  stateDict(options?: { prefix?: string; keepVars?: boolean }): StateDict {
+    const { prefix = '', keepVars = false } = optionsArg('Module.stateDict', options);
     const out: StateDict = {};
-    this.fillStateDict(out, options.prefix ?? '', options.keepVars ?? false);
+    this.fillStateDict(out, prefix, keepVars);
     return out;
   }
   private fillStateDict(out: StateDict, prefix: string, keepVars: boolean): void {

@@ -1,6 +1,7 @@
 // torch.optim.lr_scheduler: the learning-rate sequences are PyTorch 1.13's exactly, including the recursive
 // (chainable) get_lr forms used by step() and the closed forms used by step(epoch).
 import { TorchError } from '../torch';
+import { argError, arrayArg, kindOf, numbersArg } from '../torch/errors';
 import type { HyperValue, Optimizer, ParamGroupBase } from './optimizer';
 
 /** The optimizer a scheduler drives: any torchkd optimizer. */
@@ -374,11 +375,15 @@ export class SequentialLR extends LRScheduler {
   schedulers: LRScheduler[];
   milestones: number[];
   constructor(optimizer: AnyOptimizer, schedulers: LRScheduler[], milestones: number[], { lastEpoch = -1 }: { lastEpoch?: number } = {}) {
-    schedulers.forEach((s, i) => {
+    arrayArg('SequentialLR', 'schedulers', schedulers);
+    numbersArg('SequentialLR', 'milestones', milestones, true);
+    for (let i = 0; i < schedulers.length; i++) {
+      const s = schedulers[i];
+      if (!(s instanceof LRScheduler)) argError('SequentialLR', `schedulers[${i}] must be an LRScheduler, got ${kindOf(s)}`);
       if (s.optimizer !== optimizer) {
         throw new TorchError(`SequentialLR: Sequential Schedulers expects all schedulers to belong to the same optimizer, but got schedulers at index ${i} to be different than the optimizer passed in.`);
       }
-    });
+    }
     if (milestones.length !== schedulers.length - 1) {
       throw new TorchError(`SequentialLR: expects number of schedulers provided to be one more than the number of milestone points, but got number of schedulers ${schedulers.length} and the number of milestones to be equal to ${milestones.length}`);
     }

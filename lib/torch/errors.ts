@@ -86,3 +86,56 @@ export function formatValue(v: unknown, maxLength = 80): string {
   const s = show(v, 0);
   return s.length > maxLength * 2 ? `${s.slice(0, maxLength * 2)}...` : s;
 }
+
+/** An options argument: `{}` when undefined, else it must be an object (not null, not an array). */
+export function optionsArg<T extends object>(op: string, v: T | undefined, name = 'options'): T {
+  if (v === undefined) return {} as T;
+  return objectArg(op, name, v);
+}
+
+/** A required object argument (a config, a model's options). */
+export function objectArg<T extends object>(op: string, name: string, v: T): T {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) argError(op, `${name} must be an object, got ${kindOf(v)}`);
+  return v;
+}
+
+/** A list argument: an Array (its items are the caller's to check, index by index). */
+export function arrayArg<T>(op: string, name: string, v: readonly T[]): readonly T[] {
+  if (!Array.isArray(v)) argError(op, `${name} must be an array, got ${kindOf(v)}`);
+  return v;
+}
+
+export function stringArg(op: string, name: string, v: string): string {
+  if (typeof v !== 'string') argError(op, `${name} must be a string, got ${kindOf(v)}`);
+  return v;
+}
+
+export function functionArg<F extends (...args: never[]) => unknown>(op: string, name: string, v: F): F {
+  if (typeof v !== 'function') argError(op, `${name} must be a function, got ${kindOf(v)}`);
+  return v;
+}
+
+/** A count or an index: a finite integer ≥ min. */
+export function intArg(op: string, name: string, v: number, min = 0): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) argError(op, `${name} must be an integer ≥ ${min}, got ${formatValue(v)}`);
+  return v;
+}
+
+/** A list of finite numbers (integers ≥ 0 with `indices`), read index by index. */
+export function numbersArg(op: string, name: string, v: readonly number[], indices = false): readonly number[] {
+  arrayArg(op, name, v);
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    if (typeof x !== 'number' || !(indices ? Number.isInteger(x) && x >= 0 : Number.isFinite(x))) {
+      argError(op, `${name}[${i}] must be ${indices ? 'a non-negative integer' : 'a finite number'}, got ${formatValue(x)}`);
+    }
+  }
+  return v;
+}
+
+/** A list of strings, read index by index. */
+export function stringsArg(op: string, name: string, v: readonly string[]): readonly string[] {
+  arrayArg(op, name, v);
+  for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'string') argError(op, `${name}[${i}] must be a string, got ${kindOf(v[i])}`);
+  return v;
+}

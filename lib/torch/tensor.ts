@@ -362,3 +362,9 @@ export function asTensor(v: unknown, op: string, name = 'input'): Tensor {
   if (v instanceof Tensor) return v;
   throw new TorchError(`${op}(): argument '${name}' must be a Tensor, got ${kindOf(v)}`);
 }
+
+/** Checks tensor arguments by name, `optional` ones only when given (not null): `checkTensors('kdLoss', { s, t }, { mask })`. */
+export function checkTensors(op: string, required: Record<string, unknown>, optional: Record<string, unknown> = {}): void {
+  for (const name of Object.keys(required)) asTensor(required[name], op, name);
+  for (const name of Object.keys(optional)) if (optional[name] != null) asTensor(optional[name], op, name);
+}

@@ -1,6 +1,8 @@
 // Console progress for training runs: a redrawn bar on a TTY (steps/s, ETA, current losses), plain
 // periodic lines otherwise (logs, CI), nothing when silenced.
 
+import { argError, formatValue, intArg, objectArg, stringArg } from '../torch/errors';
+
 export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
 
 export interface ProgressStream {
@@ -32,11 +34,21 @@ export class ProgressReporter {
   /** `lineEverySeconds` spaces the plain lines (default 10 s). */
   constructor(mode: ProgressMode, private readonly total: number, private readonly label = 'train',
     private readonly stream: ProgressStream = process.stderr, private readonly lineEverySeconds = 10) {
+    const op = 'ProgressReporter';
+    if (!['auto', 'bar', 'lines', 'none'].includes(mode)) argError(op, `mode must be 'auto', 'bar', 'lines' or 'none', got ${formatValue(mode)}`);
+    intArg(op, 'total', total);
+    stringArg(op, 'label', label);
+    if (typeof objectArg(op, 'stream', stream).write !== 'function') argError(op, 'stream must have a write(text) method');
+    if (typeof lineEverySeconds !== 'number' || !(lineEverySeconds >= 0)) argError(op, `lineEverySeconds must be a non-negative number, got ${formatValue(lineEverySeconds)}`);
     this.mode = mode === 'auto' ? (stream.isTTY ? 'bar' : 'lines') : mode;
   }
 
   /** Reports that `step` of `total` steps are done. */
   update(step: number, losses: Record<string, number>, force = false): void {
+    if (typeof step !== 'number' || !Number.isFinite(step)) argError('ProgressReporter.update', `step must be a finite number, got ${formatValue(step)}`);
+    for (const [k, v] of Object.entries(objectArg('ProgressReporter.update', 'losses', losses))) {
+      if (typeof v !== 'number') argError('ProgressReporter.update', `losses.${k} must be a number, got ${formatValue(v)}`);
+    }
     if (this.mode === 'none') return;
     const now = Date.now();
     const elapsed = (now - this.started) / 1000;
@@ -62,6 +74,7 @@ export class ProgressReporter {
 
   /** A line of its own (evaluation results), without breaking the bar. */
   message(text: string): void {
+    stringArg('ProgressReporter.message', 'text', text);
     if (this.mode === 'none') return;
     if (this.mode === 'bar' && this.drawn) this.stream.write('\r\x1b[2K');
     this.stream.write(`${text}\n`);

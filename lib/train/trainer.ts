@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as nn from '../nn';
 import * as optim from '../optim';
 import * as torch from '../torch';
-import { TorchError } from '../torch/errors';
+import { argError, kindOf, optionsArg, TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
 import type { Device, DType } from '../torch/dtype';
 import type { DataLoader } from '../data/loader';
@@ -115,7 +115,10 @@ export interface FitResult {
  * Accuracy and mean cross entropy of a classifier on a loader, in eval mode and without grad. With a
  * training group, each rank evaluates every worldSize-th sample and the sums are reduced over the ranks.
  */
-export function evaluate(model: nn.Module, loader: Loader, options: { device?: Device | string; amp?: TrainerOptions['amp']; group?: TrainingGroup } = {}): EvalMetrics {
+export function evaluate(model: nn.Module, loader: Loader, options?: { device?: Device | string; amp?: TrainerOptions['amp']; group?: TrainingGroup }): EvalMetrics {
+  if (!(model instanceof nn.Module)) argError('evaluate', `model must be an nn.Module, got ${kindOf(model)}`);
+  if (loader === null || typeof loader !== 'object' || !(Symbol.iterator in loader)) argError('evaluate', `loader must be a DataLoader (an iterable of [input, target] batches), got ${kindOf(loader)}`);
+  options = optionsArg('evaluate', options);
   const wasTraining = model.training;
   model.eval();
   let correct = 0;

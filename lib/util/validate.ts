@@ -1,12 +1,13 @@
 // A small validator for JSON configurations: every check names the JSON path of the value
 // (`config.terms[1].temperature must be a positive number, got "4"`), unknown keys are errors, and all
 // problems are collected before one ConfigError reports them.
-import { formatValue, TorchError } from '../torch/errors';
+import { formatValue, stringsArg, TorchError } from '../torch/errors';
 
 /** A configuration with one or more problems; `errors` holds one message per problem. */
 export class ConfigError extends TorchError {
   readonly errors: string[];
   constructor(errors: string[], what = 'invalid configuration') {
+    stringsArg('ConfigError', 'errors', errors);
     super(`${what}:\n  ${errors.join('\n  ')}`);
     this.name = 'ConfigError';
     this.errors = errors;

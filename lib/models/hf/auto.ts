@@ -5,12 +5,12 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../../torch';
-import { TorchError } from '../../torch/errors';
+import { objectArg, optionsArg, stringArg, TorchError } from '../../torch/errors';
 import type { Tensor } from '../../torch/tensor';
 import type { DType } from '../../torch/dtype';
 import { checkPath, loadSafetensors, loadStateDict } from '../../io';
-import { PretrainedConfig, type ConfigOverrides } from './config';
-import type { PreTrainedModel } from './common';
+import { checkConfig, PretrainedConfig, type ConfigOverrides } from './config';
+import { checkModel, type PreTrainedModel } from './common';
 import { BertForSequenceClassification, BertModel } from './bert';
 import { RobertaForSequenceClassification, RobertaModel } from './roberta';
 import { DistilBertForSequenceClassification, DistilBertModel } from './distilbert';
@@ -88,7 +88,10 @@ function fixKey(key: string): string {
  * are reported as missing; shape mismatches are errors unless ignoreMismatchedSizes.
  */
 export function loadPretrainedWeights(model: PreTrainedModel, checkpoint: Record<string, Tensor>, options: { prefix: string; ignoreMismatchedSizes?: boolean; source?: string }): PreTrainedModel['loadingInfo'] {
-  const { prefix, ignoreMismatchedSizes = false, source = 'the checkpoint' } = options;
+  checkModel('hf.loadPretrainedWeights', 'model', model);
+  objectArg('hf.loadPretrainedWeights', 'checkpoint', checkpoint);
+  const { prefix, ignoreMismatchedSizes = false, source = 'the checkpoint' } = objectArg('hf.loadPretrainedWeights', 'options', options);
+  stringArg('hf.loadPretrainedWeights', 'options.prefix', prefix);
   const own = torch.tidy(() => Object.fromEntries(Object.entries(model.stateDict()).map(([k, t]) => [k, t.shape])));
   const ownKeys = Object.keys(own);
   const modelHasPrefix = ownKeys.some((k) => k.startsWith(`${prefix}.`));
@@ -165,7 +168,9 @@ function fromPretrained(task: Task, dir: string, options: FromPretrainedOptions)
   }
 }
 
-function fromConfig(task: Task, config: PretrainedConfig, options: { dtype?: DType; device?: string } = {}): PreTrainedModel {
+function fromConfig(task: Task, config: PretrainedConfig, options?: { dtype?: DType; device?: string }): PreTrainedModel {
+  checkConfig('hf.fromConfig', config);
+  options = optionsArg('hf.fromConfig', options);
   const model = construct(config, task);
   if (options.dtype && options.dtype !== 'float32') model.to(options.dtype);
   if (options.device && options.device !== 'cpu') model.to(options.device);

@@ -5,7 +5,7 @@ import * as nn from '../../nn';
 import * as torch from '../../torch';
 import { TorchError } from '../../torch/errors';
 import type { Tensor } from '../../torch/tensor';
-import type { PretrainedConfig } from './config';
+import { checkConfig, type PretrainedConfig } from './config';
 import {
   PreTrainedModel, activation, attend, checkInputs, classificationLoss, extendedAttentionMask, initWeights, mergeHeads, splitHeads,
   type BaseModelOutput, type ClassifierInputs, type ModelInputs, type SequenceClassifierOutput,
@@ -22,6 +22,7 @@ export class BertEmbeddings extends nn.Module {
   readonly dropout: nn.Dropout;
   constructor(config: PretrainedConfig) {
     super();
+    checkConfig('hf.BertEmbeddings', config);
     const h = config.hiddenSize;
     this.word_embeddings = this.registerModule('word_embeddings', new nn.Embedding(config.vocabSize, h, { paddingIdx: config.padTokenId }));
     this.position_embeddings = this.registerModule('position_embeddings', new nn.Embedding(config.maxPositionEmbeddings, h));
@@ -50,6 +51,7 @@ export class BertSelfAttention extends nn.Module {
   readonly numAttentionHeads: number;
   constructor(readonly config: PretrainedConfig) {
     super();
+    checkConfig('hf.BertSelfAttention', config);
     const h = config.hiddenSize;
     this.numAttentionHeads = config.numAttentionHeads;
     this.query = this.registerModule('query', new nn.Linear(h, h));
@@ -72,9 +74,10 @@ export class BertSelfOutput extends nn.Module {
   readonly dense: nn.Linear;
   readonly LayerNorm: nn.LayerNorm;
   readonly dropout: nn.Dropout;
-  constructor(config: PretrainedConfig, inFeatures = config.hiddenSize) {
+  constructor(config: PretrainedConfig, inFeatures?: number) {
     super();
-    this.dense = this.registerModule('dense', new nn.Linear(inFeatures, config.hiddenSize));
+    checkConfig('hf.BertSelfOutput', config);
+    this.dense = this.registerModule('dense', new nn.Linear(inFeatures ?? config.hiddenSize, config.hiddenSize));
     this.LayerNorm = this.registerModule('LayerNorm', new nn.LayerNorm(config.hiddenSize, { eps: config.layerNormEps }));
     this.dropout = this.registerModule('dropout', new nn.Dropout(config.hiddenDropoutProb));
   }
@@ -89,6 +92,7 @@ export class BertAttention extends nn.Module {
   readonly output: BertSelfOutput;
   constructor(config: PretrainedConfig) {
     super();
+    checkConfig('hf.BertAttention', config);
     this.self = this.registerModule('self', new BertSelfAttention(config));
     this.output = this.registerModule('output', new BertSelfOutput(config));
   }
@@ -106,6 +110,7 @@ export class BertIntermediate extends nn.Module {
   private readonly act: (x: Tensor) => Tensor;
   constructor(config: PretrainedConfig) {
     super();
+    checkConfig('hf.BertIntermediate', config);
     this.dense = this.registerModule('dense', new nn.Linear(config.hiddenSize, config.intermediateSize));
     this.act = activation(config.hiddenAct);
   }
@@ -124,6 +129,7 @@ export class BertLayer extends nn.Module {
   readonly output: BertSelfOutput;
   constructor(config: PretrainedConfig) {
     super();
+    checkConfig('hf.BertLayer', config);
     this.attention = this.registerModule('attention', new BertAttention(config));
     this.intermediate = this.registerModule('intermediate', new BertIntermediate(config));
     this.output = this.registerModule('output', new BertSelfOutput(config, config.intermediateSize));
@@ -139,6 +145,7 @@ export class BertEncoder extends nn.Module {
   readonly layer: nn.ModuleList;
   constructor(config: PretrainedConfig) {
     super();
+    checkConfig('hf.BertEncoder', config);
     this.layer = this.registerModule('layer', new nn.ModuleList([...Array(config.numHiddenLayers)].map(() => new BertLayer(config))));
   }
   /** The last hidden state; every layer's output goes onto `hidden`, its attention map onto `attentions`, when given. */
@@ -157,6 +164,7 @@ export class BertPooler extends nn.Module {
   readonly dense: nn.Linear;
   constructor(config: PretrainedConfig) {
     super();
+    checkConfig('hf.BertPooler', config);
     this.dense = this.registerModule('dense', new nn.Linear(config.hiddenSize, config.hiddenSize));
   }
   forward(hidden: Tensor): Tensor {
@@ -181,6 +189,7 @@ export class BertModel extends PreTrainedModel {
   readonly pooler: BertPooler | null;
   constructor(readonly config: PretrainedConfig, options: { addPoolingLayer?: boolean } = {}) {
     super();
+    checkConfig('hf.BertModel', config);
     this.embeddings = this.registerModule('embeddings', new BertEmbeddings(config));
     this.encoder = this.registerModule('encoder', new BertEncoder(config));
     this.pooler = this.registerModule('pooler', options.addPoolingLayer ?? true ? new BertPooler(config) : null);
@@ -205,6 +214,7 @@ export class BertForSequenceClassification extends PreTrainedModel {
   readonly classifier: nn.Linear;
   constructor(readonly config: PretrainedConfig) {
     super();
+    checkConfig('hf.BertForSequenceClassification', config);
     this.bert = this.registerModule('bert', new BertModel(config));
     this.dropout = this.registerModule('dropout', new nn.Dropout(config.classifierDropout));
     this.classifier = this.registerModule('classifier', new nn.Linear(config.hiddenSize, config.numLabels));

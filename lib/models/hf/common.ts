@@ -5,8 +5,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as nn from '../../nn';
 import * as torch from '../../torch';
-import { TorchError } from '../../torch/errors';
-import type { Tensor } from '../../torch/tensor';
+import { argError, kindOf, numbersArg, TorchError } from '../../torch/errors';
+import { checkTensors, type Tensor } from '../../torch/tensor';
 import { checkPath, saveSafetensors } from '../../io';
 import { atomicWrite } from '../../data/idx';
 import type { PretrainedConfig } from './config';
@@ -41,8 +41,10 @@ export function activation(name: string): (x: Tensor) => Tensor {
  * attentionMask is 1 and the dtype's lowest value where it is 0 (finite, so an all-padding row stays a
  * uniform softmax instead of NaN); null without a mask.
  */
-export function extendedAttentionMask(attentionMask: Tensor | null | undefined, dtype: torch.DType, [B, L]: number[]): Tensor | null {
+export function extendedAttentionMask(attentionMask: Tensor | null | undefined, dtype: torch.DType, shape: number[]): Tensor | null {
   if (attentionMask === null || attentionMask === undefined) return null;
+  checkTensors('hf.extendedAttentionMask', { attentionMask });
+  const [B, L] = numbersArg('hf.extendedAttentionMask', 'shape', shape, true);
   if (attentionMask.ndim !== 2 || attentionMask.size(0) !== B || attentionMask.size(1) !== L) {
     throw new TorchError(`attentionMask must be [batch, length] = [${B}, ${L}], got [${attentionMask.shape.join(', ')}]`);
   }
@@ -201,6 +203,11 @@ export interface SavePretrainedOptions {
  * config.json and model.safetensors (format 'pt', what transformers' from_pretrained reads), sharded with
  * model.safetensors.index.json above maxShardSize. Files are written atomically.
  */
+/** Refuses an argument that is not a Hugging Face model (BertModel, RobertaForSequenceClassification...). */
+export function checkModel(op: string, name: string, model: unknown): void {
+  if (!(model instanceof PreTrainedModel)) argError(op, `${name} must be a Hugging Face model (PreTrainedModel), got ${kindOf(model)}`);
+}
+
 export abstract class PreTrainedModel extends nn.Module {
   abstract readonly config: PretrainedConfig;
   /** The transformers class this model mirrors ('BertForSequenceClassification', ...). */

@@ -3,7 +3,7 @@
 // of the file, so that savePretrained writes back what it read plus what changed; the fields the models
 // use are read with transformers 5.18's defaults for each model type.
 import { readFileSync } from 'node:fs';
-import { TorchError } from '../../torch/errors';
+import { argError, kindOf, TorchError } from '../../torch/errors';
 import { checkPath } from '../../io';
 
 /** The model types torchkd builds, and the architecture family each belongs to. */
@@ -89,6 +89,11 @@ function inferModelType(dict: ConfigDict, where: string): ModelType {
  * A model configuration: `PretrainedConfig` of transformers. The typed fields use the BERT names for every
  * family (DistilBERT's `dim`, `n_layers`, ... are read and written under their own names).
  */
+/** Refuses a model's config argument that is not a PretrainedConfig. */
+export function checkConfig(op: string, config: unknown): void {
+  if (!(config instanceof PretrainedConfig)) argError(op, `config must be a PretrainedConfig, got ${kindOf(config)}`);
+}
+
 export class PretrainedConfig {
   readonly modelType: ModelType;
   /** Every key of config.json, with the changes made through this object. */

@@ -5,7 +5,7 @@ import * as nn from '../../nn';
 import * as torch from '../../torch';
 import { TorchError } from '../../torch/errors';
 import type { Tensor } from '../../torch/tensor';
-import type { PretrainedConfig } from './config';
+import { checkConfig, type PretrainedConfig } from './config';
 import { runEncoder, withLoss } from './bert';
 import {
   PreTrainedModel, activation, attend, checkInputs, initWeights, mergeHeads, splitHeads,
@@ -20,6 +20,7 @@ export class Embeddings extends nn.Module {
   readonly dropout: nn.Dropout;
   constructor(config: PretrainedConfig) {
     super();
+    checkConfig('hf.DistilBertEmbeddings', config);
     const dim = config.hiddenSize;
     this.word_embeddings = this.registerModule('word_embeddings', new nn.Embedding(config.vocabSize, dim, { paddingIdx: config.padTokenId }));
     this.position_embeddings = this.registerModule('position_embeddings', new nn.Embedding(config.maxPositionEmbeddings, dim));
@@ -58,6 +59,7 @@ export class DistilBertSelfAttention extends nn.Module {
   readonly nHeads: number;
   constructor(readonly config: PretrainedConfig) {
     super();
+    checkConfig('hf.DistilBertSelfAttention', config);
     const dim = config.hiddenSize;
     this.nHeads = config.numAttentionHeads;
     this.q_lin = this.registerModule('q_lin', new nn.Linear(dim, dim));
@@ -82,6 +84,7 @@ export class FFN extends nn.Module {
   private readonly act: (x: Tensor) => Tensor;
   constructor(config: PretrainedConfig) {
     super();
+    checkConfig('hf.DistilBertFFN', config);
     this.dropout = this.registerModule('dropout', new nn.Dropout(config.hiddenDropoutProb));
     this.lin1 = this.registerModule('lin1', new nn.Linear(config.hiddenSize, config.intermediateSize));
     this.lin2 = this.registerModule('lin2', new nn.Linear(config.intermediateSize, config.hiddenSize));
@@ -100,6 +103,7 @@ export class TransformerBlock extends nn.Module {
   readonly output_layer_norm: nn.LayerNorm;
   constructor(config: PretrainedConfig) {
     super();
+    checkConfig('hf.DistilBertTransformerBlock', config);
     this.attention = this.registerModule('attention', new DistilBertSelfAttention(config));
     this.sa_layer_norm = this.registerModule('sa_layer_norm', new nn.LayerNorm(config.hiddenSize, { eps: 1e-12 }));
     this.ffn = this.registerModule('ffn', new FFN(config));
@@ -118,6 +122,7 @@ export class Transformer extends nn.Module {
   readonly layer: nn.ModuleList;
   constructor(config: PretrainedConfig) {
     super();
+    checkConfig('hf.DistilBertTransformer', config);
     this.layer = this.registerModule('layer', new nn.ModuleList([...Array(config.numHiddenLayers)].map(() => new TransformerBlock(config))));
   }
   forward(x: Tensor, mask: Tensor | null, hidden: Tensor[] | null = null, attentions: Tensor[] | null = null): Tensor {
@@ -136,6 +141,7 @@ export class DistilBertModel extends PreTrainedModel {
   readonly transformer: Transformer;
   constructor(readonly config: PretrainedConfig) {
     super();
+    checkConfig('hf.DistilBertModel', config);
     this.embeddings = this.registerModule('embeddings', new Embeddings(config));
     this.transformer = this.registerModule('transformer', new Transformer(config));
     initWeights(this, config.initializerRange);
@@ -160,6 +166,7 @@ export class DistilBertForSequenceClassification extends PreTrainedModel {
   readonly dropout: nn.Dropout;
   constructor(readonly config: PretrainedConfig) {
     super();
+    checkConfig('hf.DistilBertForSequenceClassification', config);
     this.distilbert = this.registerModule('distilbert', new DistilBertModel(config));
     this.pre_classifier = this.registerModule('pre_classifier', new nn.Linear(config.hiddenSize, config.hiddenSize));
     this.classifier = this.registerModule('classifier', new nn.Linear(config.hiddenSize, config.numLabels));

@@ -5,7 +5,7 @@ import * as nn from '../../nn';
 import * as torch from '../../torch';
 import { TorchError } from '../../torch/errors';
 import type { Tensor } from '../../torch/tensor';
-import type { PretrainedConfig } from './config';
+import { checkConfig, type PretrainedConfig } from './config';
 import { BertEncoder, BertPooler, runEncoder, withLoss } from './bert';
 import { PreTrainedModel, checkInputs, initWeights, type BaseModelOutput, type ClassifierInputs, type ModelInputs, type SequenceClassifierOutput } from './common';
 
@@ -22,6 +22,7 @@ export class RobertaEmbeddings extends nn.Module {
   readonly paddingIdx: number;
   constructor(config: PretrainedConfig) {
     super();
+    checkConfig('hf.RobertaEmbeddings', config);
     const h = config.hiddenSize;
     this.paddingIdx = config.padTokenId;
     this.word_embeddings = this.registerModule('word_embeddings', new nn.Embedding(config.vocabSize, h, { paddingIdx: this.paddingIdx }));
@@ -57,6 +58,7 @@ export class RobertaModel extends PreTrainedModel {
   readonly pooler: BertPooler | null;
   constructor(readonly config: PretrainedConfig, options: { addPoolingLayer?: boolean } = {}) {
     super();
+    checkConfig('hf.RobertaModel', config);
     this.embeddings = this.registerModule('embeddings', new RobertaEmbeddings(config));
     this.encoder = this.registerModule('encoder', new BertEncoder(config));
     this.pooler = this.registerModule('pooler', options.addPoolingLayer ?? true ? new BertPooler(config) : null);
@@ -80,6 +82,7 @@ export class RobertaClassificationHead extends nn.Module {
   readonly out_proj: nn.Linear;
   constructor(config: PretrainedConfig) {
     super();
+    checkConfig('hf.RobertaClassificationHead', config);
     this.dense = this.registerModule('dense', new nn.Linear(config.hiddenSize, config.hiddenSize));
     this.dropout = this.registerModule('dropout', new nn.Dropout(config.classifierDropout));
     this.out_proj = this.registerModule('out_proj', new nn.Linear(config.hiddenSize, config.numLabels));
@@ -96,6 +99,7 @@ export class RobertaForSequenceClassification extends PreTrainedModel {
   readonly classifier: RobertaClassificationHead;
   constructor(readonly config: PretrainedConfig) {
     super();
+    checkConfig('hf.RobertaForSequenceClassification', config);
     this.roberta = this.registerModule('roberta', new RobertaModel(config, { addPoolingLayer: false }));
     this.classifier = this.registerModule('classifier', new RobertaClassificationHead(config));
     initWeights(this.classifier, config.initializerRange);

@@ -4,10 +4,11 @@
 // takes padded token ids and exposes the hidden states and attention maps at module paths for capture.
 import * as nn from '../../nn';
 import * as torch from '../../torch';
-import { TorchError } from '../../torch/errors';
+import { optionsArg, TorchError } from '../../torch/errors';
 import type { Tensor } from '../../torch/tensor';
 import type { ConfigOverrides } from './config';
 import { AutoModelForSequenceClassification, type HfSequenceClassifier } from './auto';
+import { checkModel } from './common';
 
 /** A layer key of any family: `bert.encoder.layer.3.…`, `distilbert.transformer.layer.3.…`. */
 const LAYER_KEY = /^(.*(?:^|\.)(?:encoder|transformer)\.layer\.)(\d+)(\..*)$/;
@@ -17,6 +18,7 @@ const LAYER_KEY = /^(.*(?:^|\.)(?:encoder|transformer)\.layer\.)(\d+)(\..*)$/;
  * listed teacher layers (0-based, in the given order) and the pooler / head are copies of the teacher's.
  */
 export function studentFromTeacher<T extends HfSequenceClassifier>(teacher: T, layers: number[]): T {
+  checkModel('hf.studentFromTeacher', 'teacher', teacher);
   const n = teacher.config.numHiddenLayers;
   if (!Array.isArray(layers) || layers.length === 0) throw new TorchError('studentFromTeacher(): layers must list at least one teacher layer');
   for (const l of layers) {
@@ -43,7 +45,8 @@ export function studentFromTeacher<T extends HfSequenceClassifier>(teacher: T, l
 
 /** A freshly initialised classifier with the teacher's configuration changed by `overrides` (same vocabulary and labels). */
 export function freshStudent(teacher: HfSequenceClassifier, overrides: ConfigOverrides): HfSequenceClassifier {
-  const student = AutoModelForSequenceClassification.fromConfig(teacher.config.copy(overrides));
+  checkModel('hf.freshStudent', 'teacher', teacher);
+  const student = AutoModelForSequenceClassification.fromConfig(teacher.config.copy(optionsArg('hf.freshStudent', overrides, 'overrides')));
   const device = teacher.parameters()[0]?.device;
   if (device && device !== 'cpu') student.to(device);
   return student;
