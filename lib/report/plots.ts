@@ -67,6 +67,11 @@ function checkName(op: string, where: string, v: unknown): asserts v is string {
   if (typeof v !== 'string' || v.trim() === '') argError(op, `${where} must be a non-empty string, got ${describe(v)}`);
 }
 
+/** fn over v's items by index (forEach on a sparse array of 2^32 - 1 holes would walk them all; a hole fails its check at once). */
+function each<T>(v: readonly T[], fn: (item: T, i: number) => void): void {
+  for (let i = 0; i < v.length; i++) fn(v[i], i);
+}
+
 function checkArray(op: string, where: string, v: unknown, what: string): asserts v is unknown[] {
   if (!Array.isArray(v)) argError(op, `${where} must be an array of ${what}, got ${kindOf(v)}`);
   if (v.length === 0) argError(op, `${where} is empty (expected at least one of ${what})`);
@@ -80,7 +85,7 @@ function checkObject(op: string, where: string, v: unknown, shape: string): asse
 export function checkSpectral(op: string, series: unknown): asserts series is SpectralSeries[] {
   checkArray(op, 'the spectral series', series, 'series { model, layers, intensity, selected? }');
   const models = new Set<string>();
-  series.forEach((s, i) => {
+  each(series, (s, i) => {
     checkObject(op, `series[${i}]`, s, '{ model, layers, intensity, selected? }');
     checkName(op, `series[${i}].model`, s.model);
     const name = `series[${i}] (${JSON.stringify(s.model)})`;
@@ -88,7 +93,7 @@ export function checkSpectral(op: string, series: unknown): asserts series is Sp
     models.add(s.model);
     const { layers, intensity, selected } = s;
     checkArray(op, `${name}.layers`, layers, 'layer names');
-    layers.forEach((l, j) => checkName(op, `${name}.layers[${j}]`, l));
+    each(layers, (l, j) => checkName(op, `${name}.layers[${j}]`, l));
     const seen = new Set(layers);
     if (seen.size !== layers.length) {
       const dup = layers.find((l, j) => layers.indexOf(l) !== j);
@@ -98,12 +103,12 @@ export function checkSpectral(op: string, series: unknown): asserts series is Sp
     if (intensity.length !== layers.length) {
       argError(op, `${name} has ${layers.length} layers but ${intensity.length} intensity values`);
     }
-    intensity.forEach((v, j) => {
+    each(intensity, (v, j) => {
       if (!isFiniteNumber(v)) argError(op, `${name}.intensity[${j}] (layer ${JSON.stringify(layers[j])}) must be a finite number, got ${describe(v)}`);
     });
     if (selected === undefined) return;
     if (!Array.isArray(selected)) argError(op, `${name}.selected must be an array of layer indices, got ${kindOf(selected)}`);
-    selected.forEach((k, j) => {
+    each(selected, (k, j) => {
       if (!Number.isInteger(k) || (k as number) < 0 || (k as number) >= layers.length) {
         argError(op, `${name}.selected[${j}] must be a layer index in [0, ${layers.length - 1}], got ${describe(k)}`);
       }
@@ -116,7 +121,7 @@ export function checkSpectral(op: string, series: unknown): asserts series is Sp
 export function checkCurves(op: string, points: unknown): asserts points is CurvePoint[] {
   checkArray(op, 'the curve points', points, 'points { run, step, metric, value }');
   const seen = new Set<string>();
-  points.forEach((p, i) => {
+  each(points, (p, i) => {
     checkObject(op, `points[${i}]`, p, '{ run, step, metric, value }');
     checkName(op, `points[${i}].run`, p.run);
     checkName(op, `points[${i}].metric`, p.metric);
@@ -135,13 +140,13 @@ export function checkTable(op: string, table: unknown): asserts table is Results
   checkObject(op, 'the table', table, '{ columns, rows }');
   const { columns, rows } = table;
   checkArray(op, 'table.columns', columns, 'column names');
-  columns.forEach((c, j) => checkName(op, `table.columns[${j}]`, c));
+  each(columns, (c, j) => checkName(op, `table.columns[${j}]`, c));
   if (new Set(columns).size !== columns.length) argError(op, `table.columns: ${JSON.stringify(columns.find((c, j) => columns.indexOf(c) !== j))} appears twice`);
   checkArray(op, 'table.rows', rows, 'rows');
-  rows.forEach((row, i) => {
+  each(rows, (row, i) => {
     if (!Array.isArray(row)) argError(op, `table.rows[${i}] must be an array of cells, got ${kindOf(row)}`);
     if (row.length !== columns.length) argError(op, `table.rows[${i}] has ${row.length} cells but there are ${columns.length} columns`);
-    row.forEach((cell, j) => {
+    each(row, (cell, j) => {
       if (typeof cell === 'string') return;
       if (!isFiniteNumber(cell)) {
         argError(op, `table.rows[${i}][${j}] (column ${JSON.stringify(columns[j])}) must be a string or a finite number, got ${describe(cell)}`);
@@ -168,20 +173,20 @@ export function plottedColumns(table: ResultsTable): string[] {
 export function checkConfusion(op: string, matrices: unknown): asserts matrices is ConfusionMatrix[] {
   checkArray(op, 'the confusion matrices', matrices, 'matrices { model, classes, counts }');
   const models = new Set<string>();
-  matrices.forEach((m, i) => {
+  each(matrices, (m, i) => {
     checkObject(op, `matrices[${i}]`, m, '{ model, classes, counts }');
     checkName(op, `matrices[${i}].model`, m.model);
     const name = `matrices[${i}] (${JSON.stringify(m.model)})`;
     if (models.has(m.model)) argError(op, `${name}: the model name appears twice`);
     models.add(m.model);
     checkArray(op, `${name}.classes`, m.classes, 'class names');
-    m.classes.forEach((c, j) => checkName(op, `${name}.classes[${j}]`, c));
+    each(m.classes, (c, j) => checkName(op, `${name}.classes[${j}]`, c));
     if (new Set(m.classes).size !== m.classes.length) argError(op, `${name}: a class name appears twice`);
     const k = m.classes.length;
     if (!Array.isArray(m.counts) || m.counts.length !== k) argError(op, `${name}.counts must be ${k} rows (one per class), got ${Array.isArray(m.counts) ? m.counts.length : kindOf(m.counts)}`);
-    m.counts.forEach((row, r) => {
+    each(m.counts, (row, r) => {
       if (!Array.isArray(row) || row.length !== k) argError(op, `${name}.counts[${r}] must be ${k} counts, got ${Array.isArray(row) ? row.length : kindOf(row)}`);
-      row.forEach((v, c) => {
+      each(row, (v, c) => {
         if (!Number.isInteger(v) || (v as number) < 0) argError(op, `${name}.counts[${r}][${c}] must be a non-negative integer, got ${describe(v)}`);
       });
     });

@@ -126,7 +126,7 @@ function collectOwned(root: unknown, out: Set<Owned>, seen: Set<object>) {
       for (const v of value.values()) stack.push(v);
     } else {
       const proto = Object.getPrototypeOf(value);
-      if (proto === Object.prototype || proto === null) stack.push(...Object.values(value));
+      if (proto === Object.prototype || proto === null) for (const v of Object.values(value)) stack.push(v);
     }
   }
 }
