@@ -326,6 +326,8 @@ const SKIP = new Map([
   // break every later call of the child, not reveal a bug).
   ['N.setErrorClass', 'plumbing'], ['N.autogradInit', 'plumbing'], ['N.setAllocationCounter', 'plumbing'],
   ['N.enterInferenceMode', 'an unbalanced guard would change every later call'], ['N.path', 'not a function'],
+  // A client store connects to its server and waits for it up to the store's timeout (PyTorch's semantics).
+  ['torch.distributed.TCPStore', 'waits for its server'],
   // Started work runs on after the call: a worker thread, a training loop in the background.
   ['train.runInWorker', 'starts a worker thread'], ['train.runConfigInWorker', 'starts a worker thread'],
 ]);

@@ -2,7 +2,7 @@
 import { inspect } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
 import { checkDevice, dtypeName, optDtypeCode, type Device, type DType } from './dtype';
-import { argError, kindOf, TorchError } from './errors';
+import { argError, formatValue, kindOf, TorchError } from './errors';
 import { constructToken, Owned, release } from './memory';
 import { N, type Handle } from './native';
 
@@ -150,8 +150,9 @@ export class Tensor extends Owned {
   size(dim?: number): number[] | number {
     const shape = N.shape(this.id);
     if (dim === undefined) return shape;
+    if (typeof dim !== 'number' || !Number.isInteger(dim)) argError('size', `dim must be an integer, got ${formatValue(dim)}`);
     const d = dim < 0 ? dim + shape.length : dim;
-    if (!Number.isInteger(dim) || d < 0 || d >= shape.length) {
+    if (d < 0 || d >= shape.length) {
       argError('size', `Dimension out of range (expected to be in range of [${-shape.length}, ${shape.length - 1}], but got ${dim})`);
     }
     return shape[d];
