@@ -353,6 +353,10 @@ std::vector<double> Ctx::doubleList(size_t i) {
 
 std::vector<at::Tensor> Ctx::tensorArray(napi_value v, const std::string& what, bool allowNull) {
   uint32_t n = arrayLength(v, what + " must be an array of Tensors");
+  // A list with null entries allowed could be a sparse array of 2^32 - 1 holes, read as nulls one by one.
+  if (allowNull && n > static_cast<uint32_t>(kSlotMask)) {
+    throw ArgError(what + " has " + std::to_string(n) + " entries, more than the 16M tensors that can be live");
+  }
   std::vector<at::Tensor> out;
   out.reserve(std::min<uint32_t>(n, 64));
   for (uint32_t k = 0; k < n; k++) {

@@ -8,7 +8,7 @@ import { tidy } from '../torch/index';
 import type { DType } from '../torch/dtype';
 import { asTensor, type Tensor, type TypedArray } from '../torch/tensor';
 import { TensorDataset } from './dataset';
-import { checkPath } from '../io';
+import { checkPath } from '../io/paths';
 
 // IDX type byte → dtype and element size (big-endian in the file).
 const IDX_TYPES: Record<number, { dtype: DType; size: number }> = {

@@ -4,7 +4,7 @@ import { formatValue, optionsArg, stringArg, stringsArg, TorchError } from '../t
 import { tensor } from '../torch/creation';
 import type { Tensor } from '../torch/tensor';
 import { atomicWrite } from './idx';
-import { checkPath } from '../io';
+import { checkPath } from '../io/paths';
 
 /** One labelled text, with the line it starts on (1-based) in its file. */
 export interface TextExample {

@@ -17,7 +17,8 @@ import { closeSync, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, r
 import { endianness, totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { checkDevice, dtypeCode, type Device, type DType } from '../torch/dtype';
-import { formatValue, TorchError } from '../torch/errors';
+import { formatValue, optionsArg, TorchError } from '../torch/errors';
+import { checkPath } from './paths';
 import { N, type Handle } from '../torch/native';
 import { newBuffer, Tensor, wrap } from '../torch/tensor';
 import { pickleTorchValue, PickleTuple, writeZip, type Picklable } from './pickle';
@@ -41,13 +42,6 @@ const IO = N as unknown as IoNative;
 
 function ioError(op: string, message: string): never {
   throw new TorchError(`${op}(): ${message}`, { op, code: 'ERR_IO' });
-}
-
-/** Refuses a path that is not a non-empty string (a number would be taken by node:fs as a file descriptor). */
-export function checkPath(op: string, path: unknown): asserts path is string {
-  if (typeof path !== 'string' || path === '') {
-    throw new TorchError(`${op}(): path must be a non-empty string, got ${formatValue(path)}`, { op });
-  }
 }
 
 /** A tensor's elements in its own dtype, row-major, as bytes. */
@@ -335,8 +329,9 @@ export interface LoadStateDictOptions {
  * PyTorch >= 1.6): a dict of tensors, which loads directly into `nn.Module.loadStateDict`. Read by the
  * restricted unpickler of io.load (torch.load with weights_only=True).
  */
-export function loadStateDict(path: string, options: LoadStateDictOptions = {}): Record<string, Tensor> {
+export function loadStateDict(path: string, opts?: LoadStateDictOptions): Record<string, Tensor> {
   const op = 'io.loadStateDict';
+  const options = optionsArg(op, opts);
   const value = readTorchFile(op, path, options.device);
   const fail = (message: string): never => {
     torchDispose(value as ScriptValue);

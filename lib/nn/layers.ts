@@ -1,5 +1,5 @@
 // Layers with PyTorch's defaults and default initialisation.
-import { TorchError } from '../torch/errors';
+import { formatValue, TorchError } from '../torch/errors';
 import { Tensor } from '../torch/tensor';
 import type { Device, DType } from '../torch/dtype';
 import { noGrad } from '../torch/autograd';
@@ -30,7 +30,14 @@ function initBias(bias: Tensor | null, weight: Tensor): void {
   init.uniform_(bias, -bound, bound);
 }
 
-const pair = (v: IntOrPair): [number, number] => (Array.isArray(v) ? v : [v, v]);
+/** An int or a pair of ints (PyTorch's _pair), checked: anything else is a TorchError naming the layer. */
+function pair(cls: string, name: string, v: IntOrPair): [number, number] {
+  const p = Array.isArray(v) && v.length === 2 ? [v[0], v[1]] : [v, v];
+  if (!p.every((x) => Number.isSafeInteger(x) && (x as number) > 0)) {
+    throw new TorchError(`nn.${cls}(): ${name} must be a positive integer or a pair of them, got ${formatValue(v)}`);
+  }
+  return p as [number, number];
+}
 const FACTORY = ['device', 'dtype'] as const;
 
 // ------------------------------------------------------------------------------------------- Linear
@@ -349,7 +356,7 @@ export class Conv2d extends ConvBase {
   readonly kernelSize: [number, number];
   constructor(inChannels: number, outChannels: number, kernelSize: IntOrPair, ...args: ConvArgs) {
     const o = layerOptions<ConvOptions>('Conv2d', args, CONV_OPTIONS);
-    const k = pair(kernelSize);
+    const k = pair('Conv2d', 'kernelSize', kernelSize);
     super(inChannels, outChannels, [outChannels, inChannels / (o.groups ?? 1), ...k], o);
     this.kernelSize = k;
   }
@@ -372,7 +379,7 @@ export class ConvTranspose2d extends ConvBase {
     options?: ConvTransposeOptions) {
     const o = layerOptions<ConvTransposeOptions>('ConvTranspose2d', [stride, padding, outputPadding, groups, bias, dilation, options],
       ['stride', 'padding', 'outputPadding', 'groups', 'bias', 'dilation', 'paddingMode', ...FACTORY]);
-    const k = pair(kernelSize);
+    const k = pair('ConvTranspose2d', 'kernelSize', kernelSize);
     super(inChannels, outChannels, [inChannels, outChannels / (o.groups ?? 1), ...k], o);
     this.kernelSize = k;
     this.outputPadding = o.outputPadding ?? 0;

@@ -10,8 +10,9 @@ import { Module } from './module';
 import { Tensor } from '../torch/tensor';
 import { Function as AutogradFunction, isGradEnabled, noGrad } from '../torch/autograd';
 import { versionAtLeast } from '../torch/version';
-import { nativeGroup, type ProcessGroup } from '../torch/distributed';
-import { DN } from '../torch/distributed-native';
+import type { ProcessGroup } from '../torch/distributed';
+import '../torch/distributed'; // sets internals.nativeGroup
+import { DN, internals } from '../torch/distributed-native';
 
 /** Python's dist._DEFAULT_FIRST_BUCKET_BYTES. */
 const DEFAULT_FIRST_BUCKET_BYTES = 1024 * 1024;
@@ -99,7 +100,7 @@ export class DistributedDataParallel<M extends Module & Forward = Module & Forwa
     const op = 'DistributedDataParallel';
     if (!(module instanceof Module)) throw new TorchError(`${op}(): module must be an nn.Module`);
     this.module = this.registerModule('module', module);
-    this.group = nativeGroup(options.processGroup, op);
+    this.group = internals.nativeGroup(options.processGroup, op);
     this.findUnusedParameters = options.findUnusedParameters ?? false;
     this.broadcastBuffers = options.broadcastBuffers ?? true;
     this.gradientAsBucketView = options.gradientAsBucketView ?? false;

@@ -2,7 +2,7 @@
 // randperm and the *Like variants. Defaults are PyTorch's (float32, cpu; int64 for randint/randperm and
 // for integer data).
 import { dtypeCode, isComplex, optDevice, optDtypeCode, type Device, type DType } from './dtype';
-import { argError, formatValue, kindOf } from './errors';
+import { argError, formatValue, kindOf, optionsArg } from './errors';
 import { N } from './native';
 import { isOptions, Tensor, wrap, type TypedArray } from './tensor';
 import { optGenerator, type Generator } from './random';
@@ -255,7 +255,8 @@ function flatArray(flat: (number | boolean | bigint)[]): { array: Float64Array |
  * a TypedArray (its own dtype, 1-D unless `shape` is given; a Float32Array/Float64Array with dtype
  * complex64/complex128 holds interleaved [re, im] pairs), a number or boolean (0-d), or a Tensor (copied).
  */
-export function tensor(data: NestedData | TypedArray | Tensor, options: TensorOptions = {}): Tensor {
+export function tensor(data: NestedData | TypedArray | Tensor, opts?: TensorOptions): Tensor {
+  const options = optionsArg('tensor', opts);
   const device = optDevice(options.device);
   if (data instanceof Tensor) {
     const t = wrap(N.to(data.id, device ?? data.device, optDtypeCode(options.dtype, 'tensor'), false, true));

@@ -55,3 +55,8 @@ export interface DistNative {
 
 /** The addon, seen through its distributed functions. */
 export const DN = addon as unknown as DistNative;
+
+/** What distributed.ts lends to DDP without exporting it: a ProcessGroup's native id (the default group when omitted). */
+export const internals: { nativeGroup: (group: unknown, op: string) => number } = {
+  nativeGroup: () => { throw new Error('torch.distributed is not loaded'); },
+};

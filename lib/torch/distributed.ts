@@ -4,7 +4,7 @@
 // store-based barriers, rank translation, argument checks) is transcribed here, per libtorch version where
 // Python changed it, so that a torchkd rank and a Python rank can share a group (see initProcessGroup's
 // checkCollectives). native/distributed.cc has the ordering, checking and completion machinery.
-import { DN, type Opaque } from './distributed-native';
+import { DN, internals, type Opaque } from './distributed-native';
 import { argError, kindOf, TorchError } from './errors';
 import { isTensor, Tensor, wrap } from './tensor';
 import { N } from './native';
@@ -880,9 +880,9 @@ class GroupWork extends Work {
 
 // --------------------------------------------------------------------------------------------- helpers
 
-/** @internal the native group of a ProcessGroup (default group when omitted), for DDP. */
-export function nativeGroup(group: ProcessGroup | null | undefined, op: string): number {
-  const g = groupOf(group, op);
+// DDP's view of a group (lib/nn/parallel.ts), through the internal module: not a torch.distributed export.
+internals.nativeGroup = (group, op) => {
+  const g = groupOf(group as ProcessGroup | null | undefined, op);
   if (!g.member) throw new TorchError(`${op}(): this rank is not a member of the process group`);
   return g.id as number;
-}
+};

@@ -7,7 +7,8 @@ import type * as nn from '../nn';
 import * as torch from '../torch';
 import { formatValue, TorchError } from '../torch/errors';
 import type { Tensor } from '../torch/tensor';
-import { checkPath, loadSafetensors, removeStaleTemps, saveSafetensors } from '../io';
+import { loadSafetensors, removeStaleTemps, saveSafetensors } from '../io';
+import { checkPath } from '../io/paths';
 import type { Optimizer, OptimizerStateDict } from '../optim/optimizer';
 import type { SchedulerStateDict } from '../optim/lrScheduler';
 

@@ -15,7 +15,8 @@ import {
   type Augmentation,
 } from '../data';
 import { atomicWrite } from '../data/idx';
-import { checkPath, ScriptModule, loadSafetensors, loadTorchScript } from '../io';
+import { ScriptModule, loadSafetensors, loadTorchScript } from '../io';
+import { checkPath } from '../io/paths';
 import type { Optimizer } from '../optim/optimizer';
 import type { LRScheduler } from '../optim/lrScheduler';
 import { Distiller, spectralSelection, type BssOptions, type IntraOptions, type Teacher } from '../distill/distiller';

@@ -7,7 +7,8 @@ import * as nn from '../../nn';
 import * as torch from '../../torch';
 import { argError, kindOf, numbersArg, TorchError } from '../../torch/errors';
 import { checkTensors, type Tensor } from '../../torch/tensor';
-import { checkPath, saveSafetensors } from '../../io';
+import { saveSafetensors } from '../../io';
+import { checkPath } from '../../io/paths';
 import { atomicWrite } from '../../data/idx';
 import type { PretrainedConfig } from './config';
 

@@ -4,7 +4,7 @@
 // use are read with transformers 5.18's defaults for each model type.
 import { readFileSync } from 'node:fs';
 import { argError, kindOf, TorchError } from '../../torch/errors';
-import { checkPath } from '../../io';
+import { checkPath } from '../../io/paths';
 
 /** The model types torchkd builds, and the architecture family each belongs to. */
 export const MODEL_TYPES = {

@@ -10,7 +10,7 @@ import * as torch from '../../torch';
 import { TorchError } from '../../torch/errors';
 import type { Tensor } from '../../torch/tensor';
 import { atomicWrite } from '../../data/idx';
-import { checkPath } from '../../io';
+import { checkPath } from '../../io/paths';
 
 /** transformers' padding argument in camelCase: true = 'longest'. */
 export type PaddingStrategy = boolean | 'longest' | 'maxLength' | 'doNotPad';
