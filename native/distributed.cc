@@ -54,6 +54,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <sstream>
@@ -1005,8 +1006,15 @@ napi_value TcpStore(Ctx& c) {
 
 // fileStore(path, worldSize)
 napi_value FileStore(Ctx& c) {
+  std::string path = c.string(0);
+  // c10d retries opening the file until its timeout (5 minutes) while the open fails: a path that can never
+  // be opened (a NUL byte, a missing folder) is refused at once instead.
+  if (path.empty() || path.find('\0') != std::string::npos) throw ArgError("FileStore: fileName must be a non-empty path without NUL bytes");
+  std::error_code ec;
+  std::filesystem::path parent = std::filesystem::absolute(std::filesystem::path(path), ec).parent_path();
+  if (ec || !std::filesystem::is_directory(parent, ec)) throw ArgError("FileStore: the folder of " + path + " does not exist");
   auto b = std::make_shared<StoreBox>();
-  b->store = c10::make_intrusive<c10d::FileStore>(c.string(0), static_cast<int>(c.int64(1)));
+  b->store = c10::make_intrusive<c10d::FileStore>(path, static_cast<int>(c.int64(1)));
   return box(c.env, b, kStoreTag);
 }
 

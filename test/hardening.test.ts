@@ -499,6 +499,10 @@ describe('crashes and hangs the fuzzer found', () => {
     expect(torchError(() => new nn.TransformerEncoder(torch.zeros([3]) as never, 2)).message).toMatch(/encoderLayer must be a module/);
     layer.dispose();
     expect(torchError(() => torch.load('x.pt', null as never)).message).toMatch(/options must be an object/);
+    // c10d would retry opening these files for its 5-minute timeout.
+    expect(torchError(() => new torch.distributed.FileStore('\u0000', 2)).message).toMatch(/without NUL bytes/);
+    expect(torchError(() => new torch.distributed.FileStore('/nonexistent-dir/store', 2)).message).toMatch(/does not exist/);
+    expect(torchError(() => new nn.Conv2d(1, 2, [3, NaN])).message).toMatch(/kernelSize must be a positive integer or a pair/);
     expect(torchError(() => torch.manualSeed(Symbol('s') as never)).message).toMatch(/seed must be an integer.*Symbol\(s\)/);
     const dir = mkdtempSync(join(tmpdir(), 'torchkd-dir-'));
     expect(torchError(() => io.loadTorchScript(dir)).code).toBe('ERR_IO');
