@@ -164,8 +164,8 @@ spectrally, then trains a student CNN four ways with the same data and steps, on
 Hinton KD, KD + spectral feature alignment, KD + intra-distillation. Prints each method's test accuracy as
 mean ± std over the seeds, and which differences between methods are larger than the seed-to-seed noise
 (paired t-test, 95%). Writes OUT/metrics.json and OUT/report.html (spectral profiles, learning curves,
-confusion matrices). The default size takes about 4 minutes on 2 cores once the teacher is cached; the
-first run also trains the teacher. --quick is the CI size (about a minute); larger machines can raise
+confusion matrices). The default size took 316 s on 2 idle cores with the teacher cached (the first run
+also trains the teacher). --quick is the CI size; larger machines can raise
 --seeds, --labelled, --transfer, --student-epochs and --student-width.`,
   flags: [
     { name: 'out', kind: 'path', placeholder: 'DIR', default: 'demo-output', description: 'output directory of metrics.json, report.html and the runs\' logs' },
