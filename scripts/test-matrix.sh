@@ -22,10 +22,16 @@ legs=("$@")
 log() { echo "[matrix] $*"; }
 
 # A copy of the working tree's files (tracked and untracked, not ignored) in $1/src, keeping its build
-# folders from the last run; node_modules is the repository's own.
+# folders from the last run of the same checkout; node_modules is the repository's own.
 copy_tree() {
   local src="$1/src"
   mkdir -p "$src"
+  # The kept build folders hold absolute paths into the repository's node_modules (cmake-js's header
+  # folders): built from another checkout, they are stale, so they go.
+  if [ "$(cat "$1/repo" 2>/dev/null)" != "$repo" ]; then
+    rm -rf "$src/build" "$src/build-gyp" "$src/dist"
+    echo "$repo" > "$1/repo"
+  fi
   find "$src" -mindepth 1 -maxdepth 1 ! -name build ! -name build-gyp ! -name dist ! -name node_modules -exec rm -rf {} +
   (cd "$repo" && git ls-files -co --exclude-standard -z | xargs -0 tar -cf - 2>/dev/null) | tar -xf - -C "$src"
   ln -sfn "$repo/node_modules" "$src/node_modules"
