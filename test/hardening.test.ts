@@ -506,6 +506,7 @@ describe('crashes and hangs the fuzzer found', () => {
     expect(torchError(() => torch.manualSeed(Symbol('s') as never)).message).toMatch(/seed must be an integer.*Symbol\(s\)/);
     const dir = mkdtempSync(join(tmpdir(), 'torchkd-dir-'));
     expect(torchError(() => io.loadTorchScript(dir)).code).toBe('ERR_IO');
+    expect(torchError(() => io.loadSafetensors(dir)).code).toBe('ERR_IO');
     rmSync(dir, { recursive: true });
   });
 

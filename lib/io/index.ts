@@ -13,7 +13,7 @@
  * load either from an untrusted source (a crafted file can run arbitrary code or corrupt memory). Prefer
  * safetensors for weights you did not produce yourself.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { endianness, totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { checkDevice, dtypeCode, type Device, type DType } from '../torch/dtype';
@@ -24,7 +24,7 @@ import { newBuffer, Tensor, wrap } from '../torch/tensor';
 import { pickleTorchValue, PickleTuple, writeZip, type Picklable } from './pickle';
 
 export { PickleTuple as Tuple, type Picklable };
-import { checkZipCrcs, PDict, PTensor, readZip, unpickle } from './torchfile';
+import { checkZipCrcs, PDict, PTensor, readFully, readZip, unpickle } from './torchfile';
 
 /** The native functions of native/io.cc. */
 interface IoNative {
@@ -276,16 +276,7 @@ export function loadSafetensors(path: string, options: LoadSafetensorsOptions = 
   const created: Tensor[] = [];
   try {
     const fileSize = fstatSync(fd).size;
-    const readAt = (position: number, length: number): Buffer => {
-      const buf = Buffer.allocUnsafe(length);
-      let done = 0;
-      while (done < length) {
-        const n = readSync(fd, buf, done, length - done, position + done);
-        if (n === 0) ioError(op, `${JSON.stringify(path)} ended early (truncated while reading?)`);
-        done += n;
-      }
-      return buf;
-    };
+    const readAt = (position: number, length: number): Buffer => readFully(fd, path, position, length, (m) => ioError(op, m));
     if (fileSize < 8) ioError(op, `${JSON.stringify(path)} is too short (${fileSize} bytes) to be a safetensors file`);
     const n = readAt(0, 8).readBigUInt64LE(0);
     if (n > BigInt(fileSize - 8)) ioError(op, `header length ${n} exceeds the file (${fileSize} bytes): truncated or not a safetensors file`);

@@ -113,6 +113,26 @@ export function readZip(buf: Buffer): Map<string, [number, number]> {
  * (miniz is built with MINIZ_DISABLE_ZIP_READER_CRC32_CHECKS), and its TorchScript parser and unpickler
  * can crash the process on corrupted bytes; checked here, a damaged file is a TorchError instead.
  */
+/**
+ * n bytes of open file fd from position, read until complete; an error of the read (EISDIR for a folder)
+ * or a file that ends early goes to fail.
+ */
+export function readFully(fd: number, path: string, position: number, n: number, fail: (message: string) => never): Buffer {
+  const buf = Buffer.allocUnsafe(n);
+  let done = 0;
+  while (done < n) {
+    let got: number;
+    try {
+      got = readSync(fd, buf, done, n - done, position + done);
+    } catch (e) {
+      return fail(`cannot read ${JSON.stringify(path)}: ${(e as Error).message}`);
+    }
+    if (got === 0) fail(`${JSON.stringify(path)} ended early (truncated while reading?)`);
+    done += got;
+  }
+  return buf;
+}
+
 export function checkZipCrcs(path: string, fail: (message: string) => never): void {
   let fd: number;
   try {
@@ -122,21 +142,7 @@ export function checkZipCrcs(path: string, fail: (message: string) => never): vo
   }
   try {
     const length = fstatSync(fd).size;
-    const read = (position: number, n: number): Buffer => {
-      const buf = Buffer.allocUnsafe(n);
-      let done = 0;
-      while (done < n) {
-        let got: number;
-        try {
-          got = readSync(fd, buf, done, n - done, position + done);
-        } catch (e) {
-          return fail(`cannot read ${JSON.stringify(path)}: ${(e as Error).message}`);
-        }
-        if (got === 0) fail(`${JSON.stringify(path)} ended early (truncated while reading?)`);
-        done += got;
-      }
-      return buf;
-    };
+    const read = (position: number, n: number): Buffer => readFully(fd, path, position, n, fail);
     const CHUNK = 16 << 20;
     for (const e of zipEntries(length, read, fail)) {
       let crc = 0;
