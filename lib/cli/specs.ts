@@ -164,8 +164,8 @@ spectrally, then trains a student CNN four ways with the same data and steps, on
 Hinton KD, KD + spectral feature alignment, KD + intra-distillation. Prints each method's test accuracy as
 mean ± std over the seeds, and which differences between methods are larger than the seed-to-seed noise
 (paired t-test, 95%). Writes OUT/metrics.json and OUT/report.html (spectral profiles, learning curves,
-confusion matrices). The default size took 316 s on 2 idle cores with the teacher cached (the first run
-also trains the teacher). --quick is the CI size; larger machines can raise
+confusion matrices). The default size took 231 s on 2 idle cores with the teacher cached (the first run
+also trains the teacher, about 36 minutes). --quick is the CI size; larger machines can raise
 --seeds, --labelled, --transfer, --student-epochs and --student-width.`,
   flags: [
     { name: 'out', kind: 'path', placeholder: 'DIR', default: 'demo-output', description: 'output directory of metrics.json, report.html and the runs\' logs' },
@@ -173,7 +173,7 @@ also trains the teacher). --quick is the CI size; larger machines can raise
     { name: 'quick', kind: 'boolean', description: 'the CI size: 300 labelled + 1500 transfer samples, a 3000-image 1-epoch teacher, 2 seeds, 1000 test images (flags given explicitly still apply)' },
     { name: 'seeds', kind: 'int', min: 1, description: 'seeds per student method (default 3; --quick: 2)' },
     { name: 'labelled', kind: 'int', min: 1, description: 'labelled training samples of the students (default 1000)' },
-    { name: 'transfer', kind: 'int', min: 0, description: 'unlabelled transfer samples of the students (default 20000)' },
+    { name: 'transfer', kind: 'int', min: 0, description: 'unlabelled transfer samples of the students (default 15000)' },
     { name: 'test', kind: 'int', min: 1, description: 'test samples evaluated (default 10000)' },
     { name: 'teacher-epochs', kind: 'int', min: 1, description: 'teacher training epochs (default 10)' },
     { name: 'teacher-samples', kind: 'int', min: 1, description: 'teacher training images (default 55000)' },
