@@ -458,6 +458,9 @@ describe('Trainer', () => {
     const lines = await run(false);
     expect(lines).toMatch(/^demo step 1\/4 \(.* it\/s, ETA .*\) loss \d\.\d{4}  ce \d\.\d{4}\n/);
     expect(lines).toMatch(/demo step 4\/4 .*\n/);
+    // No valid set: the evaluation line gives the train loss, not an accuracy of NaN.
+    expect(lines).toMatch(/\ndemo step 4: train loss \d\.\d{4} \(best\)\n/);
+    expect(lines).not.toMatch(/NaN/);
     expect(lines).not.toMatch(/\r/);
     const bar = await run(true);
     expect(bar).toMatch(/\r\x1b\[2Kdemo █+░* \d\/4 [\d.]+ it\/s ETA \d\d:\d\d {2}loss/);

@@ -26,6 +26,7 @@ export type BatchAugmentation = (batch: { input: Tensor; target?: Tensor }) => {
 export type Loader = DataLoader<Tensor[], Tensor[]>;
 
 export interface EvalMetrics {
+  /** NaN when the run has neither `valid` nor `evaluate` (then `loss` is the train loss since the last evaluation). */
   accuracy: number;
   loss: number;
   [name: string]: number;
@@ -306,9 +307,11 @@ export class Trainer {
       } else {
         state.badEvals++;
       }
-      log({ type: 'eval', step: state.step, epoch: state.step / stepsPerEpoch, ...metrics });
+      // Without validation there is no accuracy to print or log: only the train loss since the last evaluation.
+      const validated = Boolean(o.evaluate || o.valid);
+      log({ type: 'eval', step: state.step, epoch: state.step / stepsPerEpoch, ...(validated ? metrics : { loss: metrics.loss }) });
       emit({ type: 'eval', step: state.step, epoch: state.step / stepsPerEpoch, metrics, best: improved });
-      progress.message(`${label} step ${state.step}: ${formatLosses(metrics)}${improved ? ' (best)' : ''}`);
+      progress.message(`${label} step ${state.step}: ${formatLosses(validated ? metrics : { 'train loss': metrics.loss })}${improved ? ' (best)' : ''}`);
       if (improved) checkpoint('best');
       checkpoint('last');
       return o.earlyStopping !== undefined && state.badEvals >= o.earlyStopping.patience;
