@@ -42,6 +42,10 @@ describe('porting examples against their Python originals', () => {
     const python = runPython(join(root, 'examples', 'kd-tutorial', 'kd_tutorial.py'), REDUCED);
     expect(lines.filter((l) => l.startsWith('Epoch'))).toHaveLength(4);
     compare(lines, python);
+    // The script's usage line (npx tsx, a dev dependency) runs it as a program, with the same output.
+    const tsx = execFileSync(join(root, 'node_modules', '.bin', 'tsx'), [join(root, 'examples', 'kd-tutorial', 'kd-tutorial.ts'), ...REDUCED],
+      { cwd: root, encoding: 'utf8' }).split('\n');
+    compare(tsx, python);
   }, 300_000);
 
   it('examples/takd: a teacher -> assistant -> student chain of ResNets, checkpoints through torch.save / torch.load', async () => {
