@@ -394,6 +394,62 @@ out = 1`, script);
     torch.dispose([w, tr.x, tr.y, te.x, te.y, images]);
   });
 
+  it("issue 13's options reach the terms from a configuration: T², reductions, divergence", async () => {
+    // The student's first step (epoch 0 of 2: 64 labelled samples in batches of 32).
+    const run = async (terms: unknown[]) => {
+      let losses: Record<string, number> | null = null;
+      await training.runConfig({
+        data: { source: 'fashion-mnist', labelled: 64, testSamples: 64, batchSize: 32 },
+        teachers: [{ arch: { name: 'mlp', hidden: [8] }, train: { maxSteps: 1 } }], student: { arch: { name: 'mlp', hidden: [8] } },
+        terms, epochs: 2, progress: 'none', seed: 5,
+      } as training.RunConfig, { onEvent: (e) => { if (e.type === 'step' && e.run === 'student') losses ??= e.losses; } });
+      return losses as unknown as Record<string, number>;
+    };
+    const pairs = [['layers.0', 'layers.0'], ['head', 'head']];
+    const plain = await run([{ type: 'kd', temperature: 2 }, { type: 'hidden', pairs }]);
+    const changed = await run([{ type: 'kd', temperature: 2, squareTemperature: false }, { type: 'hidden', pairs, reduction: 'mean' }]);
+    const summed = await run([{ type: 'kd', temperature: 2, reduction: 'sum' }]);
+    const crossEntropy = await run([{ type: 'kd', temperature: 2, divergence: 'crossEntropy' }]);
+    expect(plain.kd).toBeGreaterThan(0);
+    expect(changed.kd).toBeCloseTo(plain.kd / 4, 6); // without T² (T = 2)
+    expect(changed.hidden).toBeCloseTo(plain.hidden / 2, 6); // the mean of 2 pairs
+    expect(summed.kd).toBeCloseTo(plain.kd * 32, 4); // summed over the batch of 32 instead of averaged
+    expect(crossEntropy.kd).toBeGreaterThan(plain.kd); // KL + the teacher's entropy (times T²)
+    // BSS's KD weight r(e) = max(3(1 − e/E), 0) + 1 at the first step: e = 0 (fractional), e = 1 (oneBased).
+    const bss = await run([{ type: 'kd', weight: 'bss' }]);
+    const bssOneBased = await run([{ type: 'kd', weight: 'bss', epochConvention: 'oneBased' }]);
+    expect(bss.loss / bss.kd).toBeCloseTo(distill.bssWeights(0, 2).r, 5);
+    expect(bssOneBased.loss / bssOneBased.kd).toBeCloseTo(distill.bssWeights(1, 2).r, 5);
+    expect(distill.bssWeights(1, 2).r).toBe(2.5);
+    const cfg = (extra: object) => ({
+      data: { source: 'fashion-mnist', labelled: 64 }, teachers: [{ arch: { name: 'mlp', hidden: [8] }, train: { maxSteps: 1 } }], student: { arch: { name: 'mlp', hidden: [8] } }, ...extra,
+    });
+    expect(() => training.validateConfig(cfg({
+      terms: [{ type: 'dkd', epochConvention: 'oneBased', warmup: 1 }, { type: 'kd', weight: 'bss', epochConvention: 'oneBased' },
+        { type: 'spectral', pairs, layout: 'vit', prefixTokens: 2, grid: [14, 14], reduction: 'mean' },
+        { type: 'attention', pairs, mode: 'tinybert', scoreThreshold: -100, reduction: 'mean' }],
+      bss: { divergence: 'crossEntropy', epochConvention: 'oneBased' }, intra: { adaptive: false, reduction: 'sum', ignoreIndex: 1 },
+    }))).not.toThrow();
+    let message = '';
+    try {
+      training.validateConfig(cfg({
+        terms: [{ type: 'kd', reduction: 'none', epochConvention: 'oneBased' }, { type: 'spectral', pairs, prefixTokens: 1, grid: [3] },
+          { type: 'attention', pairs, scoreThreshold: 0 }],
+        intra: { reduction: 'batchmean' },
+      }));
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    for (const line of [
+      "config.terms[0].reduction must be one of 'batchmean', 'mean', 'sum', got \"none\"",
+      "config.terms[0].epochConvention applies to a 'bss' weight or a dkd term only",
+      "config.terms[1].prefixTokens applies to layout 'vit' only",
+      'config.terms[1].grid must be the patch grid [H, W], got 1 numbers',
+      "config.terms[2].scoreThreshold applies to mode 'tinybert' only",
+      "config.intra.reduction must be one of 'mean', 'sum', got \"batchmean\"",
+    ]) expect(message).toContain(line);
+  });
+
   it('runConfig and spectralReport leave no tensors behind', async () => {
     await collectGarbage();
     const before = torch.memory().tensors;

@@ -21,7 +21,9 @@ import type { Optimizer } from '../optim/optimizer';
 import type { LRScheduler } from '../optim/lrScheduler';
 import { Distiller, spectralSelection, type BssOptions, type IntraOptions, type Teacher } from '../distill/distiller';
 import * as terms from '../distill/terms';
-import type { LossTerm } from '../distill/terms';
+import type { EpochConvention, LossTerm, PairReduction } from '../distill/terms';
+import type { KdDivergence, KdReduction } from '../distill/hinton';
+import { bssWeights } from '../distill/bss';
 import type { FeatureLayout, SelectOptions } from '../distill/spectral';
 import type { ProgressMode } from './progress';
 import { evaluate, fit, type BatchAugmentation, type FitResult, type Loader, type TrainerEvent } from './trainer';
@@ -107,14 +109,31 @@ export type AugmentConfig =
 /** A term's weight: a constant, or 'bss', BSS's schedule r(e) of the clean KD term (terms.bssKdWeight). */
 export type TermWeight = number | 'bss';
 
-/** Loss terms (distill.terms); `name` defaults to the type and must be unique, `weight` to 1. */
+/** The options every term takes: `name` defaults to the type and must be unique, `weight` to 1. */
+interface TermBase {
+  name?: string;
+  weight?: TermWeight;
+  /** The epoch that a 'bss' weight (and dkd's warm-up) reads: 'fractional' (default) or 'oneBased' (mdistiller's, BSS's). */
+  epochConvention?: EpochConvention;
+}
+
+/** Over [student layer, teacher layer] module paths; `reduction` sums (default) or averages the pairs. */
+interface PairTermBase extends TermBase {
+  pairs: [string, string][];
+  reduction?: PairReduction;
+}
+
+/** Loss terms (distill.terms) with their options as the functions name them. */
 export type TermConfig =
-  | { type: 'ce'; name?: string; weight?: TermWeight; labelSmoothing?: number }
-  | { type: 'kd'; name?: string; weight?: TermWeight; temperature?: number; mode?: 'avgLogits' | 'avgProbs' | 'sumKl'; teacherWeights?: number[] }
-  | { type: 'dkd'; name?: string; weight?: TermWeight; alpha?: number; beta?: number; temperature?: number; warmup?: number }
-  | { type: 'hidden'; name?: string; weight?: TermWeight; pairs: [string, string][] }
-  | { type: 'spectral'; name?: string; weight?: TermWeight; pairs: [string, string][]; layout?: FeatureLayout }
-  | { type: 'attention'; name?: string; weight?: TermWeight; pairs: [string, string][]; mode?: 'mse' | 'kl' };
+  | ({ type: 'ce'; labelSmoothing?: number } & TermBase)
+  | ({
+    type: 'kd'; temperature?: number; mode?: 'avgLogits' | 'avgProbs' | 'sumKl'; teacherWeights?: number[];
+    reduction?: Exclude<KdReduction, 'none'>; squareTemperature?: boolean; divergence?: KdDivergence;
+  } & TermBase)
+  | ({ type: 'dkd'; alpha?: number; beta?: number; temperature?: number; warmup?: number } & TermBase)
+  | ({ type: 'hidden' } & PairTermBase)
+  | ({ type: 'spectral'; layout?: FeatureLayout; prefixTokens?: number; grid?: [number, number] } & PairTermBase)
+  | ({ type: 'attention'; mode?: 'mse' | 'kl' | 'crossEntropy' | 'tinybert'; scoreThreshold?: number } & PairTermBase);
 
 /** SpectralKD layer selection on the first teacher; adds a spectral term over the selected pairs. */
 export interface SpectralSelectionConfig {
@@ -221,11 +240,11 @@ const SCHEDULER_KEYS: Record<string, string[]> = {
 
 const TERM_KEYS: Record<string, string[]> = {
   ce: ['labelSmoothing'],
-  kd: ['temperature', 'mode', 'teacherWeights'],
+  kd: ['temperature', 'mode', 'teacherWeights', 'reduction', 'squareTemperature', 'divergence'],
   dkd: ['alpha', 'beta', 'temperature', 'warmup'],
-  hidden: ['pairs'],
-  spectral: ['pairs', 'layout'],
-  attention: ['pairs', 'mode'],
+  hidden: ['pairs', 'reduction'],
+  spectral: ['pairs', 'reduction', 'layout', 'prefixTokens', 'grid'],
+  attention: ['pairs', 'reduction', 'mode', 'scoreThreshold'],
 };
 
 const pos = { gt: 0 };
@@ -381,7 +400,7 @@ function checkTerm(v: Validator, value: unknown, path: string, teachers: number)
   const type = value !== null && typeof value === 'object' ? (value as { type?: unknown }).type : undefined;
   const t = v.oneOf(type, `${path}.type`, Object.keys(TERM_KEYS));
   if (t === undefined) return undefined;
-  const o = v.object(value, path, ['type', 'name', 'weight', ...TERM_KEYS[t]]);
+  const o = v.object(value, path, ['type', 'name', 'weight', 'epochConvention', ...TERM_KEYS[t]]);
   if (!o) return undefined;
   v.optional(o, 'name', path, (x, p) => v.string(x, p));
   if (o.name === 'loss') v.fail(`${path}.name`, "must not be 'loss' (the total)");
@@ -390,6 +409,8 @@ function checkTerm(v: Validator, value: unknown, path: string, teachers: number)
   if (t === 'dkd' || t === 'hidden' || t === 'spectral' || t === 'attention') {
     if (teachers > 1) v.fail(path, `('${t}') uses only the first teacher; with ${teachers} teachers use kd (which combines them)`);
   }
+  v.optional(o, 'epochConvention', path, (x, p) => v.oneOf(x, p, ['fractional', 'oneBased'] as const));
+  if (o.epochConvention !== undefined && o.weight !== 'bss' && t !== 'dkd') v.fail(`${path}.epochConvention`, "applies to a 'bss' weight or a dkd term only");
   v.optional(o, 'temperature', path, (x, p) => v.number(x, p, pos));
   v.optional(o, 'labelSmoothing', path, (x, p) => v.number(x, p, { min: 0, max: 1 }));
   for (const k of ['alpha', 'beta', 'warmup']) v.optional(o, k, path, (x, p) => v.number(x, p, nonNeg));
@@ -401,12 +422,33 @@ function checkTerm(v: Validator, value: unknown, path: string, teachers: number)
       a?.forEach((w, i) => v.number(w, `${p}[${i}]`, nonNeg));
       return a;
     });
+    v.optional(o, 'reduction', path, (x, p) => v.oneOf(x, p, ['batchmean', 'mean', 'sum'] as const));
+    v.optional(o, 'squareTemperature', path, (x, p) => v.boolean(x, p));
+    v.optional(o, 'divergence', path, (x, p) => v.oneOf(x, p, ['kl', 'crossEntropy'] as const));
+    if (o.divergence === 'crossEntropy' && teachers > 1) v.fail(`${path}.divergence`, `'crossEntropy' takes a single teacher, and there are ${teachers}`);
   }
   if (t === 'hidden' || t === 'spectral' || t === 'attention') {
     if (v.required(o, 'pairs', path, '[[student layer, teacher layer], ...] module paths')) v.pairs(o.pairs, `${path}.pairs`);
+    v.optional(o, 'reduction', path, (x, p) => v.oneOf(x, p, ['sum', 'mean'] as const));
   }
-  if (t === 'spectral') v.optional(o, 'layout', path, (x, p) => v.oneOf(x, p, ['BCHW', 'NLH'] as const));
-  if (t === 'attention') v.optional(o, 'mode', path, (x, p) => v.oneOf(x, p, ['mse', 'kl'] as const));
+  if (t === 'spectral') {
+    v.optional(o, 'layout', path, (x, p) => v.oneOf(x, p, ['BCHW', 'NLH', 'vit'] as const));
+    for (const k of ['prefixTokens', 'grid']) {
+      if (o[k] !== undefined && o.layout !== 'vit') v.fail(`${path}.${k}`, "applies to layout 'vit' only");
+    }
+    v.optional(o, 'prefixTokens', path, (x, p) => v.number(x, p, { integer: true, min: 0 }));
+    v.optional(o, 'grid', path, (x, p) => {
+      const a = v.array(x, p);
+      if (a && a.length !== 2) return v.fail(p, `must be the patch grid [H, W], got ${a.length} numbers`);
+      a?.forEach((n, i) => v.number(n, `${p}[${i}]`, posInt));
+      return a;
+    });
+  }
+  if (t === 'attention') {
+    v.optional(o, 'mode', path, (x, p) => v.oneOf(x, p, ['mse', 'kl', 'crossEntropy', 'tinybert'] as const));
+    if (o.scoreThreshold !== undefined && o.mode !== 'tinybert') v.fail(`${path}.scoreThreshold`, "applies to mode 'tinybert' only");
+    v.optional(o, 'scoreThreshold', path, (x, p) => v.number(x, p));
+  }
   return (o.name as string | undefined) ?? t;
 }
 
@@ -464,19 +506,24 @@ export function validateConfig(json: unknown, options: { baseDir?: string } = {}
     }
   }
   if (c.bss !== undefined) {
-    const b = v.object(c.bss, 'config.bss', ['maxBase', 'stepSize', 'maxSteps', 'temperature', 'clampMin', 'clampMax']);
+    const b = v.object(c.bss, 'config.bss', ['maxBase', 'stepSize', 'maxSteps', 'temperature', 'clampMin', 'clampMax', 'divergence', 'epochConvention']);
     if (b) {
       if (teachers === 0) v.fail('config.bss', 'needs a teacher (the attack differentiates through it)');
       for (const k of ['maxBase', 'maxSteps']) v.optional(b, k, 'config.bss', (x, p) => v.number(x, p, posInt));
       for (const k of ['stepSize', 'temperature']) v.optional(b, k, 'config.bss', (x, p) => v.number(x, p, pos));
       for (const k of ['clampMin', 'clampMax']) v.optional(b, k, 'config.bss', (x, p) => v.number(x, p));
+      v.optional(b, 'divergence', 'config.bss', (x, p) => v.oneOf(x, p, ['kl', 'crossEntropy'] as const));
+      v.optional(b, 'epochConvention', 'config.bss', (x, p) => v.oneOf(x, p, ['fractional', 'oneBased'] as const));
     }
   }
   if (c.intra !== undefined) {
-    const o = v.object(c.intra, 'config.intra', ['passes', 'alpha', 'p', 'q']);
+    const o = v.object(c.intra, 'config.intra', ['passes', 'alpha', 'p', 'q', 'adaptive', 'reduction', 'ignoreIndex']);
     if (o) {
       v.optional(o, 'passes', 'config.intra', (x, p) => v.number(x, p, { integer: true, min: 2 }));
       for (const k of ['alpha', 'p', 'q']) v.optional(o, k, 'config.intra', (x, p) => v.number(x, p, nonNeg));
+      v.optional(o, 'adaptive', 'config.intra', (x, p) => v.boolean(x, p));
+      v.optional(o, 'reduction', 'config.intra', (x, p) => v.oneOf(x, p, ['mean', 'sum'] as const));
+      v.optional(o, 'ignoreIndex', 'config.intra', (x, p) => v.number(x, p, { integer: true }));
     }
   }
   v.optional(c, 'augment', 'config', (x, p) => checkAugment(v, x, p));
@@ -710,14 +757,20 @@ function makeScheduler(cfg: SchedulerConfig | undefined): ((o: Optimizer, totalS
 
 function makeTerm(t: TermConfig): LossTerm {
   const name = t.name ?? t.type;
-  const weight = t.weight === 'bss' ? terms.bssKdWeight : t.weight;
+  const { epochConvention } = t;
+  const weight = t.weight === 'bss' ? terms.epochSchedule((e, epochs) => bssWeights(e, epochs).r, { epochConvention }) : t.weight;
   switch (t.type) {
     case 'ce': return terms.crossEntropy({ name, weight, labelSmoothing: t.labelSmoothing });
-    case 'kd': return terms.kd({ name, weight, temperature: t.temperature, mode: t.mode, teacherWeights: t.teacherWeights });
-    case 'dkd': return terms.dkd({ name, weight, alpha: t.alpha, beta: t.beta, temperature: t.temperature, warmup: t.warmup });
-    case 'hidden': return terms.hidden({ name, weight, pairs: t.pairs });
-    case 'spectral': return terms.spectral({ name, weight, pairs: t.pairs, layout: t.layout });
-    case 'attention': return terms.attention({ name, weight, pairs: t.pairs, mode: t.mode });
+    case 'kd':
+      return terms.kd({
+        name, weight, temperature: t.temperature, mode: t.mode, teacherWeights: t.teacherWeights, reduction: t.reduction,
+        squareTemperature: t.squareTemperature, divergence: t.divergence,
+      });
+    case 'dkd': return terms.dkd({ name, weight, alpha: t.alpha, beta: t.beta, temperature: t.temperature, warmup: t.warmup, epochConvention });
+    case 'hidden': return terms.hidden({ name, weight, pairs: t.pairs, reduction: t.reduction });
+    case 'spectral':
+      return terms.spectral({ name, weight, pairs: t.pairs, reduction: t.reduction, layout: t.layout, prefixTokens: t.prefixTokens, grid: t.grid });
+    case 'attention': return terms.attention({ name, weight, pairs: t.pairs, reduction: t.reduction, mode: t.mode, scoreThreshold: t.scoreThreshold });
   }
 }
 
