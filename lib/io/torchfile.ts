@@ -108,12 +108,6 @@ export function readZip(buf: Buffer): Map<string, [number, number]> {
 }
 
 /**
- * Checks every entry of the zip archive at `path` against its CRC-32, reading it in pieces (deflated
- * entries are inflated, no further than their declared size). libtorch's zip reader skips these checks
- * (miniz is built with MINIZ_DISABLE_ZIP_READER_CRC32_CHECKS), and its TorchScript parser and unpickler
- * can crash the process on corrupted bytes; checked here, a damaged file is a TorchError instead.
- */
-/**
  * n bytes of open file fd from position, read until complete; an error of the read (EISDIR for a folder)
  * or a file that ends early goes to fail.
  */
@@ -133,6 +127,12 @@ export function readFully(fd: number, path: string, position: number, n: number,
   return buf;
 }
 
+/**
+ * Checks every entry of the zip archive at `path` against its CRC-32, reading it in pieces (deflated
+ * entries are inflated, no further than their declared size). libtorch's zip reader skips these checks
+ * (miniz is built with MINIZ_DISABLE_ZIP_READER_CRC32_CHECKS), and its TorchScript parser and unpickler
+ * can crash the process on corrupted bytes; checked here, a damaged file is a TorchError instead.
+ */
 export function checkZipCrcs(path: string, fail: (message: string) => never): void {
   let fd: number;
   try {

@@ -247,6 +247,8 @@ const TERM_KEYS: Record<string, string[]> = {
   attention: ['pairs', 'reduction', 'mode', 'scoreThreshold'],
 };
 
+const EPOCH_CONVENTIONS = ['fractional', 'oneBased'] as const;
+const DIVERGENCES = ['kl', 'crossEntropy'] as const;
 const pos = { gt: 0 };
 const posInt = { integer: true, min: 1 };
 const nonNeg = { min: 0 };
@@ -409,7 +411,7 @@ function checkTerm(v: Validator, value: unknown, path: string, teachers: number)
   if (t === 'dkd' || t === 'hidden' || t === 'spectral' || t === 'attention') {
     if (teachers > 1) v.fail(path, `('${t}') uses only the first teacher; with ${teachers} teachers use kd (which combines them)`);
   }
-  v.optional(o, 'epochConvention', path, (x, p) => v.oneOf(x, p, ['fractional', 'oneBased'] as const));
+  v.optional(o, 'epochConvention', path, (x, p) => v.oneOf(x, p, EPOCH_CONVENTIONS));
   if (o.epochConvention !== undefined && o.weight !== 'bss' && t !== 'dkd') v.fail(`${path}.epochConvention`, "applies to a 'bss' weight or a dkd term only");
   v.optional(o, 'temperature', path, (x, p) => v.number(x, p, pos));
   v.optional(o, 'labelSmoothing', path, (x, p) => v.number(x, p, { min: 0, max: 1 }));
@@ -424,7 +426,7 @@ function checkTerm(v: Validator, value: unknown, path: string, teachers: number)
     });
     v.optional(o, 'reduction', path, (x, p) => v.oneOf(x, p, ['batchmean', 'mean', 'sum'] as const));
     v.optional(o, 'squareTemperature', path, (x, p) => v.boolean(x, p));
-    v.optional(o, 'divergence', path, (x, p) => v.oneOf(x, p, ['kl', 'crossEntropy'] as const));
+    v.optional(o, 'divergence', path, (x, p) => v.oneOf(x, p, DIVERGENCES));
     if (o.divergence === 'crossEntropy' && teachers > 1) v.fail(`${path}.divergence`, `'crossEntropy' takes a single teacher, and there are ${teachers}`);
   }
   if (t === 'hidden' || t === 'spectral' || t === 'attention') {
@@ -512,8 +514,8 @@ export function validateConfig(json: unknown, options: { baseDir?: string } = {}
       for (const k of ['maxBase', 'maxSteps']) v.optional(b, k, 'config.bss', (x, p) => v.number(x, p, posInt));
       for (const k of ['stepSize', 'temperature']) v.optional(b, k, 'config.bss', (x, p) => v.number(x, p, pos));
       for (const k of ['clampMin', 'clampMax']) v.optional(b, k, 'config.bss', (x, p) => v.number(x, p));
-      v.optional(b, 'divergence', 'config.bss', (x, p) => v.oneOf(x, p, ['kl', 'crossEntropy'] as const));
-      v.optional(b, 'epochConvention', 'config.bss', (x, p) => v.oneOf(x, p, ['fractional', 'oneBased'] as const));
+      v.optional(b, 'divergence', 'config.bss', (x, p) => v.oneOf(x, p, DIVERGENCES));
+      v.optional(b, 'epochConvention', 'config.bss', (x, p) => v.oneOf(x, p, EPOCH_CONVENTIONS));
     }
   }
   if (c.intra !== undefined) {

@@ -221,7 +221,9 @@ export class Trainer {
     const epochs = totalSteps / stepsPerEpoch;
     const evalEvery = o.evalEvery ?? stepsPerEpoch;
     const logEvery = o.logEvery ?? 50;
-    const monitor = o.monitor ?? (o.valid || o.evaluate ? { metric: 'accuracy', mode: 'max' as const } : { metric: 'loss', mode: 'min' as const });
+    // Without validation there is no accuracy: "best" is the lowest train loss, and only that is printed and logged.
+    const validated = Boolean(o.valid || o.evaluate);
+    const monitor = o.monitor ?? (validated ? { metric: 'accuracy', mode: 'max' as const } : { metric: 'loss', mode: 'min' as const });
     const maxNan = o.nanGuard === false ? 0 : (o.nanGuard?.maxConsecutive ?? 5);
     const label = o.name ?? 'train';
 
@@ -307,8 +309,6 @@ export class Trainer {
       } else {
         state.badEvals++;
       }
-      // Without validation there is no accuracy to print or log: only the train loss since the last evaluation.
-      const validated = Boolean(o.evaluate || o.valid);
       log({ type: 'eval', step: state.step, epoch: state.step / stepsPerEpoch, ...(validated ? metrics : { loss: metrics.loss }) });
       emit({ type: 'eval', step: state.step, epoch: state.step / stepsPerEpoch, metrics, best: improved });
       progress.message(`${label} step ${state.step}: ${formatLosses(validated ? metrics : { 'train loss': metrics.loss })}${improved ? ' (best)' : ''}`);
